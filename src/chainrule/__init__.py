@@ -1,0 +1,47 @@
+"""chainrule: fully-connected networks by backpropagation, in the Deep Learning Specialization's notation.
+
+Examples are columns (X: (n_x, m)); params[l-1] holds W[l], b[l]; dA and dZ are per-example
+derivatives of the loss L, dW and db derivatives of the cost J = (1/m) Σ L, unless the
+"absorbed" convention moves the 1/m into dZ[L].
+"""
+
+from .activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
+from .gradcheck import GradCheckResult, gradient_check, params_to_vector, vector_to_params
+from .layers import LayerGrads, LayerParams, linear_backward, linear_forward
+from .losses import OUTPUTS
+from .model import (
+    LayerCache,
+    LayerTrace,
+    ModelConfig,
+    backward,
+    backward_per_example,
+    backward_trace,
+    compute_cost,
+    forward,
+    init_params,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIVATIONS",
+    "HIDDEN_ACTIVATIONS",
+    "OUTPUTS",
+    "GradCheckResult",
+    "LayerCache",
+    "LayerGrads",
+    "LayerParams",
+    "LayerTrace",
+    "ModelConfig",
+    "backward",
+    "backward_per_example",
+    "backward_trace",
+    "compute_cost",
+    "forward",
+    "gradient_check",
+    "init_params",
+    "linear_backward",
+    "linear_forward",
+    "params_to_vector",
+    "vector_to_params",
+]

@@ -1,0 +1,85 @@
+"""The linear part of a layer, Z = W A_prev + b, forward and backward.
+
+Shapes, for a layer l with n_l units fed by n_{l-1} and a batch of m examples:
+
+    A_prev: (n_{l-1}, m)   W: (n_l, n_{l-1})   b: (n_l, 1)   Z, dZ: (n_l, m)
+
+The backward step is where the deferred convention applies its one 1/m for the data term:
+dW and db are derivatives of the cost J = (1/m) Σ_i L⁽ⁱ⁾, so they average the per-example
+outer products dZ⁽ⁱ⁾ A_prev⁽ⁱ⁾ᵀ; dA_prev stays one column per example, like dZ.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+
+class LayerParams(NamedTuple):
+    """Parameters of layer l: W (n_l, n_{l-1}) and b (n_l, 1). ``params[l-1]`` holds layer l."""
+
+    W: np.ndarray
+    b: np.ndarray
+
+
+class LayerGrads(NamedTuple):
+    """Gradients of the cost J for layer l: dW = ∂J/∂W[l] (n_l, n_{l-1}), db = ∂J/∂b[l] (n_l, 1)."""
+
+    dW: np.ndarray
+    db: np.ndarray
+
+
+class LinearCache(NamedTuple):
+    """What the linear backward step needs, as in the course: (A_prev, W, b)."""
+
+    A_prev: np.ndarray
+    W: np.ndarray
+    b: np.ndarray
+
+
+def linear_forward(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Z = W A_prev + b: (n_l, n_{l-1}) · (n_{l-1}, m) + (n_l, 1) broadcast over m → (n_l, m)."""
+    return W @ A_prev + b
+
+
+def linear_backward(
+    dZ: np.ndarray,
+    cache: LinearCache | tuple,
+    convention: str = "deferred",
+    compute_dA_prev: bool = True,
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """Backward through Z = W A_prev + b: returns (dA_prev, dW, db).
+
+    Parameters
+    ----------
+    dZ : (n_l, m)
+        "deferred": ∂L⁽ⁱ⁾/∂Z⁽ⁱ⁾ in column i (per example, no 1/m yet).
+        "absorbed": ∂J/∂Z (the 1/m is already inside).
+    cache : (A_prev, W, b)
+        A_prev (n_{l-1}, m), W (n_l, n_{l-1}), b (n_l, 1).
+    convention : "deferred" or "absorbed"
+    compute_dA_prev : bool
+        False skips the product W[l]ᵀ dZ[l] and returns None for it (layer 1 needs no dA[0]).
+
+    Returns
+    -------
+    dA_prev : (n_{l-1}, m)
+        W[l]ᵀ dZ[l]: the same kind of derivative as ``dZ`` (per example, or ∂J).
+    dW : (n_l, n_{l-1})
+        ∂J/∂W[l]. Deferred: (1/m) dZ A_prevᵀ. Absorbed: dZ A_prevᵀ.
+    db : (n_l, 1)
+        ∂J/∂b[l]. Deferred: (1/m) Σ_i dZ⁽ⁱ⁾. Absorbed: Σ_i dZ⁽ⁱ⁾.
+
+    Why the 1/m is here and not twice: J averages the per-example losses, so each parameter
+    gradient is the average of the per-example gradients dZ⁽ⁱ⁾ A_prev⁽ⁱ⁾ᵀ. Under "deferred"
+    dZ has not been averaged yet, and this is the one place it is; under "absorbed" it was
+    averaged in dZ[L] and the sums here must not average again.
+    """
+    A_prev, W, _ = cache
+    m = A_prev.shape[1]
+    scale = 1.0 / m if convention == "deferred" else 1.0  # the 1/m of J, applied once
+    dW = scale * (dZ @ A_prev.T)                          # (n_l, m)·(m, n_{l-1})
+    db = scale * np.sum(dZ, axis=1, keepdims=True)        # (n_l, 1)
+    dA_prev = W.T @ dZ if compute_dA_prev else None       # (n_{l-1}, n_l)·(n_l, m)
+    return dA_prev, dW, db

@@ -1,0 +1,428 @@
+"""An L-layer fully-connected network: configuration, initialisation, forward, cost, backward.
+
+Notation (GUIDE §2): examples are columns; X is (n_x, m) and Y is (n_y, m).
+
+    Z[l] = W[l] A[l-1] + b[l],   A[l] = g[l](Z[l]),   A[0] = X,   l = 1 … L
+    J = (1/m) Σ_i L(A[L]⁽ⁱ⁾, Y⁽ⁱ⁾)
+
+``params[l-1]`` holds W[l], b[l]; ``caches[l-1]`` holds what layer l computed.
+
+Backward, in either convention (both give the same dW, db):
+
+    deferred (the course's)           absorbed
+    dZ[L] = A[L] − Y        ∂L         dZ[L] = (1/m)(A[L] − Y)   ∂J
+    dW[l] = (1/m) dZ A_prevᵀ ∂J         dW[l] = dZ A_prevᵀ        ∂J
+    db[l] = (1/m) Σ_i dZ⁽ⁱ⁾   ∂J         db[l] = Σ_i dZ⁽ⁱ⁾          ∂J
+    dA[l-1] = W[l]ᵀ dZ[l]   ∂L         dA[l-1] = W[l]ᵀ dZ[l]     ∂J
+    dZ[l] = dA[l] ⊙ g′(Z[l]) ∂L         dZ[l] = dA[l] ⊙ g′(Z[l])  ∂J
+
+"∂L" marks a per-example derivative (column i is ∂L⁽ⁱ⁾/∂·⁽ⁱ⁾), "∂J" a derivative of the cost.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from typing import Any, Sequence, NamedTuple
+
+import numpy as np
+
+from .activations import HIDDEN_ACTIVATIONS, get_activation
+from .layers import LayerGrads, LayerParams, LinearCache, linear_backward, linear_forward
+from .losses import cost_from_loss, fused_delta, get_output
+from .validation import as_matrix, check_convention, check_params, check_X, check_Y, float_dtype
+
+INIT_SCHEMES = ("zeros", "random", "he", "xavier")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The shape of a network: its layer sizes, hidden activation and output layer.
+
+    Parameters
+    ----------
+    layer_dims : sequence of int
+        [n_x, n_1, …, n_{L-1}, n_y]: at least two sizes (L ≥ 1 layers), all positive.
+    hidden_activation : str
+        g[l] for l < L: one of "relu", "leaky_relu", "tanh", "sigmoid", "identity".
+    output : str
+        The output layer g[L] with its loss: "sigmoid" (binary cross-entropy), "softmax"
+        (categorical cross-entropy, n_y ≥ 2 classes) or "identity" (squared error ½‖ŷ − y‖²).
+    """
+
+    layer_dims: tuple[int, ...]
+    hidden_activation: str = "relu"
+    output: str = "sigmoid"
+
+    def __post_init__(self) -> None:
+        try:
+            dims = tuple(self.layer_dims)
+        except TypeError:
+            raise ValueError(
+                f"layer_dims must be a list of layer sizes [n_x, …, n_y]; got {self.layer_dims!r}"
+            ) from None
+        if len(dims) < 2:
+            raise ValueError(
+                f"layer_dims must hold at least two sizes [n_x, n_y]; got {list(dims)}"
+            )
+        for n in dims:
+            if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+                raise ValueError(f"layer_dims must be positive integers; got {list(dims)}")
+        object.__setattr__(self, "layer_dims", tuple(int(n) for n in dims))
+        if self.hidden_activation not in HIDDEN_ACTIVATIONS:
+            get_activation(self.hidden_activation)  # unknown name: its own clear error
+            raise ValueError(
+                f"hidden_activation {self.hidden_activation!r} is for output layers only; "
+                f"expected one of: {', '.join(HIDDEN_ACTIVATIONS)}"
+            )
+        get_output(self.output)
+        if self.output == "softmax" and self.n_y < 2:
+            raise ValueError(
+                "a softmax output needs n_y ≥ 2 classes (the last of layer_dims); "
+                "for two classes in one unit use output='sigmoid'"
+            )
+
+    @property
+    def L(self) -> int:
+        """Number of layers with parameters (the input layer is not counted)."""
+        return len(self.layer_dims) - 1
+
+    @property
+    def n_x(self) -> int:
+        return self.layer_dims[0]
+
+    @property
+    def n_y(self) -> int:
+        return self.layer_dims[-1]
+
+    def activation(self, l: int) -> str:
+        """The name of g[l], for l = 1 … L."""
+        if not 1 <= l <= self.L:
+            raise ValueError(f"layer l must be in 1 … {self.L}; got {l}")
+        return get_output(self.output).activation if l == self.L else self.hidden_activation
+
+
+class LayerCache(NamedTuple):
+    """What layer l's forward step keeps for backward: A_prev (n_{l-1}, m), W, b, Z and A (n_l, m)."""
+
+    A_prev: np.ndarray
+    W: np.ndarray
+    b: np.ndarray
+    Z: np.ndarray
+    A: np.ndarray
+
+    @property
+    def linear(self) -> LinearCache:
+        return LinearCache(self.A_prev, self.W, self.b)
+
+
+class LayerTrace(NamedTuple):
+    """Everything backward computed for layer l.
+
+    dA : (n_l, m) or None
+        dA[l]. None for the output layer under the fused delta, which never forms dA[L].
+    dZ : (n_l, m)
+        dZ[l].
+    dW, db : the shapes of W[l], b[l]
+        ∂J/∂W[l] and ∂J/∂b[l] in both conventions.
+    dA_prev : (n_{l-1}, m)
+        dA[l-1] = W[l]ᵀ dZ[l]; for l = 1 this is ∂/∂X.
+
+    Under "deferred", dA, dZ and dA_prev are per-example derivatives of L (column i belongs
+    to example i, nothing divided by m); under "absorbed" they are derivatives of J.
+    """
+
+    dA: np.ndarray | None
+    dZ: np.ndarray
+    dW: np.ndarray
+    db: np.ndarray
+    dA_prev: np.ndarray
+
+
+def _as_rng(rng: Any) -> Any:
+    if isinstance(rng, (np.random.Generator, np.random.RandomState)):
+        return rng
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        return np.random.default_rng(int(rng))
+    raise ValueError(
+        "rng must be a numpy.random.Generator, a numpy.random.RandomState or an int seed; "
+        f"got {type(rng).__name__}"
+    )
+
+
+def init_params(
+    config: ModelConfig,
+    rng: Any,
+    scheme: str = "he",
+    scale: float = 0.01,
+    dtype: Any = np.float64,
+) -> list[LayerParams]:
+    """Initial parameters: W[l] from a standard normal times a scheme's factor, b[l] = 0.
+
+    Schemes: "zeros" (every W zero: the symmetric start that cannot learn, for teaching),
+    "random" (× ``scale``), "he" (× √(2/n_{l-1}), for relu), "xavier" (× √(1/n_{l-1}),
+    for tanh). W1, W2, … are drawn in that order, each as ``standard_normal((n_l, n_{l-1}))``,
+    and biases draw nothing, so ``numpy.random.RandomState(seed)`` reproduces the course's
+    ``np.random.seed(seed)`` initialisation exactly.
+
+    Parameters
+    ----------
+    config : ModelConfig
+    rng : numpy.random.Generator, numpy.random.RandomState or int seed
+    scheme : "zeros", "random", "he" or "xavier"
+    scale : float
+        Factor of the "random" scheme.
+    dtype : float64 (default) or float32
+
+    Returns
+    -------
+    list of LayerParams
+        params[l-1] = (W[l]: (n_l, n_{l-1}), b[l]: (n_l, 1)).
+    """
+    if scheme not in INIT_SCHEMES:
+        raise ValueError(f"scheme must be one of {', '.join(INIT_SCHEMES)}; got {scheme!r}")
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be float32 or float64; got {dtype}")
+    rng = _as_rng(rng)
+    params = []
+    for l in range(1, config.L + 1):
+        n_l, n_prev = config.layer_dims[l], config.layer_dims[l - 1]
+        if scheme == "zeros":
+            W = np.zeros((n_l, n_prev))
+        else:
+            factor = {"random": scale, "he": np.sqrt(2.0 / n_prev), "xavier": np.sqrt(1.0 / n_prev)}
+            W = rng.standard_normal((n_l, n_prev)) * factor[scheme]
+        params.append(LayerParams(W.astype(dtype), np.zeros((n_l, 1), dtype=dtype)))
+    return params
+
+
+# --- forward ------------------------------------------------------------------------------
+
+
+def _forward(params: Sequence[LayerParams], X: np.ndarray, config: ModelConfig):
+    """forward without input checks: X (n_x, m) of the working dtype, params matching config."""
+    caches = []
+    A = X
+    for l, (W, b) in enumerate(params, start=1):
+        A_prev = A
+        W = W.astype(X.dtype, copy=False)
+        b = b.astype(X.dtype, copy=False)
+        Z = linear_forward(A_prev, W, b)                           # (n_l, m)
+        A = get_activation(config.activation(l)).forward(Z)        # (n_l, m)
+        caches.append(LayerCache(A_prev, W, b, Z, A))
+    return A, caches
+
+
+def forward(
+    params: Sequence[LayerParams], X: Any, config: ModelConfig
+) -> tuple[np.ndarray, list[LayerCache]]:
+    """Forward propagation through all L layers.
+
+    Parameters
+    ----------
+    params : list of (W, b)
+        params[l-1] = (W[l]: (n_l, n_{l-1}), b[l]: (n_l, 1)).
+    X : (n_x, m)
+        One column per example. The computation runs in X's dtype when it is float32,
+        float64 otherwise; params are cast to it.
+    config : ModelConfig
+
+    Returns
+    -------
+    AL : (n_y, m)
+        A[L], the network's output (probabilities for sigmoid and softmax outputs).
+    caches : list of LayerCache
+        caches[l-1] = (A[l-1], W[l], b[l], Z[l], A[l]) for backward.
+    """
+    X = check_X(X, config.n_x)
+    params = check_params(params, config.layer_dims)
+    return _forward(params, X, config)
+
+
+# --- cost ---------------------------------------------------------------------------------
+
+
+def compute_cost(AL: Any, Y: Any, config: ModelConfig, *, ZL: Any = None) -> float:
+    """The cost J = (1/m) Σ_i L(A[L]⁽ⁱ⁾, Y⁽ⁱ⁾), a Python float.
+
+    Parameters
+    ----------
+    AL : (n_y, m)
+        The output of ``forward``.
+    Y : (n_y, m)
+        Labels (0/1 for sigmoid, one-hot for softmax, real values for identity).
+    config : ModelConfig
+    ZL : (n_y, m), optional
+        Z[L] (``caches[-1].Z``). When given, the loss is computed from Z[L] in a form that
+        stays exact where the output saturates (a sigmoid at exactly 1.0 loses the
+        information that only Z[L] still has); without it, log 0 is floored at ≈ −708.
+    """
+    AL = as_matrix(AL, "AL")
+    Y = check_Y(Y, config.output, config.n_y, AL.shape[1], AL.dtype)
+    if AL.shape != Y.shape:
+        raise ValueError(f"AL must have shape (n_y, m) = {Y.shape}; got {AL.shape}")
+    output = get_output(config.output)
+    if ZL is None:
+        return float(cost_from_loss(output.loss(AL, Y)))
+    ZL = as_matrix(ZL, "ZL", AL.dtype)
+    if ZL.shape != AL.shape:
+        raise ValueError(f"ZL must have the shape of AL, {AL.shape}; got {ZL.shape}")
+    return float(cost_from_loss(output.loss_from_Z(ZL, Y)))
+
+
+# --- backward -----------------------------------------------------------------------------
+
+
+def _output_delta(AL, Y, last: LayerCache, config: ModelConfig, convention: str, fused: bool):
+    """(dA[L] or None, dZ[L]) under ``convention``; see ``backward_trace``."""
+    m = AL.shape[1]
+    if fused:
+        dAL = None
+        dZL = fused_delta(AL, Y)                                   # ∂L/∂Z[L] per example
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dAL = get_output(config.output).dAL(AL, Y)             # ∂L/∂A[L] per example
+        if not np.all(np.isfinite(dAL)):
+            raise ValueError(
+                "the unfused chain dA[L] = ∂L/∂A[L] is not finite because A[L] saturated "
+                "at 0 or 1; use the fused delta dZ[L] = A[L] − Y (fused=True)"
+            )
+    if convention == "absorbed":                                   # the 1/m of J, applied once
+        if fused:
+            dZL = (1.0 / m) * dZL                                  # ∂J/∂Z[L]
+        else:
+            dAL = (1.0 / m) * dAL                                  # ∂J/∂A[L]
+    if not fused:
+        dZL = get_activation(config.activation(config.L)).backward(dAL, last.Z, last.A)
+    return dAL, dZL
+
+
+def _backward_trace(AL, Y, caches, config, convention, fused=True, need_dX=True):
+    """backward_trace without input checks; need_dX=False skips dA[0] = ∂/∂X."""
+    L = config.L
+    dA, dZ = _output_delta(AL, Y, caches[-1], config, convention, fused)
+    trace = [None] * L
+    for l in range(L, 0, -1):
+        cache = caches[l - 1]
+        dA_prev, dW, db = linear_backward(dZ, cache.linear, convention, l > 1 or need_dX)
+        trace[l - 1] = LayerTrace(dA, dZ, dW, db, dA_prev)
+        if l > 1:
+            prev = caches[l - 2]
+            dA = dA_prev                                           # dA[l-1]
+            dZ = get_activation(config.activation(l - 1)).backward(dA, prev.Z, prev.A)
+    return trace
+
+
+def _check_backward_inputs(AL, Y, caches, config, convention):
+    check_convention(convention)
+    AL = as_matrix(AL, "AL")
+    if AL.shape[0] != config.n_y:
+        raise ValueError(f"AL must have shape (n_y, m) = ({config.n_y}, m); got {AL.shape}")
+    Y = check_Y(Y, config.output, config.n_y, AL.shape[1], AL.dtype)
+    if not isinstance(caches, (list, tuple)) or len(caches) != config.L:
+        got = len(caches) if isinstance(caches, (list, tuple)) else type(caches).__name__
+        raise ValueError(f"caches must be the list of {config.L} layer caches from forward; got {got}")
+    for l, cache in enumerate(caches, start=1):
+        if not isinstance(cache, LayerCache):
+            raise ValueError(f"caches[{l - 1}] must be a LayerCache from forward; got {type(cache).__name__}")
+        expected = (config.layer_dims[l], AL.shape[1])
+        if cache.Z.shape != expected or cache.W.shape != (config.layer_dims[l], config.layer_dims[l - 1]):
+            raise ValueError(
+                f"caches[{l - 1}] does not belong to this network and batch: Z[{l}] has shape "
+                f"{cache.Z.shape}, expected {expected}"
+            )
+    return AL, Y
+
+
+def backward_trace(
+    AL: Any,
+    Y: Any,
+    caches: list[LayerCache],
+    config: ModelConfig,
+    convention: str = "deferred",
+    fused: bool = True,
+) -> list[LayerTrace]:
+    """Backward propagation, keeping every dA[l] and dZ[l] for inspection.
+
+    Parameters
+    ----------
+    AL : (n_y, m)
+        A[L] from ``forward``.
+    Y : (n_y, m)
+        Labels.
+    caches : list of LayerCache
+        From ``forward``.
+    config : ModelConfig
+    convention : "deferred" or "absorbed"
+        Where the 1/m of J = (1/m) Σ L⁽ⁱ⁾ enters: in dW, db ("deferred", the course's), or
+        in dZ[L] ("absorbed"). dW and db come out the same.
+    fused : bool
+        True: dZ[L] = A[L] − Y directly (stable). False: the unfused chain, dA[L] = ∂L/∂A[L]
+        from the loss, then dZ[L] = dA[L] ⊙ g′[L] (a Jacobian product for softmax); the same
+        numbers where the output does not saturate.
+
+    Returns
+    -------
+    list of LayerTrace
+        trace[l-1] = (dA[l], dZ[l], dW[l], db[l], dA[l-1]) for layer l.
+    """
+    AL, Y = _check_backward_inputs(AL, Y, caches, config, convention)
+    return _backward_trace(AL, Y, caches, config, convention, fused)
+
+
+def backward(
+    AL: Any,
+    Y: Any,
+    caches: list[LayerCache],
+    config: ModelConfig,
+    convention: str = "deferred",
+) -> list[LayerGrads]:
+    """Backward propagation: the gradients of J for every layer.
+
+    Parameters are those of ``backward_trace``. Returns a list of LayerGrads shaped like
+    params: grads[l-1] = (dW[l] = ∂J/∂W[l]: (n_l, n_{l-1}), db[l] = ∂J/∂b[l]: (n_l, 1)).
+    """
+    AL, Y = _check_backward_inputs(AL, Y, caches, config, convention)
+    trace = _backward_trace(AL, Y, caches, config, convention, need_dX=False)
+    return [LayerGrads(t.dW, t.db) for t in trace]
+
+
+def backward_per_example(
+    params: Sequence[LayerParams], X: Any, Y: Any, config: ModelConfig
+) -> list[LayerGrads]:
+    """The gradients of J computed one example at a time: the slow, obviously right reference.
+
+    For each example i alone (a single column x, y), forward and the chain rule give the
+    gradient of its own loss L⁽ⁱ⁾:
+
+        dz[L] = a[L] − y,   dw[l] = dz[l] a[l-1]ᵀ,   db[l] = dz[l],
+        da[l-1] = W[l]ᵀ dz[l],   dz[l-1] = da[l-1] ⊙ g′(z[l-1])
+
+    and since J = (1/m) Σ_i L⁽ⁱ⁾, ∂J/∂W[l] is the mean of the m per-example dw[l]. No 1/m
+    appears anywhere but in that mean: this is what the vectorised (1/m) dZ A_prevᵀ computes.
+
+    Returns grads shaped like params, as ``backward`` does.
+    """
+    X = check_X(X, config.n_x)
+    m = X.shape[1]
+    Y = check_Y(Y, config.output, config.n_y, m, X.dtype)
+    params = check_params(params, config.layer_dims, X.dtype)
+    total = [LayerGrads(np.zeros_like(W), np.zeros_like(b)) for W, b in params]
+    for i in range(m):
+        x, y = X[:, i:i + 1], Y[:, i:i + 1]                        # (n_x, 1), (n_y, 1)
+        a, zs, activations = x, [], [x]
+        for l, (W, b) in enumerate(params, start=1):
+            z = W @ a + b                                          # (n_l, 1)
+            a = get_activation(config.activation(l)).forward(z)
+            zs.append(z)
+            activations.append(a)
+        dz = activations[-1] - y                                   # ∂L⁽ⁱ⁾/∂z[L]
+        for l in range(config.L, 0, -1):
+            total[l - 1].dW[...] += dz @ activations[l - 1].T      # dw[l] = dz a[l-1]ᵀ
+            total[l - 1].db[...] += dz                             # db[l] = dz
+            if l > 1:
+                da = params[l - 1].W.T @ dz                        # da[l-1]
+                g = get_activation(config.activation(l - 1))
+                dz = g.backward(da, zs[l - 2], activations[l - 1])
+    return [LayerGrads(g.dW / m, g.db / m) for g in total]         # the mean over examples

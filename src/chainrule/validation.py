@@ -1,0 +1,142 @@
+"""Checks of what users pass in, each failing with one sentence that names the argument.
+
+Every message says what was expected and what came, so that a learner who passed examples
+as rows, labels outside the output's range, or parameters of another network sees at once
+what to change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .layers import LayerParams
+
+CONVENTIONS = ("deferred", "absorbed")
+
+
+def check_convention(convention: str) -> str:
+    """Return ``convention`` if it is "deferred" or "absorbed", else raise ``ValueError``."""
+    if convention not in CONVENTIONS:
+        raise ValueError(
+            f"convention must be 'deferred' (1/m in dW and db) or 'absorbed' (1/m in dZ[L]); "
+            f"got {convention!r}"
+        )
+    return convention
+
+
+def float_dtype(X: np.ndarray) -> np.dtype:
+    """The dtype a computation on ``X`` runs in: float32 stays float32, all else is float64."""
+    return np.dtype(np.float32) if X.dtype == np.float32 else np.dtype(np.float64)
+
+
+def as_matrix(value: Any, name: str, dtype: np.dtype | None = None) -> np.ndarray:
+    """``value`` as a finite 2-D float array (float32 kept, else float64), or a ``ValueError``."""
+    try:
+        A = np.asarray(value)
+    except Exception as exc:  # ragged lists and the like
+        raise ValueError(f"{name} must be a 2-D numeric array; could not read it ({exc})") from None
+    if A.dtype == object or not (np.issubdtype(A.dtype, np.number) or A.dtype == bool):
+        raise ValueError(f"{name} must be a 2-D numeric array; got an array of dtype {A.dtype}")
+    if np.issubdtype(A.dtype, np.complexfloating):
+        raise ValueError(f"{name} must be real; got an array of dtype {A.dtype}")
+    if A.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-D, one column per example; got a {A.ndim}-D array of shape {A.shape}"
+            + (" (use .reshape(1, -1) for one row of m values)" if A.ndim == 1 else "")
+        )
+    A = A.astype(dtype or float_dtype(A), copy=False)
+    if not np.all(np.isfinite(A)):
+        bad = np.argwhere(~np.isfinite(A))
+        i, j = bad[0]
+        raise ValueError(
+            f"{name} must be finite; it has {len(bad)} NaN or infinite value(s), the first "
+            f"at row {i}, column {j}"
+        )
+    return A
+
+
+def check_X(X: Any, n_x: int) -> np.ndarray:
+    """X as an (n_x, m) float array; examples given as rows are recognised and named."""
+    X = as_matrix(X, "X")
+    if X.shape[0] != n_x:
+        hint = ""
+        if X.shape[1] == n_x:
+            hint = "; it looks like the examples are rows: pass X.T"
+        raise ValueError(
+            f"X must have shape (n_x, m) = ({n_x}, m), one column per example; "
+            f"got shape {X.shape}{hint}"
+        )
+    if X.shape[1] == 0:
+        raise ValueError("X must hold at least one example (column); got m = 0")
+    return X
+
+
+def check_Y(Y: Any, output: str, n_y: int, m: int, dtype: np.dtype) -> np.ndarray:
+    """Y as an (n_y, m) array of ``dtype`` whose values are in the range of ``output``.
+
+    sigmoid: every value in [0, 1] (0/1 labels, or soft targets); softmax: non-negative
+    columns that sum to 1 (one-hot labels, C = n_y rows); identity: any finite value.
+    """
+    Y = as_matrix(Y, "Y", dtype)
+    if Y.shape != (n_y, m):
+        hint = ""
+        if Y.shape == (m, n_y) and n_y != m:
+            hint = "; it looks like the examples are rows: pass Y.T"
+        elif output == "softmax" and Y.shape == (1, m):
+            hint = f"; one-hot encode the class labels into {n_y} rows"
+        elif Y.shape[1] != m:
+            hint = f"; X has m = {m} examples"
+        raise ValueError(f"Y must have shape (n_y, m) = ({n_y}, {m}); got shape {Y.shape}{hint}")
+    if output == "sigmoid" and (Y.min() < 0 or Y.max() > 1):
+        bad = Y.min() if Y.min() < 0 else Y.max()
+        raise ValueError(
+            f"Y must hold labels in [0, 1] for a sigmoid output (binary cross-entropy); found {bad:g}"
+        )
+    if output == "softmax":
+        sums = Y.sum(axis=0, dtype=np.float64)
+        tol = 1e-6 if dtype == np.float32 else 1e-12
+        if Y.min() < 0 or np.any(np.abs(sums - 1) > tol * n_y):
+            raise ValueError(
+                f"Y must be one-hot for a softmax output: non-negative columns of {n_y} values "
+                f"that sum to 1; found a column summing to {sums[np.argmax(np.abs(sums - 1))]:g}"
+                f" with minimum {Y.min():g}"
+            )
+    return Y
+
+
+def check_params(params: Any, layer_dims: tuple[int, ...], dtype: np.dtype | None = None) -> list:
+    """params as a list of L (W, b) pairs with W[l]: (n_l, n_{l-1}), b[l]: (n_l, 1), all finite."""
+    L = len(layer_dims) - 1
+    try:
+        n = len(params)
+    except TypeError:
+        raise ValueError(
+            f"params must be a list of {L} (W, b) pairs; got {type(params).__name__}"
+        ) from None
+    if n != L:
+        raise ValueError(
+            f"params must hold {L} layers (W, b) for layer_dims {list(layer_dims)}; got {n}"
+        )
+    checked = []
+    for l, layer in enumerate(params, start=1):
+        try:
+            W, b = layer
+        except (TypeError, ValueError):
+            raise ValueError(f"params[{l - 1}] must be a pair (W{l}, b{l}); got {layer!r:.60}") from None
+        W = as_matrix(W, f"W{l}", dtype)
+        b = as_matrix(b, f"b{l}", dtype)
+        expected_W, expected_b = (layer_dims[l], layer_dims[l - 1]), (layer_dims[l], 1)
+        if W.shape != expected_W:
+            raise ValueError(
+                f"W{l} must have shape (n_{l}, n_{l - 1}) = {expected_W} for layer_dims "
+                f"{list(layer_dims)}; got {W.shape}"
+            )
+        if b.shape != expected_b:
+            raise ValueError(
+                f"b{l} must have shape (n_{l}, 1) = {expected_b} for layer_dims "
+                f"{list(layer_dims)}; got {b.shape}"
+            )
+        checked.append(LayerParams(W, b))
+    return checked
