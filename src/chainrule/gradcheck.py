@@ -43,17 +43,18 @@ def params_to_vector(params: Sequence[tuple]) -> np.ndarray:
 
 def vector_to_params(theta: np.ndarray, config: ModelConfig) -> list[LayerParams]:
     """The inverse of ``params_to_vector`` for the shapes of ``config``."""
+    dims = config.layer_dims
+    size = sum(dims[l] * dims[l - 1] + dims[l] for l in range(1, config.L + 1))
+    if np.ndim(theta) != 1 or np.size(theta) != size:
+        raise ValueError(f"theta must have {size} entries for layer_dims {list(dims)}; got shape {np.shape(theta)}")
     params, start = [], 0
     for l in range(1, config.L + 1):
-        shapes = [(config.layer_dims[l], config.layer_dims[l - 1]), (config.layer_dims[l], 1)]
-        arrays = []
-        for shape in shapes:
-            size = shape[0] * shape[1]
-            arrays.append(theta[start:start + size].reshape(shape))
-            start += size
-        params.append(LayerParams(*arrays))
-    if start != theta.size:
-        raise ValueError(f"theta must have {start} entries for layer_dims {list(config.layer_dims)}; got {theta.size}")
+        n_l, n_prev = dims[l], dims[l - 1]
+        W = theta[start:start + n_l * n_prev].reshape(n_l, n_prev)
+        start += n_l * n_prev
+        b = theta[start:start + n_l].reshape(n_l, 1)
+        start += n_l
+        params.append(LayerParams(W, b))
     return params
 
 

@@ -1,0 +1,67 @@
+"""Each activation's backward equals the derivative of its forward, and nothing overflows."""
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.activations import ACTIVATIONS, get_activation
+
+NAMES = list(ACTIVATIONS)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_backward_is_the_chain_rule_through_g(name, rng):
+    """dZ = Jᵀ dA, with the Jacobian J measured by central differences of forward."""
+    g = get_activation(name)
+    Z = rng.standard_normal((4, 3)) * 2
+    Z[np.abs(Z) < 1e-3] = 0.5  # away from relu's kink
+    dA = rng.standard_normal(Z.shape)
+    h = 1e-6
+    expected = np.zeros_like(Z)
+    for idx in np.ndindex(Z.shape):  # dZ_idx = Σ dA ⊙ ∂A/∂Z_idx
+        Zp, Zm = Z.copy(), Z.copy()
+        Zp[idx] += h
+        Zm[idx] -= h
+        expected[idx] = np.sum(dA * (g.forward(Zp) - g.forward(Zm))) / (2 * h)
+    np.testing.assert_allclose(g.backward(dA, Z, g.forward(Z)), expected, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_stable_at_large_Z(name):
+    """|Z| = 1e4 gives finite values in range and no overflow warning (warnings are errors here)."""
+    g = get_activation(name)
+    Z = np.array([[-1e4, -50.0, 0.0, 50.0, 1e4], [1e4, 1e4, -1e4, 3.0, -3.0]])
+    A = g.forward(Z)
+    assert np.all(np.isfinite(A))
+    assert np.all(np.isfinite(g.backward(np.ones_like(Z), Z, A)))
+    if name in ("sigmoid", "softmax"):
+        assert A.min() >= 0 and A.max() <= 1
+
+
+def test_known_values():
+    """Values written out by hand from the definitions."""
+    Z = np.array([[-2.0, 0.0, 3.0]])
+    np.testing.assert_allclose(get_activation("sigmoid").forward(Z), 1 / (1 + np.exp([[2.0, 0.0, -3.0]])))
+    np.testing.assert_allclose(get_activation("relu").forward(Z), [[0, 0, 3]])
+    np.testing.assert_allclose(get_activation("leaky_relu").forward(Z), [[-0.02, 0, 3]])
+    np.testing.assert_allclose(get_activation("tanh").forward(Z), np.tanh(Z))
+    S = get_activation("softmax").forward(np.array([[0.0, 1e4], [np.log(3.0), 1e4]]))
+    np.testing.assert_allclose(S, [[0.25, 0.5], [0.75, 0.5]])
+    assert get_activation("sigmoid").forward(np.array([[1e4]]))[0, 0] == 1.0
+    assert get_activation("sigmoid").forward(np.array([[-1e4]]))[0, 0] == 0.0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_float32_stays_float32(name):
+    g = get_activation(name)
+    Z = np.linspace(-3, 3, 12, dtype=np.float32).reshape(3, 4)
+    A = g.forward(Z)
+    assert A.dtype == np.float32
+    assert g.backward(np.ones_like(Z), Z, A).dtype == np.float32
+
+
+def test_one_registry_and_clear_errors():
+    assert set(cr.HIDDEN_ACTIVATIONS) == {"sigmoid", "tanh", "relu", "leaky_relu", "identity"}
+    assert not ACTIVATIONS["softmax"].hidden
+    with pytest.raises(ValueError, match="unknown activation 'swish'.*relu"):
+        get_activation("swish")

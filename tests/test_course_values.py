@@ -1,0 +1,112 @@
+"""Values published in the Deep Learning Specialization's assignments, from their recipes.
+
+Each recipe seeds NumPy's legacy generator and draws with ``np.random.randn`` exactly as the
+assignment's test case does; the expected numbers are the ones the assignment prints.
+"""
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.activations import get_activation
+
+
+@pytest.fixture(autouse=True)
+def _restore_global_seed():
+    """These recipes use the global legacy generator; leave it as it was found."""
+    state = np.random.get_state()
+    yield
+    np.random.set_state(state)
+
+
+def test_initialisation_random_scheme():
+    """Course 1, week 4: initialize_parameters_deep([5, 4, 3]) after np.random.seed(3)."""
+    params = cr.init_params(cr.ModelConfig([5, 4, 3]), np.random.RandomState(3), scheme="random", scale=0.01)
+    np.testing.assert_allclose(params[0].W[0], [0.01788628, 0.0043651, 0.00096497, -0.01863493, -0.00277388], atol=5e-9)
+    assert params[0].W.shape == (4, 5) and params[1].W.shape == (3, 4)
+    assert all(np.all(p.b == 0) and p.b.shape == (p.W.shape[0], 1) for p in params)
+
+
+def test_linear_forward():
+    """linear_forward_test_case: seed(1); A = randn(3, 2); W = randn(1, 3); b = randn(1, 1)."""
+    np.random.seed(1)
+    A, W, b = np.random.randn(3, 2), np.random.randn(1, 3), np.random.randn(1, 1)
+    np.testing.assert_allclose(cr.linear_forward(A, W, b), [[3.26295337, -1.23429987]], atol=5e-9)
+
+
+def test_linear_backward():
+    """linear_backward_test_case: seed(1); dZ = randn(3, 4); A_prev = randn(5, 4); W = randn(3, 5); b = randn(3, 1)."""
+    np.random.seed(1)
+    dZ, A_prev, W, b = np.random.randn(3, 4), np.random.randn(5, 4), np.random.randn(3, 5), np.random.randn(3, 1)
+    dA_prev, dW, db = cr.linear_backward(dZ, (A_prev, W, b))
+    np.testing.assert_allclose(db, [[-0.14713786], [-0.11313155], [-0.13209101]], atol=5e-9)
+    np.testing.assert_allclose(dW[0], [0.07313866, -0.0976715, -0.87585828, 0.73763362, 0.00785716], atol=5e-9)
+    assert dA_prev.shape == (5, 4)
+
+
+@pytest.mark.parametrize(
+    "name, dA_prev, dW, db",
+    [
+        ("sigmoid",
+         [[0.11017994, 0.01105339], [0.09466817, 0.00949723], [-0.05743092, -0.00576154]],
+         [[0.10266786, 0.09778551, -0.01968084]], [[-0.05729622]]),
+        ("relu",
+         [[0.44090989, 0.0], [0.37883606, 0.0], [-0.2298228, 0.0]],
+         [[0.44513824, 0.37371418, -0.10478989]], [[-0.20837892]]),
+    ],
+)
+def test_linear_activation_backward(name, dA_prev, dW, db):
+    """linear_activation_backward_test_case: seed(2); dA = randn(1, 2); A = randn(3, 2);
+    W = randn(1, 3); b = randn(1, 1); Z = randn(1, 2)."""
+    np.random.seed(2)
+    dA, A, W, b, Z = (np.random.randn(1, 2), np.random.randn(3, 2), np.random.randn(1, 3),
+                      np.random.randn(1, 1), np.random.randn(1, 2))
+    g = get_activation(name)
+    dZ = g.backward(dA, Z, g.forward(Z))
+    got = cr.linear_backward(dZ, (A, W, b))
+    for value, expected in zip(got, (dA_prev, dW, db)):
+        np.testing.assert_allclose(value, expected, atol=5e-9)
+
+
+def test_L_model_forward():
+    """L_model_forward_test_case_2hidden: seed(6); X = randn(5, 4); then W1, b1, W2, b2, W3, b3;
+    relu hidden layers, sigmoid output."""
+    np.random.seed(6)
+    X = np.random.randn(5, 4)
+    params = [(np.random.randn(4, 5), np.random.randn(4, 1)), (np.random.randn(3, 4), np.random.randn(3, 1)),
+              (np.random.randn(1, 3), np.random.randn(1, 1))]
+    AL, caches = cr.forward(params, X, cr.ModelConfig([5, 4, 3, 1], "relu", "sigmoid"))
+    np.testing.assert_allclose(AL, [[0.03921668, 0.70498921, 0.19734387, 0.04728177]], atol=5e-9)
+    assert len(caches) == 3
+
+
+def test_compute_cost():
+    """compute_cost_test_case: Y = [[1, 1, 0]], AL = [[.8, .9, .4]] gives 0.2797765635793422."""
+    J = cr.compute_cost(np.array([[0.8, 0.9, 0.4]]), np.array([[1, 1, 0]]), cr.ModelConfig([2, 1]))
+    assert isinstance(J, float)
+    assert J == pytest.approx(0.2797765635793422, rel=1e-15)
+
+
+def test_gradient_checking_assignment():
+    """Course 2, gradient checking: gradient_check_n_test_case (seed(1); x = randn(4, 3);
+    y = [1, 1, 0]; W1 = randn(5, 4); b1 = randn(5, 1); W2 = randn(3, 5); b2 = randn(3, 1);
+    W3 = randn(1, 3); b3 = randn(1, 1)), relu, relu, sigmoid. The assignment's backward has
+    two planted bugs (dW2 doubled, db1 multiplied by 4) and reports difference 0.2850931567761623;
+    once they are fixed it reports 1.1890913024229996e-07, which is float64 rounding in its
+    finite differences and no disagreement at all: the check here, with J in long double,
+    measures far below that."""
+    np.random.seed(1)
+    x, y = np.random.randn(4, 3), np.array([[1, 1, 0]])
+    params = [(np.random.randn(5, 4), np.random.randn(5, 1)), (np.random.randn(3, 5), np.random.randn(3, 1)),
+              (np.random.randn(1, 3), np.random.randn(1, 1))]
+    config = cr.ModelConfig([4, 5, 3, 1], "relu", "sigmoid")
+
+    def planted_bugs(AL, Y, caches, config, convention):
+        g = cr.backward(AL, Y, caches, config, convention)
+        return [g[0]._replace(db=4 * g[0].db), g[1]._replace(dW=2 * g[1].dW), g[2]]
+
+    buggy = cr.gradient_check(params, x, y, config, backward_fn=planted_bugs)
+    assert buggy.difference == pytest.approx(0.2850931567761623, rel=1e-7)
+    assert buggy.failing_layers == [1, 2]
+    fixed = cr.gradient_check(params, x, y, config)
+    assert fixed.passed and fixed.difference < 1.1890913024229996e-07 / 100

@@ -1,0 +1,110 @@
+"""The gradient checker: it passes a correct backward everywhere and catches the known bugs."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.gradcheck import double_one_over_m, relative_difference
+from conftest import random_problem
+
+COMBINATIONS = list(itertools.product(cr.HIDDEN_ACTIVATIONS, cr.OUTPUTS))
+
+
+def _problem(hidden, output, seed, dims=(3, 5, 4, 2), m=12):
+    dims = list(dims)
+    if output == "softmax":
+        dims[-1] = max(dims[-1], 3)
+    config = cr.ModelConfig(dims, hidden, output)
+    params, X, Y = random_problem(config, m, np.random.default_rng(seed))
+    return config, params, X, Y
+
+
+@pytest.mark.parametrize("hidden, output", COMBINATIONS)
+@pytest.mark.parametrize("convention", ["deferred", "absorbed"])
+def test_passes_every_combination(hidden, output, convention):
+    config, params, X, Y = _problem(hidden, output, seed=len(hidden) * 7 + len(output))
+    result = cr.gradient_check(params, X, Y, config, convention=convention)
+    assert result.passed, result.table()
+    assert result.difference < 2e-7
+    assert result.failing_layers == []
+    assert all(a.passed for a in result.arrays)
+
+
+@pytest.mark.parametrize("hidden, output", COMBINATIONS)
+def test_double_one_over_m_fails_in_every_layer(hidden, output):
+    """dW, db divided by m twice are off by a factor m = 12: difference (m−1)/(m+1) ≈ 0.846."""
+    config, params, X, Y = _problem(hidden, output, seed=3)
+    result = cr.gradient_check(params, X, Y, config, backward_fn=double_one_over_m())
+    assert not result.passed
+    assert result.failing_layers == [1, 2, 3]
+    # g = g̃/m everywhere, so ‖g − g̃‖/(‖g‖ + ‖g̃‖) = (1 − 1/m)/(1 + 1/m), derived, not measured
+    assert result.difference == pytest.approx((12 - 1) / (12 + 1), rel=1e-6)
+
+
+@pytest.mark.parametrize("layer", [1, 2, 3])
+def test_the_report_points_at_the_layer_with_the_bug(layer):
+    config, params, X, Y = _problem("tanh", "sigmoid", seed=11)
+    result = cr.gradient_check(params, X, Y, config, backward_fn=double_one_over_m([layer]))
+    assert not result.passed
+    assert result.failing_layers == [layer]
+    wrong = [a.name for a in result.arrays if not a.passed]
+    assert wrong == [f"dW{layer}", f"db{layer}"]
+    table = result.table()
+    assert "WRONG" in table.splitlines()[layer] and table.count("WRONG") == 1
+
+
+def test_catches_a_missing_g_prime():
+    """A backward that forgets ⊙ g′ in the hidden layers: layer 3 is right, layers 1, 2 are not."""
+    config, params, X, Y = _problem("tanh", "sigmoid", seed=5)
+
+    def no_g_prime(AL, Y, caches, config, convention):
+        dZ = AL - Y
+        grads = []
+        for l in range(config.L, 0, -1):
+            dA_prev, dW, db = cr.linear_backward(dZ, caches[l - 1].linear, convention)
+            grads.insert(0, cr.LayerGrads(dW, db))
+            dZ = dA_prev  # the bug: dZ[l-1] = dA[l-1], no g′(Z[l-1])
+        return grads
+
+    result = cr.gradient_check(params, X, Y, config, backward_fn=no_g_prime)
+    assert result.failing_layers == [1, 2]
+
+
+def test_flattening_order_and_round_trip(rng):
+    config = cr.ModelConfig([3, 2, 1])
+    params = cr.init_params(config, rng)
+    params = [p._replace(b=rng.standard_normal(p.b.shape)) for p in params]
+    theta = cr.params_to_vector(params)
+    expected = np.concatenate([params[0].W.ravel(), params[0].b.ravel(), params[1].W.ravel(), params[1].b.ravel()])
+    np.testing.assert_array_equal(theta, expected)
+    for p, q in zip(cr.vector_to_params(theta, config), params):
+        np.testing.assert_array_equal(p.W, q.W)
+        np.testing.assert_array_equal(p.b, q.b)
+    with pytest.raises(ValueError, match="theta must have 11 entries"):
+        cr.vector_to_params(theta[:-1], config)
+
+
+def test_relative_difference_is_the_course_measure():
+    g, h = np.array([3.0, 4.0]), np.array([0.0, 0.0])
+    assert relative_difference(g, h) == 1.0          # ‖g‖ / ‖g‖
+    assert relative_difference(g, g) == 0.0
+    assert relative_difference(h, h) == 0.0           # both zero: no disagreement
+    assert relative_difference(g, 2 * g) == pytest.approx(1 / 3)  # ‖g‖ / (‖g‖ + 2‖g‖)
+
+
+def test_float32_data_is_checked_in_float64(rng):
+    config, params, X, Y = _problem("tanh", "softmax", seed=2)
+    result = cr.gradient_check(params, X.astype(np.float32), Y, config)
+    assert result.passed and result.grad.dtype == np.float64
+
+
+def test_bad_arguments(rng):
+    config, params, X, Y = _problem("tanh", "sigmoid", seed=2)
+    with pytest.raises(ValueError, match="epsilon must be a positive number"):
+        cr.gradient_check(params, X, Y, config, epsilon=0)
+    with pytest.raises(ValueError, match="convention must be"):
+        cr.gradient_check(params, X, Y, config, convention="both")
+    with pytest.raises(ValueError, match="pass X.T"):
+        cr.gradient_check(params, X.T, Y, config)
