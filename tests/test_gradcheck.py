@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
+from chainrule import gradcheck
 from chainrule.gradcheck import double_one_over_m, relative_difference
 from conftest import random_problem
 
@@ -108,3 +109,52 @@ def test_bad_arguments(rng):
         cr.gradient_check(params, X, Y, config, convention="both")
     with pytest.raises(ValueError, match="pass X.T"):
         cr.gradient_check(params, X.T, Y, config)
+
+
+def _vanishing():
+    """Seven sigmoid layers with weights × 0.1: the gradient shrinks ~40× per layer going back."""
+    rng = np.random.default_rng(0)
+    config = cr.ModelConfig([3, 4, 4, 4, 4, 4, 4, 1], "sigmoid", "sigmoid")
+    params = [cr.LayerParams(p.W * 0.1, 0.1 * rng.standard_normal(p.b.shape))
+              for p in cr.init_params(config, rng, "xavier")]
+    X, Y = rng.standard_normal((3, 50)), (rng.random((1, 50)) < 0.5).astype(float)
+    return config, params, X, Y
+
+
+def test_vanishing_gradients_are_too_small_to_judge_not_wrong():
+    """Layer 1's gradient (~1e-11) is near the rounding floor of J/ε: its relative difference
+    is large, but its disagreement is within the noise a correct backward has."""
+    config, params, X, Y = _vanishing()
+    result = cr.gradient_check(params, X, Y, config)
+    assert result.passed and result.failing_layers == []
+    assert 1 in result.unresolved_layers
+    assert result.layers[0].difference > 2e-7 and result.layers[0].error <= result.layers[0].resolution
+    assert "too small to judge" in result.table().splitlines()[1]
+    assert result.layers[-1].status == "ok"
+
+
+def test_a_bug_in_a_layer_with_vanishing_gradients_still_fails_the_check():
+    """The total barely notices layer 1 (its gradient is 1e-10 of the total), but the layer does."""
+    config, params, X, Y = _vanishing()
+    result = cr.gradient_check(params, X, Y, config, backward_fn=double_one_over_m([1]))
+    assert result.total.difference < 2e-7          # the course's single number would pass it
+    assert not result.passed and result.failing_layers == [1]
+
+
+def test_a_backward_of_the_wrong_size_is_refused():
+    config, params, X, Y = _problem("tanh", "sigmoid", seed=1)
+    # layer_dims (3, 5, 4, 2): 5·3 + 5 + 4·5 + 4 + 2·4 + 2 = 54 parameters, 44 without layer 3
+    with pytest.raises(ValueError, match="returned 44 values for 54 parameters"):
+        cr.gradient_check(params, X, Y, config, backward_fn=lambda *a: cr.backward(*a)[:-1])
+
+
+@pytest.mark.parametrize("hidden, output", COMBINATIONS)
+def test_where_long_double_is_float64_nothing_correct_is_called_wrong(hidden, output, monkeypatch):
+    """On platforms without a wider float (Windows, macOS on ARM) J is rounded at 1e-16: the
+    check must still pass a correct backward and fail the doubled 1/m in every layer."""
+    monkeypatch.setattr(gradcheck, "WIDE", np.float64)
+    config, params, X, Y = _problem(hidden, output, seed=len(hidden) * 7 + len(output))
+    result = cr.gradient_check(params, X, Y, config)
+    assert result.passed and result.failing_layers == [], result.table()
+    bug = cr.gradient_check(params, X, Y, config, backward_fn=double_one_over_m())
+    assert bug.failing_layers == [1, 2, 3]

@@ -4,22 +4,15 @@ import numpy as np
 import pytest
 
 from chainrule.activations import get_activation
+from chainrule.gradcheck import random_labels
 from chainrule.losses import OUTPUTS, cost_from_loss, fused_delta, get_output
-
-
-def _labels(name, n_y, m, rng):
-    if name == "softmax":
-        return np.eye(n_y)[:, rng.integers(0, n_y, m)]
-    if name == "sigmoid":
-        return (rng.random((n_y, m)) < 0.5).astype(float)
-    return rng.standard_normal((n_y, m))
 
 
 @pytest.mark.parametrize("name", list(OUTPUTS))
 def test_loss_from_Z_equals_loss_from_A(name, rng):
     out = get_output(name)
     Z = rng.standard_normal((3, 7)) * 3
-    Y = _labels(name, 3, 7, rng)
+    Y = random_labels(name, 3, 7, rng)
     A = get_activation(out.activation).forward(Z)
     loss = out.loss(A, Y)
     assert loss.shape == (1, 7)
@@ -51,7 +44,7 @@ def test_dAL_is_the_derivative_of_the_loss(name, rng):
     out = get_output(name)
     Z = rng.standard_normal((3, 5))
     A = get_activation(out.activation).forward(Z)
-    Y = _labels(name, 3, 5, rng)
+    Y = random_labels(name, 3, 5, rng)
     h = 1e-6
     expected = np.zeros_like(A)
     for idx in np.ndindex(A.shape):
@@ -69,7 +62,7 @@ def test_fused_delta_equals_the_unfused_chain(name, rng):
     g = get_activation(out.activation)
     Z = rng.standard_normal((4, 6))
     A = g.forward(Z)
-    Y = _labels(name, 4, 6, rng)
+    Y = random_labels(name, 4, 6, rng)
     np.testing.assert_allclose(fused_delta(A, Y), g.backward(out.dAL(A, Y), Z, A), rtol=1e-12, atol=1e-14)
 
 
@@ -81,3 +74,9 @@ def test_cost_is_the_mean_of_the_losses():
 def test_unknown_output():
     with pytest.raises(ValueError, match="unknown output 'tanh'.*sigmoid, softmax, identity"):
         get_output("tanh")
+
+
+def test_cost_sums_float32_losses_in_float64():
+    """2²⁴ + 1 is not a float32: summed in float32 the three ones would vanish."""
+    loss = np.array([[2.0 ** 24, 1.0, 1.0, 1.0]], dtype=np.float32)
+    assert float(cost_from_loss(loss)) == (2.0 ** 24 + 3) / 4

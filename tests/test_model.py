@@ -215,3 +215,70 @@ def test_other_bad_arguments(problem):
         cr.forward(params, np.array([["a", "b"], ["c", "d"]]), config)
     with pytest.raises(ValueError, match="at least one example"):
         cr.forward(params, np.ones((2, 0)), config)
+
+
+def test_backward_refuses_an_AL_or_caches_of_another_forward(problem, rng):
+    """A mismatched AL would silently give the gradients of no function at all."""
+    config, params, X, Y = problem
+    AL, caches = cr.forward(params, X, config)
+    other, _ = cr.forward(params, X[:, ::-1].copy(), config)
+    with pytest.raises(ValueError, match="AL must be the A\\[L\\] that forward returned"):
+        cr.backward(other, Y, caches, config)
+    relu = cr.ModelConfig([2, 3, 1], "relu", "sigmoid")
+    with pytest.raises(ValueError, match=r"g\[1\] = tanh, but the config says relu"):
+        cr.backward(AL, Y, caches, relu)
+    with pytest.raises(ValueError, match=r"caches\[0\] does not belong to this network and batch"):
+        cr.backward(AL, Y, [caches[0]._replace(Z=caches[0].Z[:, :2])] + caches[1:], config)
+    with pytest.raises(ValueError, match="config must be a chainrule.ModelConfig"):
+        cr.backward(AL, Y, caches, {"layer_dims": [2, 3, 1]})
+
+
+def test_AL_outside_the_outputs_range(problem, rng):
+    config, params, X, Y = problem
+    with pytest.raises(ValueError, match=r"AL must hold probabilities in \[0, 1\] for a sigmoid output; found 1.5"):
+        cr.compute_cost(np.full((1, 5), 1.5), Y, config)
+    with pytest.raises(ValueError, match=r"AL must have shape \(n_y, m\) = \(1, m\); got shape \(5, 1\)"):
+        cr.compute_cost(np.full((5, 1), 0.5), Y.T, config)
+    soft = cr.ModelConfig([2, 3], "relu", "softmax")
+    with pytest.raises(ValueError, match="columns that sum to 1"):
+        cr.compute_cost(np.full((3, 4), 0.5), np.eye(3)[:, [0, 1, 2, 0]], soft)
+
+
+def test_unfused_chain_refuses_a_saturated_output():
+    """σ(40) rounds to 1.0, so ∂L/∂A = −(y/a − (1 − y)/(1 − a)) divides by zero for y = 0."""
+    config = cr.ModelConfig([1, 1])
+    AL, caches = cr.forward([(np.array([[40.0]]), np.zeros((1, 1)))], np.ones((1, 1)), config)
+    with pytest.raises(ValueError, match="saturated at 0 or 1; use the fused delta"):
+        cr.backward_trace(AL, np.zeros((1, 1)), caches, config, fused=False)
+    grads = cr.backward(AL, np.zeros((1, 1)), caches, config)   # fused: A − Y = 1, exact
+    np.testing.assert_array_equal(grads[0].dW, [[1.0]])
+
+
+def test_linear_backward_knows_only_two_conventions(rng):
+    with pytest.raises(ValueError, match="convention must be 'deferred'.*got 'absorbd'"):
+        cr.linear_backward(np.ones((1, 2)), (np.ones((3, 2)), np.ones((1, 3)), np.ones((1, 1))), "absorbd")
+
+
+def test_init_and_seed_errors():
+    config = cr.ModelConfig([2, 1])
+    with pytest.raises(ValueError, match="non-negative integer; got -1"):
+        cr.init_params(config, -1)
+    for scale in ("big", float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="scale must be a finite number"):
+            cr.init_params(config, 0, "random", scale=scale)
+    with pytest.raises(ValueError, match="config must be a chainrule.ModelConfig"):
+        cr.init_params([2, 1], 0)
+
+
+def test_parameter_hints_are_for_parameters(problem):
+    config, params, X, Y = problem
+    with pytest.raises(ValueError, match=r"b1 must be 2-D; got a 1-D array of shape \(3,\) \(use .reshape\(-1, 1\)"):
+        cr.forward([(params[0].W, params[0].b.ravel()), params[1]], X, config)
+
+
+def test_other_dtypes_follow_the_documented_rule(problem):
+    """float16 data computes in float32, integers and booleans in float64."""
+    config, params, X, Y = problem
+    assert cr.forward(params, X.astype(np.float16), config)[0].dtype == np.float32
+    assert cr.forward(params, (X > 0), config)[0].dtype == np.float64
+    assert cr.forward(params, np.round(X).astype(int), config)[0].dtype == np.float64

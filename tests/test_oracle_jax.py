@@ -22,12 +22,13 @@ import itertools
 import numpy as np
 import pytest
 
-jax = pytest.importorskip("jax")
+import jax
+import jax.numpy as jnp
+
+import chainrule as cr
+from conftest import rel_err
+
 jax.config.update("jax_enable_x64", True)  # before any jax array is made
-
-import jax.numpy as jnp  # noqa: E402
-
-import chainrule as cr  # noqa: E402
 
 GRAD_RTOL = 1e-10
 COST_RTOL = 1e-12
@@ -62,15 +63,20 @@ LOSSES = {"sigmoid": _loss_sigmoid, "softmax": _loss_softmax, "identity": _loss_
 COMBOS = list(itertools.product(HIDDEN, LOSSES))
 
 
-def jax_cost(params, X, Y, hidden, output):
-    """J = (1/m) Σ_i L⁽ⁱ⁾ for params = [(W1, b1), …, (WL, bL)], written with jax.numpy only."""
+def jax_cost(params, probes, X, Y, hidden, output):
+    """J = (1/m) Σ_i L⁽ⁱ⁾ for params = [(W1, b1), …, (WL, bL)], written with jax.numpy only.
+
+    ``probes[l-1] = (PZ, PA)`` are zeros added to Z[l] and A[l] (l < L): the gradient of J
+    with respect to them is ∂J/∂Z[l] and ∂J/∂A[l], the intermediate derivatives that
+    backward's dZ and dA must equal (absorbed) or equal m times (deferred).
+    """
     g = HIDDEN[hidden]
     A = X
     L = len(params)
-    for l, (W, b) in enumerate(params, start=1):
-        Z = W @ A + b
+    for l, ((W, b), (PZ, PA)) in enumerate(zip(params, probes), start=1):
+        Z = W @ A + b + PZ
         if l < L:
-            A = g(Z)
+            A = g(Z) + PA
     return jnp.mean(LOSSES[output](Z, Y))
 
 
@@ -100,13 +106,6 @@ def make_network(hidden, output, seed):
     return config, params, X, Y
 
 
-def rel_err(a, b):
-    """‖a − b‖ / max(‖a‖, ‖b‖), and 0 when both are zero."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    scale = max(np.linalg.norm(a), np.linalg.norm(b))
-    return 0.0 if scale == 0.0 else float(np.linalg.norm(a - b) / scale)
-
-
 # The graphs are tiny and every network has its own shapes, so XLA's compile time is
 # nearly all the cost; compiling the five networks of a pair together without the
 # expensive optimisation passes keeps the file fast. The arithmetic is the same.
@@ -115,14 +114,17 @@ _COMPILER_OPTIONS = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expe
 
 def _value_and_grads(args, pair):
     hidden, output = pair
-    return [jax.value_and_grad(jax_cost)(p, X, Y, hidden, output) for p, X, Y in args]
+    return [jax.value_and_grad(jax_cost, argnums=(0, 1))(p, probes, X, Y, hidden, output)
+            for p, probes, X, Y in args]
 
 
 @functools.lru_cache(maxsize=None)
 def oracle(hidden, output):
-    """{seed: (network, J, [(∂J/∂W[l], ∂J/∂b[l]) for l = 1 … L])} from JAX, as NumPy float64."""
+    """{seed: (network, J, [(∂J/∂W[l], ∂J/∂b[l])], [(∂J/∂Z[l], ∂J/∂A[l])])} from JAX, in NumPy float64."""
     nets = {seed: make_network(hidden, output, seed) for seed in SEEDS}
-    args = [([(jnp.asarray(W), jnp.asarray(b)) for W, b in params], jnp.asarray(X), jnp.asarray(Y))
+    args = [([(jnp.asarray(W), jnp.asarray(b)) for W, b in params],
+             [(jnp.zeros((W.shape[0], X.shape[1])),) * 2 for W, _ in params],
+             jnp.asarray(X), jnp.asarray(Y))
             for _, params, X, Y in nets.values()]
     lowered = jax.jit(_value_and_grads, static_argnums=1).lower(args, (hidden, output))
     try:
@@ -131,15 +133,16 @@ def oracle(hidden, output):
         compiled = lowered.compile()
     results = compiled(args)
     return {
-        seed: (net, float(J), [(np.asarray(dW), np.asarray(db)) for dW, db in grads])
-        for (seed, net), (J, grads) in zip(nets.items(), results)
+        seed: (net, float(J), [(np.asarray(dW), np.asarray(db)) for dW, db in grads],
+               [(np.asarray(dZ), np.asarray(dA)) for dZ, dA in probe_grads])
+        for (seed, net), (J, (grads, probe_grads)) in zip(nets.items(), results)
     }
 
 
 def test_oracle_is_float64():
     """The reference must run in float64, or a 1e-10 comparison would measure float32 rounding."""
     assert jnp.zeros(1).dtype == jnp.float64
-    _, J, grads = oracle("tanh", "identity")[0]
+    _, J, grads, _ = oracle("tanh", "identity")[0]
     assert all(dW.dtype == np.float64 and db.dtype == np.float64 for dW, db in grads)
 
 
@@ -155,7 +158,7 @@ def test_backward_matches_jax_grad(hidden, output, seed):
     Z[L] must equal the oracle's J to 1e-12: it is a sum of non-negative per-example losses,
     so there is no cancellation to excuse a larger error.
     """
-    (config, params, X, Y), J_ref, grads_ref = oracle(hidden, output)[seed]
+    (config, params, X, Y), J_ref, grads_ref, _ = oracle(hidden, output)[seed]
 
     AL, caches = cr.forward(params, X, config)
     J = cr.compute_cost(AL, Y, config, ZL=caches[-1].Z)
@@ -169,6 +172,27 @@ def test_backward_matches_jax_grad(hidden, output, seed):
             err_W, err_b = rel_err(dW, dW_ref), rel_err(db, db_ref)
             assert err_W <= GRAD_RTOL, f"{convention}: dW{l} relative error {err_W:.2e}"
             assert err_b <= GRAD_RTOL, f"{convention}: db{l} relative error {err_b:.2e}"
+
+
+@pytest.mark.parametrize("seed", SEEDS, ids=lambda s: f"seed{s}")
+@pytest.mark.parametrize("hidden,output", COMBOS, ids=[f"{h}-{o}" for h, o in COMBOS])
+def test_dZ_and_dA_are_the_derivatives_the_docstrings_say(hidden, output, seed):
+    """Absorbed dZ[l], dA[l] are ∂J/∂Z[l], ∂J/∂A[l]; deferred ones are m times that, i.e. column i
+    is ∂L⁽ⁱ⁾/∂Z[l]⁽ⁱ⁾ (since J = (1/m) Σ_i L⁽ⁱ⁾ and Z[l]⁽ⁱ⁾ enters only L⁽ⁱ⁾). Checked for the
+    fused and the unfused output step; dA[L] exists only in the unfused one."""
+    (config, params, X, Y), _, _, probes_ref = oracle(hidden, output)[seed]
+    m = X.shape[1]
+    AL, caches = cr.forward(params, X, config)
+    for fused in (True, False):
+        for convention, factor in (("absorbed", 1.0), ("deferred", m)):
+            trace = cr.backward_trace(AL, Y, caches, config, convention, fused=fused)
+            for l, (t, (dZ_ref, dA_ref)) in enumerate(zip(trace, probes_ref), start=1):
+                err = rel_err(t.dZ, factor * dZ_ref)
+                assert err <= GRAD_RTOL, f"{convention}, fused={fused}: dZ{l} relative error {err:.2e}"
+                if l < config.L:
+                    err = rel_err(trace[l].dA_prev, factor * dA_ref)
+                    assert err <= GRAD_RTOL, f"{convention}: dA{l} relative error {err:.2e}"
+                    assert t.dA is trace[l].dA_prev
 
 
 def test_oracle_covers_every_pair_and_depth():
@@ -187,7 +211,7 @@ def test_oracle_detects_a_doubled_one_over_m():
     Applying an extra 1/m to chainrule's deferred dW must push the error far above the
     tolerance; otherwise agreement with the oracle would prove nothing about the 1/m.
     """
-    (config, params, X, Y), _, grads_ref = oracle("tanh", "sigmoid")[1]
+    (config, params, X, Y), _, grads_ref, _ = oracle("tanh", "sigmoid")[1]
     m = X.shape[1]
     assert m >= 2  # the seed was chosen so that a doubled 1/m changes the numbers
     AL, caches = cr.forward(params, X, config)

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import chainrule as cr
+from chainrule.gradcheck import double_one_over_m, random_labels, random_problem
 
 SETTINGS = settings(max_examples=40, deadline=None)
 RTOL = 1e-12
@@ -35,12 +36,7 @@ def problems(draw, dtypes=(np.float64,)):
     params = [p._replace(b=0.2 * rng.standard_normal(p.b.shape))
               for p in cr.init_params(config, rng, draw(st.sampled_from(["he", "xavier"])))]
     X = rng.standard_normal((config.n_x, m))
-    if output == "softmax":
-        Y = np.eye(config.n_y)[:, rng.integers(0, config.n_y, m)]
-    elif output == "sigmoid":
-        Y = (rng.random((config.n_y, m)) < 0.5).astype(np.float64)
-    else:
-        Y = rng.standard_normal((config.n_y, m))
+    Y = random_labels(output, config.n_y, m, rng)
     return config, params, X.astype(dtype), Y.astype(dtype)
 
 
@@ -191,17 +187,20 @@ def test_absorbed_dZ_is_deferred_dZ_divided_by_m(problem):
 
 
 def test_the_properties_see_a_doubled_one_over_m():
-    """The duplication property is not vacuous: a dW averaged twice (1/m²) breaks it.
+    """The duplication property is not vacuous: a backward that averages twice (1/m²) breaks it.
 
-    Averaging once more makes dW depend on m, so doubling the batch halves it.
+    With dW = (1/m²) Σ_i dZ⁽ⁱ⁾ A_prev⁽ⁱ⁾ᵀ, doubling the batch doubles the sum and quadruples
+    m², so the gradient halves: the property must see that.
     """
     config = cr.ModelConfig([3, 4, 2], hidden_activation="tanh", output="sigmoid")
-    rng = np.random.default_rng(7)
-    params = [p._replace(b=0.2 * rng.standard_normal(p.b.shape))
-              for p in cr.init_params(config, rng, "xavier")]
-    X = rng.standard_normal((3, 5))
-    Y = (rng.random((2, 5)) < 0.5).astype(np.float64)
-    _, grads = cost_and_grads(params, X, Y, config)
-    _, grads2 = cost_and_grads(params, np.concatenate([X, X], 1), np.concatenate([Y, Y], 1), config)
+    params, X, Y = random_problem(config, 5, np.random.default_rng(7))
+    buggy = double_one_over_m()
+
+    def buggy_grads(X, Y):
+        AL, caches = cr.forward(params, X, config)
+        return buggy(AL, Y, caches, config)
+
+    once, twice = buggy_grads(X, Y), buggy_grads(np.concatenate([X, X], 1), np.concatenate([Y, Y], 1))
     with pytest.raises(AssertionError):
-        assert_close(grads2[0].dW / 10, grads[0].dW / 5, "dW1 with 1/m twice")
+        assert_grads_close(twice, once, "1/m applied twice")
+    assert_grads_close(twice, [cr.LayerGrads(g.dW / 2, g.db / 2) for g in once], "halved")

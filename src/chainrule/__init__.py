@@ -5,6 +5,8 @@ derivatives of the loss L, dW and db derivatives of the cost J = (1/m) Σ L, unl
 "absorbed" convention moves the 1/m into dZ[L].
 """
 
+from importlib import metadata as _metadata
+
 from .activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from .gradcheck import GradCheckResult, gradient_check, params_to_vector, vector_to_params
 from .layers import LayerGrads, LayerParams, linear_backward, linear_forward
@@ -21,7 +23,10 @@ from .model import (
     init_params,
 )
 
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata.version("chainrule")
+except _metadata.PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "unknown"
 
 __all__ = [
     "ACTIVATIONS",

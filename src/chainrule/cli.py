@@ -16,8 +16,8 @@ import sys
 
 import numpy as np
 
-from .gradcheck import double_one_over_m, gradient_check
-from .model import ModelConfig, init_params
+from .gradcheck import double_one_over_m, gradient_check, random_problem
+from .model import ModelConfig
 
 
 def _int_list(text: str) -> list[int]:
@@ -45,28 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _random_problem(config: ModelConfig, m: int, rng: np.random.Generator):
-    """Random X (n_x, m), labels Y in the output's range, and He weights with non-zero biases.
-
-    Non-zero biases keep every Z away from relu's kink at 0, where a finite difference
-    straddles two slopes and would report a disagreement that is no bug.
-    """
-    if m < 1:
-        raise ValueError(f"-m must be at least 1 example; got {m}")
-    X = rng.standard_normal((config.n_x, m))
-    if config.output == "softmax":
-        Y = np.eye(config.n_y)[:, rng.integers(0, config.n_y, m)]
-    elif config.output == "sigmoid":
-        Y = (rng.random((config.n_y, m)) < 0.5).astype(float)
-    else:
-        Y = rng.standard_normal((config.n_y, m))
-    params = [p._replace(b=0.1 * rng.standard_normal(p.b.shape)) for p in init_params(config, rng, "he")]
-    return params, X, Y
-
-
 def _gradcheck(args: argparse.Namespace) -> int:
     config = ModelConfig(args.layer_dims, args.hidden_activation, args.output)
-    params, X, Y = _random_problem(config, args.examples, np.random.default_rng(args.seed))
+    if args.examples < 1:
+        raise ValueError(f"-m must be at least 1 example; got {args.examples}")
+    params, X, Y = random_problem(config, args.examples, np.random.default_rng(args.seed))
     dims = ", ".join(map(str, config.layer_dims))
     print(f"Network [{dims}]: {config.hidden_activation} hidden layers, {config.output} output; "
           f"m = {X.shape[1]} random examples, seed {args.seed}.\n")

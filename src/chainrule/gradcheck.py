@@ -12,17 +12,27 @@ passes below 2e-7. The same measure over each layer's slice and each array's sli
 which layer is wrong: a backward that divides by m twice, for example, fails in every
 layer whose dW and db it shrank, and nowhere else.
 
-The check runs in float64 whatever the dtype of X: central differences in float32 would
-measure rounding, not gradients. J itself is evaluated in long double where the platform
-has a wider one (80-bit on x86-64 Linux): in float64 the rounding error of J, divided by
-2ε = 2e-7, adds about 1e-9 to every component, as much as a whole layer's gradient can be
-in a small network, and the per-layer verdicts would blame correct layers. Where long
-double is float64 (Windows, macOS on ARM) the total is still sound, and layers with tiny
-gradients read noisier.
+Rounding sets a floor under what finite differences can see. J is computed with a relative
+rounding error of about the machine epsilon u, so each g̃_i carries noise of about
+u·|J|/ε. Two things follow:
+
+- J is evaluated in long double where the platform has a wider one (80-bit on x86-64
+  Linux, u ≈ 1e-19). In float64 (u ≈ 1e-16) the noise at ε = 1e-7 is about 1e-9 per
+  component: harmless for the total, but as large as a whole layer's gradient can be in a
+  small network, and per-layer verdicts would blame correct layers.
+- Where a slice's gradient is so small that even then its disagreement stays within that
+  noise (an early layer of a deep sigmoid network, where gradients vanish), its relative
+  difference means nothing: the slice is reported "too small to judge", not wrong. The
+  check fails when the total difference is at or above the threshold, or when any layer
+  or array disagrees by more than rounding can explain.
+
+The check runs in float64 (or wider) whatever the dtype of X: central differences in
+float32 would measure rounding, not gradients.
 """
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple, Sequence
 
@@ -30,23 +40,48 @@ import numpy as np
 
 from .layers import LayerGrads, LayerParams
 from .losses import cost_from_loss, get_output
-from .model import ModelConfig, _forward, backward
+from .model import ModelConfig, as_rng, backward, check_config, forward, init_params
 from .validation import check_convention, check_params, check_X, check_Y
 
 THRESHOLD = 2e-7
+NOISE_FACTOR = 4.0  # a slice's rounding noise is taken as NOISE_FACTOR · √n · u|J|/ε
+WIDE = np.longdouble  # the dtype J is evaluated in: the widest float the platform has
+STATUS_TEXT = {"ok": "ok", "wrong": "WRONG", "unresolved": "too small to judge"}
 
 
 def params_to_vector(params: Sequence[tuple]) -> np.ndarray:
-    """Flatten [(W1, b1), (W2, b2), …] into one vector θ in the order W1, b1, W2, b2, …"""
+    """Flatten params (or grads) into one vector θ in the order W1, b1, W2, b2, …
+
+    Parameters
+    ----------
+    params : list of (W, b) or (dW, db)
+        params[l-1] = (W[l]: (n_l, n_{l-1}), b[l]: (n_l, 1)).
+
+    Returns
+    -------
+    theta : (Σ_l n_l (n_{l-1} + 1),)
+    """
     return np.concatenate([np.ravel(a) for layer in params for a in layer])
 
 
-def vector_to_params(theta: np.ndarray, config: ModelConfig) -> list[LayerParams]:
-    """The inverse of ``params_to_vector`` for the shapes of ``config``."""
+def vector_to_params(theta: Any, config: ModelConfig) -> list[LayerParams]:
+    """The inverse of ``params_to_vector`` for the shapes of ``config``.
+
+    Parameters
+    ----------
+    theta : (Σ_l n_l (n_{l-1} + 1),)
+    config : ModelConfig
+
+    Returns
+    -------
+    list of LayerParams
+        Views into ``theta``, params[l-1] = (W[l]: (n_l, n_{l-1}), b[l]: (n_l, 1)).
+    """
+    theta = np.asarray(theta)
     dims = config.layer_dims
     size = sum(dims[l] * dims[l - 1] + dims[l] for l in range(1, config.L + 1))
-    if np.ndim(theta) != 1 or np.size(theta) != size:
-        raise ValueError(f"theta must have {size} entries for layer_dims {list(dims)}; got shape {np.shape(theta)}")
+    if theta.ndim != 1 or theta.size != size:
+        raise ValueError(f"theta must have {size} entries for layer_dims {list(dims)}; got shape {theta.shape}")
     params, start = [], 0
     for l in range(1, config.L + 1):
         n_l, n_prev = dims[l], dims[l - 1]
@@ -64,29 +99,51 @@ def relative_difference(g: np.ndarray, g_approx: np.ndarray) -> float:
     return 0.0 if denominator == 0 else float(np.linalg.norm(g - g_approx) / denominator)
 
 
-class ArrayCheck(NamedTuple):
-    """The check of one parameter array: name ("dW2"), layer l, difference, passed."""
+class SliceCheck(NamedTuple):
+    """The check of one slice of the gradient: an array ("dW2"), a layer ("layer 2"), or "all".
+
+    difference : the course's relative measure over the slice.
+    error : ‖g − g̃‖₂, the absolute disagreement.
+    resolution : the rounding noise ‖g − g̃‖₂ can have with a correct backward.
+    status : "ok" (difference below the threshold), "unresolved" (above it, but with an
+        error within the resolution: the gradient is too small to judge), or "wrong".
+    """
 
     name: str
-    l: int
+    l: int | None
     difference: float
-    passed: bool
+    error: float
+    resolution: float
+    status: str
+
+    @property
+    def passed(self) -> bool:
+        """True unless the slice is shown wrong."""
+        return self.status != "wrong"
 
 
-class LayerCheck(NamedTuple):
-    """The check of layer l over its dW and db together."""
-
-    l: int
-    difference: float
-    passed: bool
+def _check_slice(name, l, g, g_approx, noise_per_component, threshold) -> SliceCheck:
+    difference = relative_difference(g, g_approx)
+    error = float(np.linalg.norm(g - g_approx))
+    resolution = NOISE_FACTOR * np.sqrt(g.size) * noise_per_component
+    if difference < threshold:
+        status = "ok"
+    elif error <= resolution:
+        status = "unresolved"
+    else:
+        status = "wrong"
+    return SliceCheck(name, l, difference, error, float(resolution), status)
 
 
 @dataclass(frozen=True)
 class GradCheckResult:
     """The outcome of ``gradient_check``.
 
-    difference : the course's measure over all parameters; ``passed`` when below ``threshold``.
-    layers : one LayerCheck per layer; ``arrays`` : one ArrayCheck per dW[l] and db[l].
+    difference : the course's measure over all parameters.
+    passed : the total and every layer and array pass (see the module's docstring).
+    total : the SliceCheck of all parameters together.
+    layers : one SliceCheck per layer l, over its dW and db together.
+    arrays : one SliceCheck per dW[l] and db[l], in the order dW1, db1, dW2, …
     grad, grad_approx : the flattened backward and finite-difference gradients (W1, b1, …).
     """
 
@@ -95,26 +152,29 @@ class GradCheckResult:
     threshold: float
     epsilon: float
     convention: str
-    layers: tuple[LayerCheck, ...]
-    arrays: tuple[ArrayCheck, ...]
+    total: SliceCheck
+    layers: tuple[SliceCheck, ...]
+    arrays: tuple[SliceCheck, ...]
     grad: np.ndarray
     grad_approx: np.ndarray
 
     @property
     def failing_layers(self) -> list[int]:
-        """The layers l whose own difference is at or above the threshold."""
+        """The layers l shown wrong: they disagree by more than rounding can explain."""
         return [c.l for c in self.layers if not c.passed]
+
+    @property
+    def unresolved_layers(self) -> list[int]:
+        """The layers whose gradient is too small for finite differences to judge."""
+        return [c.l for c in self.layers if c.status == "unresolved"]
 
     def table(self) -> str:
         """A plain-text report: one row per layer with its dW and db, then the total."""
-        by_layer = {(a.l, a.name[:2]): a for a in self.arrays}
         rows = [f"{'layer':>5}  {'dW':>10}  {'db':>10}  {'layer':>10}  verdict"]
-        for c in self.layers:
-            dW, db = by_layer[(c.l, "dW")], by_layer[(c.l, "db")]
-            verdict = "ok" if c.passed else "WRONG"
+        for c, dW, db in zip(self.layers, self.arrays[0::2], self.arrays[1::2]):
             rows.append(
                 f"{c.l:>5}  {dW.difference:>10.2e}  {db.difference:>10.2e}  "
-                f"{c.difference:>10.2e}  {verdict}"
+                f"{c.difference:>10.2e}  {STATUS_TEXT[c.status]}"
             )
         verdict = "passed" if self.passed else "FAILED"
         rows.append(
@@ -146,7 +206,7 @@ def gradient_check(
     Parameters
     ----------
     params : list of (W, b)
-        params[l-1] = (W[l], b[l]).
+        params[l-1] = (W[l]: (n_l, n_{l-1}), b[l]: (n_l, 1)).
     X : (n_x, m)
     Y : (n_y, m)
     config : ModelConfig
@@ -165,48 +225,83 @@ def gradient_check(
     GradCheckResult
         Print it for the per-layer table; ``failing_layers`` lists the layers that disagree.
     """
+    check_config(config)
     check_convention(convention)
-    if not (np.isfinite(epsilon) and epsilon > 0):
-        raise ValueError(f"epsilon must be a positive number; got {epsilon!r}")
+    for name, value in (("epsilon", epsilon), ("threshold", threshold)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < np.inf:
+            raise ValueError(f"{name} must be a positive number; got {value!r}")
     X = check_X(X, config.n_x).astype(np.float64)
     Y = check_Y(Y, config.output, config.n_y, X.shape[1], np.dtype(np.float64))
     params = check_params(params, config.layer_dims, np.dtype(np.float64))
     loss_from_Z = get_output(config.output).loss_from_Z
-    X_wide, Y_wide = X.astype(np.longdouble), Y.astype(np.longdouble)
+    X_wide, Y_wide = X.astype(WIDE), Y.astype(WIDE)
 
     def cost(theta: np.ndarray) -> np.floating:
-        """J(θ) in long double (see the module's docstring)."""
-        _, caches = _forward(vector_to_params(theta, config), X_wide, config)
+        """J(θ) in the wide dtype (see the module's docstring)."""
+        _, caches = forward(vector_to_params(theta, config), X_wide, config)
         return cost_from_loss(loss_from_Z(caches[-1].Z, Y_wide))
 
-    AL, caches = _forward(params, X, config)
+    AL, caches = forward(params, X, config)
     grads = (backward_fn or backward)(AL, Y, caches, config, convention)
     grad = params_to_vector(grads)
-    theta = params_to_vector(params).astype(np.longdouble)
+    theta = params_to_vector(params).astype(WIDE)
     if grad.shape != theta.shape:
         raise ValueError(f"the backward being checked returned {grad.size} values for {theta.size} parameters")
 
     grad_approx = np.empty(theta.size)
+    J_max = abs(cost(theta))
     for i in range(theta.size):
         theta_plus, theta_minus = theta.copy(), theta.copy()
         theta_plus[i] += epsilon
         theta_minus[i] -= epsilon
-        grad_approx[i] = (cost(theta_plus) - cost(theta_minus)) / (2 * epsilon)
+        J_plus, J_minus = cost(theta_plus), cost(theta_minus)
+        grad_approx[i] = (J_plus - J_minus) / (2 * epsilon)
+        J_max = max(J_max, abs(J_plus), abs(J_minus))
+    noise = float(np.finfo(WIDE).eps * J_max / epsilon)            # per component, u|J|/ε
 
     arrays, layers, start = [], [], 0
     for l, (W, b) in enumerate(params, start=1):
         layer_start = start
         for name, size in ((f"dW{l}", W.size), (f"db{l}", b.size)):
-            d = relative_difference(grad[start:start + size], grad_approx[start:start + size])
-            arrays.append(ArrayCheck(name, l, d, d < threshold))
+            part = slice(start, start + size)
+            arrays.append(_check_slice(name, l, grad[part], grad_approx[part], noise, threshold))
             start += size
-        d = relative_difference(grad[layer_start:start], grad_approx[layer_start:start])
-        layers.append(LayerCheck(l, d, d < threshold))
-    difference = relative_difference(grad, grad_approx)
+        part = slice(layer_start, start)
+        layers.append(_check_slice(f"layer {l}", l, grad[part], grad_approx[part], noise, threshold))
+    total = _check_slice("all", None, grad, grad_approx, noise, threshold)
+    passed = total.difference < threshold and all(c.passed for c in layers + arrays)
     return GradCheckResult(
-        difference, difference < threshold, threshold, epsilon, convention,
-        tuple(layers), tuple(arrays), grad, grad_approx,
+        total.difference, passed, threshold, epsilon, convention,
+        total, tuple(layers), tuple(arrays), grad, grad_approx,
     )
+
+
+def random_labels(output: str, n_y: int, m: int, rng: Any) -> np.ndarray:
+    """Random Y (n_y, m) in the range of ``output``: 0/1, one-hot columns, or standard normal."""
+    rng = as_rng(rng)
+    if output == "softmax":
+        return np.eye(n_y)[:, rng.integers(0, n_y, m)]
+    if output == "sigmoid":
+        return (rng.random((n_y, m)) < 0.5).astype(np.float64)
+    return rng.standard_normal((n_y, m))
+
+
+def random_problem(config: ModelConfig, m: int, rng: Any, scheme: str = "he"):
+    """(params, X, Y) for checking a network of this shape: random data, labels and weights.
+
+    X is standard normal (n_x, m), Y random labels for the output, W from ``scheme`` and b
+    standard normal × 0.1. The biases are not zero because a zero bias puts Z exactly on
+    relu's kink wherever A_prev has an all-zero column, and a finite difference across the
+    kink averages two slopes: a disagreement that is no bug.
+    """
+    check_config(config)
+    if isinstance(m, bool) or not isinstance(m, numbers.Integral) or m < 1:
+        raise ValueError(f"m must be at least 1 example; got {m!r}")
+    rng = as_rng(rng)
+    X = rng.standard_normal((config.n_x, m))
+    Y = random_labels(config.output, config.n_y, m, rng)
+    params = [p._replace(b=0.1 * rng.standard_normal(p.b.shape)) for p in init_params(config, rng, scheme)]
+    return params, X, Y
 
 
 def double_one_over_m(layers: Sequence[int] | None = None) -> BackwardFn:

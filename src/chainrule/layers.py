@@ -16,6 +16,19 @@ from typing import NamedTuple
 import numpy as np
 
 
+CONVENTIONS = ("deferred", "absorbed")
+
+
+def check_convention(convention: str) -> str:
+    """Return ``convention`` if it is "deferred" or "absorbed", else raise ``ValueError``."""
+    if convention not in CONVENTIONS:
+        raise ValueError(
+            f"convention must be 'deferred' (1/m in dW and db) or 'absorbed' (1/m in dZ[L]); "
+            f"got {convention!r}"
+        )
+    return convention
+
+
 class LayerParams(NamedTuple):
     """Parameters of layer l: W (n_l, n_{l-1}) and b (n_l, 1). ``params[l-1]`` holds layer l."""
 
@@ -78,7 +91,8 @@ def linear_backward(
     """
     A_prev, W, _ = cache
     m = A_prev.shape[1]
-    scale = 1.0 / m if convention == "deferred" else 1.0  # the 1/m of J, applied once
+    deferred = check_convention(convention) == "deferred"
+    scale = 1.0 / m if deferred else 1.0                  # the 1/m of J, applied once
     dW = scale * (dZ @ A_prev.T)                          # (n_l, m)·(m, n_{l-1})
     db = scale * np.sum(dZ, axis=1, keepdims=True)        # (n_l, 1)
     dA_prev = W.T @ dZ if compute_dA_prev else None       # (n_{l-1}, n_l)·(n_l, m)

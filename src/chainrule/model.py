@@ -30,7 +30,7 @@ import numpy as np
 from .activations import HIDDEN_ACTIVATIONS, get_activation
 from .layers import LayerGrads, LayerParams, LinearCache, linear_backward, linear_forward
 from .losses import cost_from_loss, fused_delta, get_output
-from .validation import as_matrix, check_convention, check_params, check_X, check_Y, float_dtype
+from .validation import as_matrix, check_AL, check_convention, check_params, check_X, check_Y
 
 INIT_SCHEMES = ("zeros", "random", "he", "xavier")
 
@@ -103,13 +103,18 @@ class ModelConfig:
 
 
 class LayerCache(NamedTuple):
-    """What layer l's forward step keeps for backward: A_prev (n_{l-1}, m), W, b, Z and A (n_l, m)."""
+    """What layer l's forward step keeps for backward.
+
+    A_prev (n_{l-1}, m), W (n_l, n_{l-1}), b (n_l, 1), Z = W A_prev + b and A = g(Z)
+    (n_l, m), and the name of g, so that backward can refuse caches of another network.
+    """
 
     A_prev: np.ndarray
     W: np.ndarray
     b: np.ndarray
     Z: np.ndarray
     A: np.ndarray
+    activation: str
 
     @property
     def linear(self) -> LinearCache:
@@ -139,10 +144,23 @@ class LayerTrace(NamedTuple):
     dA_prev: np.ndarray
 
 
-def _as_rng(rng: Any) -> Any:
+def check_config(config: Any) -> ModelConfig:
+    """``config`` if it is a ModelConfig, else a ``ValueError`` that says how to make one."""
+    if not isinstance(config, ModelConfig):
+        raise ValueError(
+            "config must be a chainrule.ModelConfig, e.g. ModelConfig([2, 4, 1]); "
+            f"got {type(config).__name__}"
+        )
+    return config
+
+
+def as_rng(rng: Any) -> np.random.Generator | np.random.RandomState:
+    """A Generator or legacy RandomState as given; an int seed becomes ``default_rng(seed)``."""
     if isinstance(rng, (np.random.Generator, np.random.RandomState)):
         return rng
     if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        if rng < 0:
+            raise ValueError(f"rng as a seed must be a non-negative integer; got {rng}")
         return np.random.default_rng(int(rng))
     raise ValueError(
         "rng must be a numpy.random.Generator, a numpy.random.RandomState or an int seed; "
@@ -163,7 +181,8 @@ def init_params(
     "random" (× ``scale``), "he" (× √(2/n_{l-1}), for relu), "xavier" (× √(1/n_{l-1}),
     for tanh). W1, W2, … are drawn in that order, each as ``standard_normal((n_l, n_{l-1}))``,
     and biases draw nothing, so ``numpy.random.RandomState(seed)`` reproduces the course's
-    ``np.random.seed(seed)`` initialisation exactly.
+    ``np.random.seed(seed)`` initialisation exactly. (An int seed makes a
+    ``numpy.random.default_rng(seed)``, a different stream from the course's.)
 
     Parameters
     ----------
@@ -179,20 +198,28 @@ def init_params(
     list of LayerParams
         params[l-1] = (W[l]: (n_l, n_{l-1}), b[l]: (n_l, 1)).
     """
+    check_config(config)
     if scheme not in INIT_SCHEMES:
         raise ValueError(f"scheme must be one of {', '.join(INIT_SCHEMES)}; got {scheme!r}")
+    if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not np.isfinite(scale):
+        raise ValueError(f"scale must be a finite number; got {scale!r}")
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64; got {dtype}")
-    rng = _as_rng(rng)
+    rng = as_rng(rng)
+    factor = {                                                     # the scheme's factor, by n_{l-1}
+        "zeros": lambda n_prev: 0.0,
+        "random": lambda n_prev: scale,
+        "he": lambda n_prev: np.sqrt(2.0 / n_prev),
+        "xavier": lambda n_prev: np.sqrt(1.0 / n_prev),
+    }[scheme]
     params = []
     for l in range(1, config.L + 1):
         n_l, n_prev = config.layer_dims[l], config.layer_dims[l - 1]
         if scheme == "zeros":
-            W = np.zeros((n_l, n_prev))
+            W = np.zeros((n_l, n_prev))                            # draws nothing
         else:
-            factor = {"random": scale, "he": np.sqrt(2.0 / n_prev), "xavier": np.sqrt(1.0 / n_prev)}
-            W = rng.standard_normal((n_l, n_prev)) * factor[scheme]
+            W = rng.standard_normal((n_l, n_prev)) * factor(n_prev)
         params.append(LayerParams(W.astype(dtype), np.zeros((n_l, 1), dtype=dtype)))
     return params
 
@@ -210,7 +237,7 @@ def _forward(params: Sequence[LayerParams], X: np.ndarray, config: ModelConfig):
         b = b.astype(X.dtype, copy=False)
         Z = linear_forward(A_prev, W, b)                           # (n_l, m)
         A = get_activation(config.activation(l)).forward(Z)        # (n_l, m)
-        caches.append(LayerCache(A_prev, W, b, Z, A))
+        caches.append(LayerCache(A_prev, W, b, Z, A, config.activation(l)))
     return A, caches
 
 
@@ -235,6 +262,7 @@ def forward(
     caches : list of LayerCache
         caches[l-1] = (A[l-1], W[l], b[l], Z[l], A[l]) for backward.
     """
+    check_config(config)
     X = check_X(X, config.n_x)
     params = check_params(params, config.layer_dims)
     return _forward(params, X, config)
@@ -244,7 +272,7 @@ def forward(
 
 
 def compute_cost(AL: Any, Y: Any, config: ModelConfig, *, ZL: Any = None) -> float:
-    """The cost J = (1/m) Σ_i L(A[L]⁽ⁱ⁾, Y⁽ⁱ⁾), a Python float.
+    """The cost J = (1/m) Σ_i L(A[L]⁽ⁱ⁾, Y⁽ⁱ⁾).
 
     Parameters
     ----------
@@ -255,13 +283,18 @@ def compute_cost(AL: Any, Y: Any, config: ModelConfig, *, ZL: Any = None) -> flo
     config : ModelConfig
     ZL : (n_y, m), optional
         Z[L] (``caches[-1].Z``). When given, the loss is computed from Z[L] in a form that
-        stays exact where the output saturates (a sigmoid at exactly 1.0 loses the
-        information that only Z[L] still has); without it, log 0 is floored at ≈ −708.
+        stays exact where the output saturates: a sigmoid at exactly 1.0 has lost what only
+        Z[L] still knows. Without it, log 0 is floored at the log of the smallest normal
+        number of AL's dtype (≈ −708 in float64, ≈ −87 in float32).
+
+    Returns
+    -------
+    float
+        J, summed in float64 whatever the dtype of AL.
     """
-    AL = as_matrix(AL, "AL")
-    Y = check_Y(Y, config.output, config.n_y, AL.shape[1], AL.dtype)
-    if AL.shape != Y.shape:
-        raise ValueError(f"AL must have shape (n_y, m) = {Y.shape}; got {AL.shape}")
+    check_config(config)
+    AL = check_AL(AL, config.output, config.n_y)
+    Y = check_Y(Y, config.output, config.n_y, AL.shape[1], AL.dtype, like="AL")
     output = get_output(config.output)
     if ZL is None:
         return float(cost_from_loss(output.loss(AL, Y)))
@@ -277,25 +310,17 @@ def compute_cost(AL: Any, Y: Any, config: ModelConfig, *, ZL: Any = None) -> flo
 def _output_delta(AL, Y, last: LayerCache, config: ModelConfig, convention: str, fused: bool):
     """(dA[L] or None, dZ[L]) under ``convention``; see ``backward_trace``."""
     m = AL.shape[1]
+    scale = 1.0 / m if convention == "absorbed" else 1.0         # the 1/m of J, applied once
     if fused:
-        dAL = None
-        dZL = fused_delta(AL, Y)                                   # ∂L/∂Z[L] per example
-    else:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            dAL = get_output(config.output).dAL(AL, Y)             # ∂L/∂A[L] per example
-        if not np.all(np.isfinite(dAL)):
-            raise ValueError(
-                "the unfused chain dA[L] = ∂L/∂A[L] is not finite because A[L] saturated "
-                "at 0 or 1; use the fused delta dZ[L] = A[L] − Y (fused=True)"
-            )
-    if convention == "absorbed":                                   # the 1/m of J, applied once
-        if fused:
-            dZL = (1.0 / m) * dZL                                  # ∂J/∂Z[L]
-        else:
-            dAL = (1.0 / m) * dAL                                  # ∂J/∂A[L]
-    if not fused:
-        dZL = get_activation(config.activation(config.L)).backward(dAL, last.Z, last.A)
-    return dAL, dZL
+        return None, scale * fused_delta(AL, Y)                    # ∂L/∂Z[L] or ∂J/∂Z[L]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dAL = scale * get_output(config.output).dAL(AL, Y)         # ∂L/∂A[L] or ∂J/∂A[L]
+    if not np.all(np.isfinite(dAL)):
+        raise ValueError(
+            "the unfused chain dA[L] = ∂L/∂A[L] is not finite because A[L] saturated "
+            "at 0 or 1; use the fused delta dZ[L] = A[L] − Y (fused=True)"
+        )
+    return dAL, get_activation(last.activation).backward(dAL, last.Z, last.A)
 
 
 def _backward_trace(AL, Y, caches, config, convention, fused=True, need_dX=True):
@@ -310,16 +335,16 @@ def _backward_trace(AL, Y, caches, config, convention, fused=True, need_dX=True)
         if l > 1:
             prev = caches[l - 2]
             dA = dA_prev                                           # dA[l-1]
-            dZ = get_activation(config.activation(l - 1)).backward(dA, prev.Z, prev.A)
+            dZ = get_activation(prev.activation).backward(dA, prev.Z, prev.A)
     return trace
 
 
 def _check_backward_inputs(AL, Y, caches, config, convention):
+    """Checked (AL, Y): AL must be the A[L] of these caches, and the caches of this config."""
+    check_config(config)
     check_convention(convention)
-    AL = as_matrix(AL, "AL")
-    if AL.shape[0] != config.n_y:
-        raise ValueError(f"AL must have shape (n_y, m) = ({config.n_y}, m); got {AL.shape}")
-    Y = check_Y(Y, config.output, config.n_y, AL.shape[1], AL.dtype)
+    AL = check_AL(AL, config.output, config.n_y)
+    Y = check_Y(Y, config.output, config.n_y, AL.shape[1], AL.dtype, like="AL")
     if not isinstance(caches, (list, tuple)) or len(caches) != config.L:
         got = len(caches) if isinstance(caches, (list, tuple)) else type(caches).__name__
         raise ValueError(f"caches must be the list of {config.L} layer caches from forward; got {got}")
@@ -332,7 +357,14 @@ def _check_backward_inputs(AL, Y, caches, config, convention):
                 f"caches[{l - 1}] does not belong to this network and batch: Z[{l}] has shape "
                 f"{cache.Z.shape}, expected {expected}"
             )
-    return AL, Y
+        if cache.activation != config.activation(l):
+            raise ValueError(
+                f"caches[{l - 1}] comes from a forward with g[{l}] = {cache.activation}, but the "
+                f"config says {config.activation(l)}"
+            )
+    if not (AL is caches[-1].A or np.array_equal(AL, caches[-1].A)):
+        raise ValueError("AL must be the A[L] that forward returned with these caches; it differs")
+    return caches[-1].A, Y
 
 
 def backward_trace(
@@ -380,8 +412,24 @@ def backward(
 ) -> list[LayerGrads]:
     """Backward propagation: the gradients of J for every layer.
 
-    Parameters are those of ``backward_trace``. Returns a list of LayerGrads shaped like
-    params: grads[l-1] = (dW[l] = ∂J/∂W[l]: (n_l, n_{l-1}), db[l] = ∂J/∂b[l]: (n_l, 1)).
+    Parameters
+    ----------
+    AL : (n_y, m)
+        A[L], as ``forward`` returned it with ``caches``.
+    Y : (n_y, m)
+        Labels.
+    caches : list of LayerCache
+        From ``forward``.
+    config : ModelConfig
+    convention : "deferred" or "absorbed"
+        Where the 1/m of J enters: in dW and db (the course's), or in dZ[L]. The gradients
+        are the same; ``backward_trace`` shows the dA and dZ that differ.
+
+    Returns
+    -------
+    list of LayerGrads
+        Shaped like params: grads[l-1] = (dW[l] = ∂J/∂W[l]: (n_l, n_{l-1}),
+        db[l] = ∂J/∂b[l]: (n_l, 1)).
     """
     AL, Y = _check_backward_inputs(AL, Y, caches, config, convention)
     trace = _backward_trace(AL, Y, caches, config, convention, need_dX=False)
@@ -401,9 +449,22 @@ def backward_per_example(
 
     and since J = (1/m) Σ_i L⁽ⁱ⁾, ∂J/∂W[l] is the mean of the m per-example dw[l]. No 1/m
     appears anywhere but in that mean: this is what the vectorised (1/m) dZ A_prevᵀ computes.
+    It shares only the activations g and g′ with ``forward`` and ``backward``; no matrix over
+    the m axis is ever formed.
 
-    Returns grads shaped like params, as ``backward`` does.
+    Parameters
+    ----------
+    params : list of (W, b)
+    X : (n_x, m)
+    Y : (n_y, m)
+    config : ModelConfig
+
+    Returns
+    -------
+    list of LayerGrads
+        Shaped like params, as ``backward`` returns them.
     """
+    check_config(config)
     X = check_X(X, config.n_x)
     m = X.shape[1]
     Y = check_Y(Y, config.output, config.n_y, m, X.dtype)

@@ -11,28 +11,31 @@ from typing import Any
 
 import numpy as np
 
-from .layers import LayerParams
+from .layers import CONVENTIONS, LayerParams, check_convention
 
-CONVENTIONS = ("deferred", "absorbed")
-
-
-def check_convention(convention: str) -> str:
-    """Return ``convention`` if it is "deferred" or "absorbed", else raise ``ValueError``."""
-    if convention not in CONVENTIONS:
-        raise ValueError(
-            f"convention must be 'deferred' (1/m in dW and db) or 'absorbed' (1/m in dZ[L]); "
-            f"got {convention!r}"
-        )
-    return convention
+__all__ = ["CONVENTIONS", "as_matrix", "check_X", "check_Y", "check_AL", "check_params",
+           "check_convention", "float_dtype"]
 
 
 def float_dtype(X: np.ndarray) -> np.dtype:
-    """The dtype a computation on ``X`` runs in: float32 stays float32, all else is float64."""
-    return np.dtype(np.float32) if X.dtype == np.float32 else np.dtype(np.float64)
+    """The dtype a computation on ``X`` runs in.
+
+    float32 and long double are kept; float16 computes in float32 (NumPy has no fast
+    half-precision products); everything else (float64, integers, booleans) in float64.
+    """
+    if X.dtype in (np.float32, np.float16):
+        return np.dtype(np.float32)
+    if X.dtype == np.longdouble:
+        return np.dtype(np.longdouble)
+    return np.dtype(np.float64)
 
 
-def as_matrix(value: Any, name: str, dtype: np.dtype | None = None) -> np.ndarray:
-    """``value`` as a finite 2-D float array (float32 kept, else float64), or a ``ValueError``."""
+def as_matrix(value: Any, name: str, dtype: np.dtype | None = None, columns: str = "example") -> np.ndarray:
+    """``value`` as a finite 2-D float array of ``dtype`` (default ``float_dtype``), or a ``ValueError``.
+
+    ``columns`` says what a column is ("example" for data, "" for parameters), for the hint
+    given when a 1-D array comes.
+    """
     try:
         A = np.asarray(value)
     except Exception as exc:  # ragged lists and the like
@@ -42,9 +45,13 @@ def as_matrix(value: Any, name: str, dtype: np.dtype | None = None) -> np.ndarra
     if np.issubdtype(A.dtype, np.complexfloating):
         raise ValueError(f"{name} must be real; got an array of dtype {A.dtype}")
     if A.ndim != 2:
+        if columns:
+            what, hint = f"2-D, one column per {columns}", "use .reshape(1, -1) for one row of m values"
+        else:
+            what, hint = "2-D", "use .reshape(-1, 1) for a column"
         raise ValueError(
-            f"{name} must be 2-D, one column per example; got a {A.ndim}-D array of shape {A.shape}"
-            + (" (use .reshape(1, -1) for one row of m values)" if A.ndim == 1 else "")
+            f"{name} must be {what}; got a {A.ndim}-D array of shape {A.shape}"
+            + (f" ({hint})" if A.ndim == 1 else "")
         )
     A = A.astype(dtype or float_dtype(A), copy=False)
     if not np.all(np.isfinite(A)):
@@ -73,8 +80,10 @@ def check_X(X: Any, n_x: int) -> np.ndarray:
     return X
 
 
-def check_Y(Y: Any, output: str, n_y: int, m: int, dtype: np.dtype) -> np.ndarray:
+def check_Y(Y: Any, output: str, n_y: int, m: int, dtype: np.dtype, like: str = "X") -> np.ndarray:
     """Y as an (n_y, m) array of ``dtype`` whose values are in the range of ``output``.
+
+    ``like`` names the argument that fixed m (X, or AL), for the message when m differs.
 
     sigmoid: every value in [0, 1] (0/1 labels, or soft targets); softmax: non-negative
     columns that sum to 1 (one-hot labels, C = n_y rows); identity: any finite value.
@@ -87,7 +96,7 @@ def check_Y(Y: Any, output: str, n_y: int, m: int, dtype: np.dtype) -> np.ndarra
         elif output == "softmax" and Y.shape == (1, m):
             hint = f"; one-hot encode the class labels into {n_y} rows"
         elif Y.shape[1] != m:
-            hint = f"; X has m = {m} examples"
+            hint = f"; {like} has m = {m} examples"
         raise ValueError(f"Y must have shape (n_y, m) = ({n_y}, {m}); got shape {Y.shape}{hint}")
     if output == "sigmoid" and (Y.min() < 0 or Y.max() > 1):
         bad = Y.min() if Y.min() < 0 else Y.max()
@@ -125,8 +134,8 @@ def check_params(params: Any, layer_dims: tuple[int, ...], dtype: np.dtype | Non
             W, b = layer
         except (TypeError, ValueError):
             raise ValueError(f"params[{l - 1}] must be a pair (W{l}, b{l}); got {layer!r:.60}") from None
-        W = as_matrix(W, f"W{l}", dtype)
-        b = as_matrix(b, f"b{l}", dtype)
+        W = as_matrix(W, f"W{l}", dtype, columns="")
+        b = as_matrix(b, f"b{l}", dtype, columns="")
         expected_W, expected_b = (layer_dims[l], layer_dims[l - 1]), (layer_dims[l], 1)
         if W.shape != expected_W:
             raise ValueError(
@@ -140,3 +149,29 @@ def check_params(params: Any, layer_dims: tuple[int, ...], dtype: np.dtype | Non
             )
         checked.append(LayerParams(W, b))
     return checked
+
+
+def check_AL(AL: Any, output: str, n_y: int) -> np.ndarray:
+    """AL as an (n_y, m) array of values the output layer can produce.
+
+    sigmoid: every value in [0, 1]; softmax: also columns that sum to 1; identity: finite.
+    Anything else is not the output of this network, and a cost or gradient from it would
+    be a number without meaning.
+    """
+    AL = as_matrix(AL, "AL")
+    if AL.shape[0] != n_y:
+        raise ValueError(f"AL must have shape (n_y, m) = ({n_y}, m); got shape {AL.shape}")
+    if output in ("sigmoid", "softmax") and (AL.min() < 0 or AL.max() > 1):
+        raise ValueError(
+            f"AL must hold probabilities in [0, 1] for a {output} output; found "
+            f"{AL.min() if AL.min() < 0 else AL.max():g} (pass the AL that forward returned)"
+        )
+    if output == "softmax":
+        sums = AL.sum(axis=0, dtype=np.float64)
+        tol = 1e-5 if AL.dtype == np.float32 else 1e-10
+        if np.any(np.abs(sums - 1) > tol * n_y):
+            raise ValueError(
+                "AL must have columns that sum to 1 for a softmax output; found a column "
+                f"summing to {sums[np.argmax(np.abs(sums - 1))]:g}"
+            )
+    return AL
