@@ -101,8 +101,8 @@ def test_gradient_checking_assignment():
               (np.random.randn(1, 3), np.random.randn(1, 1))]
     config = cr.ModelConfig([4, 5, 3, 1], "relu", "sigmoid")
 
-    def planted_bugs(AL, Y, caches, config, convention):
-        g = cr.backward(AL, Y, caches, config, convention)
+    def planted_bugs(AL, Y, caches, config, convention, **l2):
+        g = cr.backward(AL, Y, caches, config, convention, **l2)
         return [g[0]._replace(db=4 * g[0].db), g[1]._replace(dW=2 * g[1].dW), g[2]]
 
     buggy = cr.gradient_check(params, x, y, config, backward_fn=planted_bugs)
@@ -110,3 +110,33 @@ def test_gradient_checking_assignment():
     assert buggy.failing_layers == [1, 2]
     fixed = cr.gradient_check(params, x, y, config)
     assert fixed.passed and fixed.difference < 1.1890913024229996e-07 / 100
+
+
+def _regularization_params():
+    """Course 2, regularization test cases: W1 = randn(2, 3), b1 = randn(2, 1), W2 = randn(3, 2),
+    b2 = randn(3, 1), W3 = randn(1, 3), b3 = randn(1, 1), drawn after the case's own draws."""
+    return [(np.random.randn(2, 3), np.random.randn(2, 1)), (np.random.randn(3, 2), np.random.randn(3, 1)),
+            (np.random.randn(1, 3), np.random.randn(1, 1))]
+
+
+def test_cost_with_l2_regularization():
+    """compute_cost_with_regularization_test_case: seed(1); Y = [[1, 1, 0, 1, 0]]; params as
+    above; a3 given; λ = 0.1 gives 1.78648594516 (m = n = 5, the course's λ/(2m))."""
+    np.random.seed(1)
+    Y = np.array([[1, 1, 0, 1, 0]])
+    params = _regularization_params()
+    a3 = np.array([[0.40682402, 0.01629284, 0.16722898, 0.10118111, 0.40682402]])
+    J = cr.compute_cost(a3, Y, cr.ModelConfig([3, 2, 3, 1], "relu", "sigmoid"), params=params, lambd=0.1)
+    assert J == pytest.approx(1.78648594516, abs=5e-12)
+
+
+def test_forward_with_dropout():
+    """forward_propagation_with_dropout_test_case: seed(1); X = randn(3, 5); params as above;
+    keep_prob 0.7, the masks drawn after np.random.seed(1) as rand(n_l, m) < keep_prob."""
+    np.random.seed(1)
+    X = np.random.randn(3, 5)
+    params = _regularization_params()
+    config = cr.ModelConfig([3, 2, 3, 1], "relu", "sigmoid")
+    AL, caches = cr.forward(params, X, config, keep_prob=0.7, rng=np.random.RandomState(1))
+    np.testing.assert_allclose(AL, [[0.36974721, 0.00305176, 0.04565099, 0.49683389, 0.36974721]], atol=5e-9)
+    assert caches[-1].D is None and caches[0].D.shape == (2, 5)

@@ -60,7 +60,7 @@ def test_catches_a_missing_g_prime():
     """A backward that forgets ⊙ g′ in the hidden layers: layer 3 is right, layers 1, 2 are not."""
     config, params, X, Y = _problem("tanh", "sigmoid", seed=5)
 
-    def no_g_prime(AL, Y, caches, config, convention):
+    def no_g_prime(AL, Y, caches, config, convention, **l2):
         dZ = AL - Y
         grads = []
         for l in range(config.L, 0, -1):
@@ -145,7 +145,7 @@ def test_a_backward_of_the_wrong_size_is_refused():
     config, params, X, Y = _problem("tanh", "sigmoid", seed=1)
     # layer_dims (3, 5, 4, 2): 5·3 + 5 + 4·5 + 4 + 2·4 + 2 = 54 parameters, 44 without layer 3
     with pytest.raises(ValueError, match="returned 44 values for 54 parameters"):
-        cr.gradient_check(params, X, Y, config, backward_fn=lambda *a: cr.backward(*a)[:-1])
+        cr.gradient_check(params, X, Y, config, backward_fn=lambda *a, **k: cr.backward(*a, **k)[:-1])
 
 
 @pytest.mark.parametrize("hidden, output", COMBINATIONS)
@@ -158,3 +158,51 @@ def test_where_long_double_is_float64_nothing_correct_is_called_wrong(hidden, ou
     assert result.passed and result.failing_layers == [], result.table()
     bug = cr.gradient_check(params, X, Y, config, backward_fn=double_one_over_m())
     assert bug.failing_layers == [1, 2, 3]
+
+
+@pytest.mark.parametrize("hidden, output", COMBINATIONS)
+@pytest.mark.parametrize("lambd, keep_prob", [(0.7, 1.0), (0.0, 0.6), (0.7, 0.6)], ids=["l2", "dropout", "both"])
+def test_passes_with_l2_and_dropout(hidden, output, lambd, keep_prob):
+    """J + λ/(2n)Σ‖W‖² and the masks held fixed: backward's (λ/n)W and ⊙ D/keep_prob check out.
+    n = 40 ≠ m = 12 checks that the penalty uses the training-set size n, not the batch's m."""
+    config, params, X, Y = _problem(hidden, output, seed=len(hidden) + 3 * len(output))
+    result = cr.gradient_check(params, X, Y, config, lambd=lambd, n=40, keep_prob=keep_prob,
+                               rng=np.random.default_rng(1))
+    assert result.passed and result.failing_layers == [], result.table()
+
+
+def test_l2_with_the_wrong_n_fails_in_every_layer():
+    """A backward that divides λ by m instead of n is caught: every dW[l] is off by (λ/m − λ/n) W."""
+    config, params, X, Y = _problem("tanh", "sigmoid", seed=4)
+
+    def l2_over_m(AL, Y, caches, config, convention, lambd, n):
+        return cr.backward(AL, Y, caches, config, convention, lambd=lambd, n=AL.shape[1])
+
+    result = cr.gradient_check(params, X, Y, config, lambd=0.7, n=40, backward_fn=l2_over_m)
+    assert result.failing_layers == [1, 2, 3]
+    assert [a.name for a in result.arrays if not a.passed] == ["dW1", "dW2", "dW3"]  # biases unpenalised
+
+
+def test_dropout_with_a_forgotten_mask_in_backward_fails():
+    """Backward that skips ⊙ D/keep_prob: the layers below the first dropped one are wrong."""
+    config, params, X, Y = _problem("tanh", "sigmoid", seed=6)
+
+    def no_mask(AL, Y, caches, config, convention, **l2):
+        unmasked = [c._replace(D=None) for c in caches]
+        return cr.backward(AL, Y, unmasked, config, convention, **l2)
+
+    result = cr.gradient_check(params, X, Y, config, keep_prob=0.5, rng=np.random.default_rng(0),
+                               backward_fn=no_mask)
+    assert result.failing_layers == [1, 2]
+
+
+def test_neutral_regularisation_is_exactly_the_plain_model(rng):
+    """λ = 0 and keep_prob = 1 give bit-for-bit the plain forward, cost and gradients."""
+    config, params, X, Y = _problem("relu", "softmax", seed=8)
+    AL, caches = cr.forward(params, X, config)
+    AL1, caches1 = cr.forward(params, X, config, keep_prob=1.0, rng=rng)
+    np.testing.assert_array_equal(AL, AL1)
+    assert cr.compute_cost(AL, Y, config) == cr.compute_cost(AL1, Y, config, params=params, lambd=0.0, n=99)
+    for g, h in zip(cr.backward(AL, Y, caches, config), cr.backward(AL1, Y, caches1, config, lambd=0.0, n=99)):
+        np.testing.assert_array_equal(g.dW, h.dW)
+        np.testing.assert_array_equal(g.db, h.db)

@@ -39,7 +39,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 import numpy as np
 
 from .layers import LayerGrads, LayerParams
-from .losses import cost_from_loss, get_output
+from .losses import cost_from_loss, get_output, l2_cost
 from .model import ModelConfig, as_rng, backward, check_config, forward, init_params
 from .validation import check_convention, check_params, check_X, check_Y
 
@@ -200,6 +200,11 @@ def gradient_check(
     *,
     threshold: float = THRESHOLD,
     backward_fn: BackwardFn | None = None,
+    lambd: float = 0.0,
+    n: int | None = None,
+    keep_prob: float = 1.0,
+    rng: Any = None,
+    masks: Sequence[np.ndarray] | None = None,
 ) -> GradCheckResult:
     """Compare backward's gradients with central differences of J, overall, per layer and per array.
 
@@ -217,8 +222,14 @@ def gradient_check(
     threshold : float
         A difference below it passes (the course's 2e-7).
     backward_fn : callable, optional
-        ``backward_fn(AL, Y, caches, config, convention) -> grads`` to check instead of
-        ``chainrule.backward``: a learner's own backward, or one with a planted bug.
+        ``backward_fn(AL, Y, caches, config, convention, lambd=, n=) -> grads`` to check
+        instead of ``chainrule.backward``: a learner's own backward, or one with a planted bug.
+    lambd, n : float, int
+        L2 strength and training-set size (default m), in J and in backward alike.
+    keep_prob, rng, masks :
+        Dropout. J must be one fixed function for finite differences, so the masks are
+        drawn once (from ``rng``), or taken from ``masks``, and held fixed for every
+        evaluation.
 
     Returns
     -------
@@ -234,15 +245,19 @@ def gradient_check(
     Y = check_Y(Y, config.output, config.n_y, X.shape[1], np.dtype(np.float64))
     params = check_params(params, config.layer_dims, np.dtype(np.float64))
     loss_from_Z = get_output(config.output).loss_from_Z
+    AL, caches = forward(params, X, config, keep_prob=keep_prob, rng=rng, masks=masks)
+    masks = [c.D for c in caches[:-1]] if keep_prob < 1 else None
+    n = X.shape[1] if n is None else n
     X_wide, Y_wide = X.astype(WIDE), Y.astype(WIDE)
 
     def cost(theta: np.ndarray) -> np.floating:
-        """J(θ) in the wide dtype (see the module's docstring)."""
-        _, caches = forward(vector_to_params(theta, config), X_wide, config)
-        return cost_from_loss(loss_from_Z(caches[-1].Z, Y_wide))
+        """J(θ) in the wide dtype (see the module's docstring), with the dropout masks fixed."""
+        theta_params = vector_to_params(theta, config)
+        _, wide_caches = forward(theta_params, X_wide, config, keep_prob=keep_prob, masks=masks)
+        J = cost_from_loss(loss_from_Z(wide_caches[-1].Z, Y_wide))
+        return J + l2_cost([W for W, _ in theta_params], lambd, n) if lambd else J
 
-    AL, caches = forward(params, X, config)
-    grads = (backward_fn or backward)(AL, Y, caches, config, convention)
+    grads = (backward_fn or backward)(AL, Y, caches, config, convention, lambd=lambd, n=n)
     grad = params_to_vector(grads)
     theta = params_to_vector(params).astype(WIDE)
     if grad.shape != theta.shape:
@@ -312,8 +327,8 @@ def double_one_over_m(layers: Sequence[int] | None = None) -> BackwardFn:
     to point at exactly those.
     """
 
-    def buggy_backward(AL, Y, caches, config, convention="deferred"):
-        grads = backward(AL, Y, caches, config, convention)
+    def buggy_backward(AL, Y, caches, config, convention="deferred", **l2):
+        grads = backward(AL, Y, caches, config, convention, **l2)
         m = np.shape(AL)[1]
         bad = range(1, config.L + 1) if layers is None else layers
         return [

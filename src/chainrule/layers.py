@@ -97,3 +97,20 @@ def linear_backward(
     db = scale * np.sum(dZ, axis=1, keepdims=True)        # (n_l, 1)
     dA_prev = W.T @ dZ if compute_dA_prev else None       # (n_{l-1}, n_l)·(n_l, m)
     return dA_prev, dW, db
+
+
+def dropout_forward(A: np.ndarray, keep_prob: float, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Inverted dropout: keep each unit with probability keep_prob and scale by 1/keep_prob.
+
+    Returns (A ⊙ D / keep_prob, D), D a 0/1 mask of A's shape (n_l, m) drawn from ``rng``
+    as ``rng.random(A.shape) < keep_prob`` (the course's recipe with a legacy RandomState).
+    Dividing by keep_prob keeps the expected value of every unit, so prediction uses the
+    network as it is, with no dropout and no rescaling.
+    """
+    D = (rng.random(A.shape) < keep_prob).astype(A.dtype)
+    return A * D / keep_prob, D
+
+
+def dropout_backward(dA: np.ndarray, D: np.ndarray, keep_prob: float) -> np.ndarray:
+    """dA ⊙ D / keep_prob: the units dropped in forward pass no gradient back."""
+    return dA * D / keep_prob

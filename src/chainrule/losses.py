@@ -18,7 +18,7 @@ scalar J = (1/m) Σ_i L⁽ⁱ⁾. A loss is never a cost: the names keep them ap
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -131,3 +131,14 @@ def cost_from_loss(loss: np.ndarray) -> np.floating:
     """
     m = loss.shape[1]
     return (1.0 / m) * np.sum(loss, dtype=np.promote_types(loss.dtype, np.float64))
+
+
+def l2_cost(Ws: Sequence[np.ndarray], lambd: float, n: int) -> np.floating:
+    """The L2 term λ/(2n) Σ_l ‖W[l]‖²_F of the cost (biases are not penalised).
+
+    n is the training-set size, not the batch's m, so that J is one function of the
+    parameters whatever the batch size; in full-batch training n = m and this is the
+    course's λ/(2m) Σ_l ‖W[l]‖². Summed in float64, or wider when W is.
+    """
+    return (lambd / (2 * n)) * sum(np.sum(np.square(W), dtype=np.promote_types(W.dtype, np.float64))
+                                   for W in Ws)

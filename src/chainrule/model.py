@@ -17,6 +17,10 @@ Backward, in either convention (both give the same dW, db):
     dZ[l] = dA[l] ⊙ g′(Z[l]) ∂L         dZ[l] = dA[l] ⊙ g′(Z[l])  ∂J
 
 "∂L" marks a per-example derivative (column i is ∂L⁽ⁱ⁾/∂·⁽ⁱ⁾), "∂J" a derivative of the cost.
+
+Regularisation: L2 adds λ/(2n) Σ_l ‖W[l]‖²_F to J and (λ/n) W[l] to dW[l], n the
+training-set size; inverted dropout multiplies each hidden A[l] by a 0/1 mask D[l] and
+1/keep_prob in forward, and dA[l] by the same in backward.
 """
 
 from __future__ import annotations
@@ -28,8 +32,16 @@ from typing import Any, Sequence, NamedTuple
 import numpy as np
 
 from .activations import HIDDEN_ACTIVATIONS, get_activation
-from .layers import LayerGrads, LayerParams, LinearCache, linear_backward, linear_forward
-from .losses import cost_from_loss, fused_delta, get_output
+from .layers import (
+    LayerGrads,
+    LayerParams,
+    LinearCache,
+    dropout_backward,
+    dropout_forward,
+    linear_backward,
+    linear_forward,
+)
+from .losses import cost_from_loss, fused_delta, get_output, l2_cost
 from .validation import as_matrix, check_AL, check_convention, check_params, check_X, check_Y
 
 INIT_SCHEMES = ("zeros", "random", "he", "xavier")
@@ -107,6 +119,8 @@ class LayerCache(NamedTuple):
 
     A_prev (n_{l-1}, m), W (n_l, n_{l-1}), b (n_l, 1), Z = W A_prev + b and A = g(Z)
     (n_l, m), and the name of g, so that backward can refuse caches of another network.
+    With dropout, D is layer l's 0/1 mask (n_l, m) and keep_prob its keep probability: the
+    next layer then receives A ⊙ D / keep_prob, while A itself stays g(Z), which g′ needs.
     """
 
     A_prev: np.ndarray
@@ -115,6 +129,8 @@ class LayerCache(NamedTuple):
     Z: np.ndarray
     A: np.ndarray
     activation: str
+    D: np.ndarray | None = None
+    keep_prob: float = 1.0
 
     @property
     def linear(self) -> LinearCache:
@@ -134,7 +150,10 @@ class LayerTrace(NamedTuple):
         dA[l-1] = W[l]ᵀ dZ[l]; for l = 1 this is ∂/∂X.
 
     Under "deferred", dA, dZ and dA_prev are per-example derivatives of L (column i belongs
-    to example i, nothing divided by m); under "absorbed" they are derivatives of J.
+    to example i, nothing divided by m); under "absorbed" they are derivatives of J. With
+    dropout, dA[l] is the derivative by layer l's output as the next layer saw it (after
+    the mask), and dZ[l] = (dA[l] ⊙ D[l] / keep_prob) ⊙ g′(Z[l]). With L2, dW includes
+    (λ/n) W[l]; dZ and dA do not change, since the penalty does not depend on them.
     """
 
     dA: np.ndarray | None
@@ -227,7 +246,8 @@ def init_params(
 # --- forward ------------------------------------------------------------------------------
 
 
-def _forward(params: Sequence[LayerParams], X: np.ndarray, config: ModelConfig):
+def _forward(params: Sequence[LayerParams], X: np.ndarray, config: ModelConfig,
+             keep_prob: float = 1.0, rng: Any = None, masks: Sequence[np.ndarray] | None = None):
     """forward without input checks: X (n_x, m) of the working dtype, params matching config."""
     caches = []
     A = X
@@ -237,12 +257,53 @@ def _forward(params: Sequence[LayerParams], X: np.ndarray, config: ModelConfig):
         b = b.astype(X.dtype, copy=False)
         Z = linear_forward(A_prev, W, b)                           # (n_l, m)
         A = get_activation(config.activation(l)).forward(Z)        # (n_l, m)
-        caches.append(LayerCache(A_prev, W, b, Z, A, config.activation(l)))
+        D = None
+        if l < config.L and keep_prob < 1:                         # hidden layers only
+            if masks is None:
+                A_out, D = dropout_forward(A, keep_prob, rng)
+            else:
+                D = masks[l - 1]
+                A_out = dropout_backward(A, D, keep_prob)          # the same A ⊙ D / keep_prob
+        caches.append(LayerCache(A_prev, W, b, Z, A, config.activation(l), D, keep_prob))
+        if D is not None:
+            A = A_out
     return A, caches
 
 
+def _check_dropout(keep_prob, rng, masks, config, m):
+    """Checked (keep_prob, rng, masks) for forward."""
+    if isinstance(keep_prob, bool) or not isinstance(keep_prob, numbers.Real) or not 0 < keep_prob <= 1:
+        raise ValueError(f"keep_prob must be in (0, 1]; got {keep_prob!r}")
+    if keep_prob == 1:
+        if masks is not None:
+            raise ValueError("masks are for dropout: give keep_prob < 1 with them")
+        return keep_prob, None, None
+    if masks is None:
+        if rng is None:
+            raise ValueError("dropout (keep_prob < 1) draws its masks from rng: pass rng (or masks)")
+        return keep_prob, as_rng(rng), None
+    if len(masks) != config.L - 1:
+        raise ValueError(f"masks must hold one 0/1 array per hidden layer, {config.L - 1}; got {len(masks)}")
+    checked = []
+    for l, D in enumerate(masks, start=1):
+        D = as_matrix(D, f"masks[{l - 1}]")
+        if D.shape != (config.layer_dims[l], m) or not np.all((D == 0) | (D == 1)):
+            raise ValueError(
+                f"masks[{l - 1}] must be a 0/1 array of shape (n_{l}, m) = {(config.layer_dims[l], m)}; "
+                f"got shape {D.shape}"
+            )
+        checked.append(D)
+    return keep_prob, None, checked
+
+
 def forward(
-    params: Sequence[LayerParams], X: Any, config: ModelConfig
+    params: Sequence[LayerParams],
+    X: Any,
+    config: ModelConfig,
+    *,
+    keep_prob: float = 1.0,
+    rng: Any = None,
+    masks: Sequence[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, list[LayerCache]]:
     """Forward propagation through all L layers.
 
@@ -251,28 +312,57 @@ def forward(
     params : list of (W, b)
         params[l-1] = (W[l]: (n_l, n_{l-1}), b[l]: (n_l, 1)).
     X : (n_x, m)
-        One column per example. The computation runs in X's dtype when it is float32,
-        float64 otherwise; params are cast to it.
+        One column per example. The computation runs in X's dtype when it is float32 (or
+        long double), float64 otherwise; params are cast to it.
     config : ModelConfig
+    keep_prob : float in (0, 1]
+        Inverted dropout on every hidden layer when below 1 (training only; never when
+        predicting). The output layer is never dropped.
+    rng : numpy.random.Generator or RandomState, or int seed
+        Where dropout draws its masks, ``rng.random((n_l, m)) < keep_prob`` layer by layer.
+    masks : list of (n_l, m) 0/1 arrays, optional
+        The masks to use instead of drawing them, one per hidden layer (to hold them fixed,
+        as a gradient check must).
 
     Returns
     -------
     AL : (n_y, m)
         A[L], the network's output (probabilities for sigmoid and softmax outputs).
     caches : list of LayerCache
-        caches[l-1] = (A[l-1], W[l], b[l], Z[l], A[l]) for backward.
+        caches[l-1] = (A[l-1], W[l], b[l], Z[l], A[l], g[l], D[l], keep_prob) for backward.
     """
     check_config(config)
     X = check_X(X, config.n_x)
     params = check_params(params, config.layer_dims)
-    return _forward(params, X, config)
+    keep_prob, rng, masks = _check_dropout(keep_prob, rng, masks, config, X.shape[1])
+    return _forward(params, X, config, keep_prob, rng, masks)
 
 
 # --- cost ---------------------------------------------------------------------------------
 
 
-def compute_cost(AL: Any, Y: Any, config: ModelConfig, *, ZL: Any = None) -> float:
-    """The cost J = (1/m) Σ_i L(A[L]⁽ⁱ⁾, Y⁽ⁱ⁾).
+def _check_l2(lambd: Any, n: Any, m: int) -> tuple[float, int]:
+    """Checked (λ, n): λ ≥ 0, and n the training-set size (default m, the batch's)."""
+    if isinstance(lambd, bool) or not isinstance(lambd, numbers.Real) or not 0 <= lambd < np.inf:
+        raise ValueError(f"lambd must be a non-negative number; got {lambd!r}")
+    if n is None:
+        return float(lambd), m
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"n (the training-set size for L2) must be a positive integer; got {n!r}")
+    return float(lambd), int(n)
+
+
+def compute_cost(
+    AL: Any,
+    Y: Any,
+    config: ModelConfig,
+    *,
+    ZL: Any = None,
+    params: Sequence[LayerParams] | None = None,
+    lambd: float = 0.0,
+    n: int | None = None,
+) -> float:
+    """The cost J = (1/m) Σ_i L(A[L]⁽ⁱ⁾, Y⁽ⁱ⁾)  [+ λ/(2n) Σ_l ‖W[l]‖²_F].
 
     Parameters
     ----------
@@ -286,6 +376,12 @@ def compute_cost(AL: Any, Y: Any, config: ModelConfig, *, ZL: Any = None) -> flo
         stays exact where the output saturates: a sigmoid at exactly 1.0 has lost what only
         Z[L] still knows. Without it, log 0 is floored at the log of the smallest normal
         number of AL's dtype (≈ −708 in float64, ≈ −87 in float32).
+    params : list of (W, b), needed when lambd > 0
+    lambd : float
+        The L2 strength λ (≥ 0). Biases are not penalised.
+    n : int, optional
+        The training-set size the penalty is divided by, so that J is one function whatever
+        the batch size (default m: full batch, the course's λ/(2m)).
 
     Returns
     -------
@@ -295,13 +391,21 @@ def compute_cost(AL: Any, Y: Any, config: ModelConfig, *, ZL: Any = None) -> flo
     check_config(config)
     AL = check_AL(AL, config.output, config.n_y)
     Y = check_Y(Y, config.output, config.n_y, AL.shape[1], AL.dtype, like="AL")
+    lambd, n = _check_l2(lambd, n, AL.shape[1])
     output = get_output(config.output)
     if ZL is None:
-        return float(cost_from_loss(output.loss(AL, Y)))
-    ZL = as_matrix(ZL, "ZL", AL.dtype)
-    if ZL.shape != AL.shape:
-        raise ValueError(f"ZL must have the shape of AL, {AL.shape}; got {ZL.shape}")
-    return float(cost_from_loss(output.loss_from_Z(ZL, Y)))
+        J = cost_from_loss(output.loss(AL, Y))
+    else:
+        ZL = as_matrix(ZL, "ZL", AL.dtype)
+        if ZL.shape != AL.shape:
+            raise ValueError(f"ZL must have the shape of AL, {AL.shape}; got {ZL.shape}")
+        J = cost_from_loss(output.loss_from_Z(ZL, Y))
+    if lambd > 0:
+        if params is None:
+            raise ValueError("the L2 term needs the weights: pass params with lambd > 0")
+        params = check_params(params, config.layer_dims)
+        J = J + l2_cost([W for W, _ in params], lambd, n)
+    return float(J)
 
 
 # --- backward -----------------------------------------------------------------------------
@@ -323,7 +427,7 @@ def _output_delta(AL, Y, last: LayerCache, config: ModelConfig, convention: str,
     return dAL, get_activation(last.activation).backward(dAL, last.Z, last.A)
 
 
-def _backward_trace(AL, Y, caches, config, convention, fused=True, need_dX=True):
+def _backward_trace(AL, Y, caches, config, convention, fused=True, need_dX=True, lambd=0.0, n=None):
     """backward_trace without input checks; need_dX=False skips dA[0] = ∂/∂X."""
     L = config.L
     dA, dZ = _output_delta(AL, Y, caches[-1], config, convention, fused)
@@ -331,11 +435,14 @@ def _backward_trace(AL, Y, caches, config, convention, fused=True, need_dX=True)
     for l in range(L, 0, -1):
         cache = caches[l - 1]
         dA_prev, dW, db = linear_backward(dZ, cache.linear, convention, l > 1 or need_dX)
+        if lambd > 0:
+            dW = dW + (lambd / n) * cache.W                        # ∂/∂W of λ/(2n) ‖W[l]‖²
         trace[l - 1] = LayerTrace(dA, dZ, dW, db, dA_prev)
         if l > 1:
             prev = caches[l - 2]
             dA = dA_prev                                           # dA[l-1]
-            dZ = get_activation(prev.activation).backward(dA, prev.Z, prev.A)
+            dA_kept = dA if prev.D is None else dropout_backward(dA, prev.D, prev.keep_prob)
+            dZ = get_activation(prev.activation).backward(dA_kept, prev.Z, prev.A)
     return trace
 
 
@@ -374,6 +481,9 @@ def backward_trace(
     config: ModelConfig,
     convention: str = "deferred",
     fused: bool = True,
+    *,
+    lambd: float = 0.0,
+    n: int | None = None,
 ) -> list[LayerTrace]:
     """Backward propagation, keeping every dA[l] and dZ[l] for inspection.
 
@@ -393,6 +503,8 @@ def backward_trace(
         True: dZ[L] = A[L] − Y directly (stable). False: the unfused chain, dA[L] = ∂L/∂A[L]
         from the loss, then dZ[L] = dA[L] ⊙ g′[L] (a Jacobian product for softmax); the same
         numbers where the output does not saturate.
+    lambd, n : float, int
+        L2 strength and training-set size (default m): dW[l] gains (λ/n) W[l].
 
     Returns
     -------
@@ -400,7 +512,8 @@ def backward_trace(
         trace[l-1] = (dA[l], dZ[l], dW[l], db[l], dA[l-1]) for layer l.
     """
     AL, Y = _check_backward_inputs(AL, Y, caches, config, convention)
-    return _backward_trace(AL, Y, caches, config, convention, fused)
+    lambd, n = _check_l2(lambd, n, AL.shape[1])
+    return _backward_trace(AL, Y, caches, config, convention, fused, lambd=lambd, n=n)
 
 
 def backward(
@@ -409,6 +522,9 @@ def backward(
     caches: list[LayerCache],
     config: ModelConfig,
     convention: str = "deferred",
+    *,
+    lambd: float = 0.0,
+    n: int | None = None,
 ) -> list[LayerGrads]:
     """Backward propagation: the gradients of J for every layer.
 
@@ -424,6 +540,11 @@ def backward(
     convention : "deferred" or "absorbed"
         Where the 1/m of J enters: in dW and db (the course's), or in dZ[L]. The gradients
         are the same; ``backward_trace`` shows the dA and dZ that differ.
+    lambd : float
+        L2 strength λ: dW[l] gains (λ/n) W[l], the derivative of λ/(2n) ‖W[l]‖²_F.
+    n : int, optional
+        The training-set size (default m, the batch's). Dropout needs nothing here: the
+        masks travel in the caches.
 
     Returns
     -------
@@ -432,7 +553,8 @@ def backward(
         db[l] = ∂J/∂b[l]: (n_l, 1)).
     """
     AL, Y = _check_backward_inputs(AL, Y, caches, config, convention)
-    trace = _backward_trace(AL, Y, caches, config, convention, need_dX=False)
+    lambd, n = _check_l2(lambd, n, AL.shape[1])
+    trace = _backward_trace(AL, Y, caches, config, convention, need_dX=False, lambd=lambd, n=n)
     return [LayerGrads(t.dW, t.db) for t in trace]
 
 
