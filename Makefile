@@ -20,7 +20,7 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	touch $@
 
 run: $(VENV)/.installed
-	$(BIN)/chainrule
+	$(BIN)/chainrule train
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest

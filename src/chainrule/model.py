@@ -609,3 +609,63 @@ def backward_per_example(
                 g = get_activation(config.activation(l - 1))
                 dz = g.backward(da, zs[l - 2], activations[l - 1])
     return [LayerGrads(g.dW / m, g.db / m) for g in total]         # the mean over examples
+
+
+# --- prediction ---------------------------------------------------------------------------
+
+
+def predict_proba(params: Sequence[LayerParams], X: Any, config: ModelConfig) -> np.ndarray:
+    """The output probabilities A[L] (n_y, m), with no dropout.
+
+    sigmoid: P(y_k = 1 | x) for each of the n_y outputs; softmax: P(class k | x) in row k.
+    An identity output gives values, not probabilities: use ``predict``.
+    """
+    check_config(config)
+    if config.output == "identity":
+        raise ValueError("an identity output gives values, not probabilities: use predict")
+    AL, _ = forward(params, X, config)
+    return AL
+
+
+def predict(params: Sequence[LayerParams], X: Any, config: ModelConfig) -> np.ndarray:
+    """Predictions for X (n_x, m), with no dropout.
+
+    Returns
+    -------
+    sigmoid : (n_y, m) int, 1 where A[L] > 0.5 (the course's rule), else 0.
+    softmax : (1, m) int, the class k with the largest A[L]_k.
+    identity : (n_y, m) float, A[L] itself.
+    """
+    check_config(config)
+    AL, _ = forward(params, X, config)
+    return _labels_of(AL, config.output)
+
+
+def _labels_of(AL: np.ndarray, output: str) -> np.ndarray:
+    if output == "sigmoid":
+        return (AL > 0.5).astype(np.int64)
+    if output == "softmax":
+        return np.argmax(AL, axis=0)[np.newaxis, :]
+    return AL
+
+
+def _fraction_correct(AL: np.ndarray, Y: np.ndarray, output: str) -> float:
+    """The fraction of correct predictions: of all n_y · m labels for sigmoid, of m for softmax."""
+    if output == "sigmoid":
+        return float(np.mean((AL > 0.5) == (Y > 0.5)))
+    return float(np.mean(np.argmax(AL, axis=0) == np.argmax(Y, axis=0)))
+
+
+def accuracy(params: Sequence[LayerParams], X: Any, Y: Any, config: ModelConfig) -> float:
+    """The fraction of examples classified correctly (of labels, for a multi-label sigmoid).
+
+    sigmoid: prediction A[L] > 0.5 against Y (0/1); softmax: arg-max of A[L] against the
+    arg-max of the one-hot Y. An identity output has no classes: compare costs instead.
+    """
+    check_config(config)
+    if config.output == "identity":
+        raise ValueError("accuracy is for classification outputs; an identity output is "
+                         "measured by its cost (squared error)")
+    AL, _ = forward(params, X, config)
+    Y = check_Y(Y, config.output, config.n_y, AL.shape[1], AL.dtype)
+    return _fraction_correct(AL, Y, config.output)

@@ -1,0 +1,263 @@
+"""Training: the course's published results reproduced, and the loop's own guarantees."""
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import datasets
+from chainrule.model import accuracy, predict, predict_proba
+from chainrule.training import TrainingDiverged, course_mini_batches, fit, train
+from conftest import random_problem
+
+
+# --- the course's results ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def flower():
+    return datasets.planar_flower()
+
+
+def _planar(flower, n_h, num_epochs):
+    """The course's nn_model: tanh hidden layer, sigmoid output, np.random.seed(2) then
+    randn × 0.01 (W1 before W2), learning rate 1.2, full-batch gradient descent."""
+    config = cr.ModelConfig([2, n_h, 1], "tanh", "sigmoid")
+    params = cr.init_params(config, np.random.RandomState(2), "random", 0.01)
+    params, history = train(config, flower.X, flower.Y, params=params, learning_rate=1.2, num_epochs=num_epochs)
+    return accuracy(params, flower.X, flower.Y, config), history
+
+
+def test_planar_classifier(flower):
+    """Course 1, week 3: "Cost after iteration 0: 0.693048", "… 1000: 0.288083"; accuracy 90 %."""
+    acc, history = _planar(flower, 4, 10000)
+    assert f"{history.cost[0]:.6f}" == "0.693048"
+    assert f"{history.cost[1000]:.6f}" == "0.288083"
+    assert acc >= 0.90
+    assert len(history) == 10000 and history.stop_reason == "completed"
+
+
+@pytest.mark.parametrize("n_h, expected", [(1, 0.675), (2, 0.6725), (3, 0.9075)])
+def test_planar_hidden_layer_sweep(flower, n_h, expected):
+    """The course's sweep of hidden sizes, 5000 iterations each: 67.5 %, 67.25 %, 90.75 %."""
+    acc, _ = _planar(flower, n_h, 5000)
+    assert acc == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("optimizer, hyper, expected",
+                         [("gd", {}, 0.7967), ("momentum", {"beta": 0.9}, 0.7967),
+                          ("adam", {"beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}, 0.94)])
+def test_optimization_assignment(optimizer, hyper, expected):
+    """Course 2, week 2: np.random.seed(3); make_moons(300, noise=.2); [2, 5, 2, 1] relu, relu,
+    sigmoid; He init from seed 3; mini-batches of 64 with the seed starting at 10, incremented
+    before each epoch; α = 0.0007; 10 000 epochs. Accuracy 0.7967 (gd, momentum), 0.94 (Adam)."""
+    data = datasets.moons(300, 0.2, seed=3)
+    config = cr.ModelConfig([2, 5, 2, 1], "relu", "sigmoid")
+    params = cr.init_params(config, np.random.RandomState(3), "he")
+    params, _ = train(config, data.X, data.Y, params=params, optimizer=optimizer, learning_rate=0.0007,
+                      num_epochs=10000, batches=course_mini_batches(64), **hyper)
+    assert accuracy(params, data.X, data.Y, config) == pytest.approx(expected, abs=5e-5)
+
+
+# --- what the loop guarantees -----------------------------------------------------------------
+
+
+def test_course_schedule_is_random_mini_batches_exactly(rng):
+    """The course's recipe re-written: np.random.seed(seed); permutation; full batches, then the rest."""
+    schedule = course_mini_batches(64, seed=10)
+    state = np.random.get_state()
+    try:
+        for epoch in range(3):
+            np.random.seed(10 + 1 + epoch)
+            permutation = list(np.random.permutation(300))
+            expected = [permutation[k * 64:(k + 1) * 64] for k in range(300 // 64)] + [permutation[256:]]
+            got = schedule(epoch, 300)
+            assert [list(b) for b in got] == expected
+    finally:
+        np.random.set_state(state)
+
+
+def test_a_supplied_schedule_is_followed_exactly(rng):
+    """train with someone else's batches equals the loop written by hand with forward/backward."""
+    config = cr.ModelConfig([3, 4, 1], "tanh", "sigmoid")
+    params, X, Y = random_problem(config, 50, rng)
+    schedule = lambda epoch, m: [np.arange(m)[epoch % 5::5], np.arange(m)[[i for i in range(m) if i % 5 != epoch % 5]]]
+    trained, _ = train(config, X, Y, params=params, learning_rate=0.3, num_epochs=4, batches=schedule)
+    for epoch in range(4):
+        for idx in schedule(epoch, 50):
+            AL, caches = cr.forward(params, X[:, idx], config)
+            grads = cr.backward(AL, Y[:, idx], caches, config)
+            params = [cr.LayerParams(p.W - 0.3 * g.dW, p.b - 0.3 * g.db) for p, g in zip(params, grads)]
+    for p, q in zip(trained, params):
+        np.testing.assert_array_equal(p.W, q.W)
+        np.testing.assert_array_equal(p.b, q.b)
+
+
+def test_history_cost_is_the_example_weighted_mean_before_each_update(rng):
+    config = cr.ModelConfig([3, 4, 1], "tanh", "sigmoid")
+    params, X, Y = random_problem(config, 10, rng)
+    # full batch: J of the parameters at the start of the epoch
+    _, history = train(config, X, Y, params=params, learning_rate=0.1, num_epochs=1, lambd=0.5)
+    AL, caches = cr.forward(params, X, config)
+    assert history.cost[0] == pytest.approx(
+        cr.compute_cost(AL, Y, config, ZL=caches[-1].Z, params=params, lambd=0.5), rel=1e-14)
+    assert history.l2_cost[0] == pytest.approx(0.5 / 20 * sum(np.sum(W ** 2) for W, _ in params), rel=1e-14)
+    # batches of 7 and 3: (7·J₁ + 3·J₂) / 10, J₂ after the first update
+    batches = lambda epoch, m: [np.arange(7), np.arange(7, 10)]
+    _, history = train(config, X, Y, params=params, learning_rate=0.1, num_epochs=1, batches=batches)
+    J1 = cr.compute_cost(*_forward_AL(params, X[:, :7], config), Y[:, :7], config)
+    AL, caches = cr.forward(params, X[:, :7], config)
+    g = cr.backward(AL, Y[:, :7], caches, config)
+    after = [cr.LayerParams(p.W - 0.1 * d.dW, p.b - 0.1 * d.db) for p, d in zip(params, g)]
+    J2 = cr.compute_cost(*_forward_AL(after, X[:, 7:], config), Y[:, 7:], config)
+    assert history.cost[0] == pytest.approx((7 * J1 + 3 * J2) / 10, rel=1e-12)
+
+
+def _forward_AL(params, X, config):
+    return (cr.forward(params, X, config)[0],)
+
+
+def test_conventions_train_the_same_network(rng):
+    config = cr.ModelConfig([3, 5, 3], "relu", "softmax")
+    params, X, Y = random_problem(config, 40, rng)
+    a, _ = train(config, X, Y, params=params, optimizer="adam", learning_rate=0.01, num_epochs=50,
+                 mini_batch_size=16, convention="deferred", seed=4)
+    b, _ = train(config, X, Y, params=params, optimizer="adam", learning_rate=0.01, num_epochs=50,
+                 mini_batch_size=16, convention="absorbed", seed=4)
+    for p, q in zip(a, b):
+        np.testing.assert_allclose(p.W, q.W, rtol=1e-10, atol=1e-12)
+
+
+def test_larger_lambda_gives_smaller_weights(flower):
+    config = cr.ModelConfig([2, 8, 1], "tanh", "sigmoid")
+    norms = []
+    for lambd in (0.0, 0.5, 5.0):
+        params, history = train(config, flower.X, flower.Y, learning_rate=0.5, num_epochs=500, lambd=lambd, seed=1)
+        norms.append(sum(np.sum(W ** 2) for W, _ in params))
+        assert (history.l2_cost > 0).all() == (lambd > 0)
+    assert norms[0] > norms[1] > norms[2]
+
+
+def test_dropout_trains_and_never_predicts_with_dropout(flower):
+    config = cr.ModelConfig([2, 10, 1], "relu", "sigmoid")
+    params, history = train(config, flower.X, flower.Y, learning_rate=0.3, num_epochs=300, keep_prob=0.8, seed=2)
+    assert history.cost[-1] < history.cost[0]
+    np.testing.assert_array_equal(predict_proba(params, flower.X, config), predict_proba(params, flower.X, config))
+
+
+def test_early_stopping_restores_the_best_parameters(rng):
+    """A big network on 20 noisy examples overfits: validation cost falls, then rises."""
+    config = cr.ModelConfig([2, 50, 50, 1], "relu", "sigmoid")
+    data = datasets.moons(220, 0.4, seed=1)
+    X, Y, X_val, Y_val = data.X[:, :20], data.Y[:, :20], data.X[:, 20:], data.Y[:, 20:]
+    params, history = train(config, X, Y, optimizer="adam", learning_rate=0.01, num_epochs=2000,
+                            validation_data=(X_val, Y_val), patience=20, seed=0)
+    assert history.stop_reason == "early stopping" and len(history) < 2000
+    best = int(np.argmin(history.val_cost))
+    assert history.best_epoch == history.epoch[best]
+    assert len(history) == best + 1 + 20
+    AL, caches = cr.forward(params, X_val, config)
+    assert cr.compute_cost(AL, Y_val, config, ZL=caches[-1].Z) == pytest.approx(history.val_cost[best], rel=1e-12)
+    assert not np.isnan(history.val_accuracy).any()
+
+
+def test_a_callback_can_stop_training(rng):
+    config = cr.ModelConfig([3, 4, 1], "tanh", "sigmoid")
+    params, X, Y = random_problem(config, 10, rng)
+    seen = []
+    _, history = train(config, X, Y, params=params, num_epochs=100,
+                       callbacks=[lambda r: seen.append(r.epoch), lambda r: r.epoch == 3])
+    assert seen == [0, 1, 2, 3] and len(history) == 4 and history.stop_reason == "callback"
+
+
+def test_a_diverging_run_raises_and_keeps_finite_parameters(flower):
+    config = cr.ModelConfig([2, 4, 1], "tanh", "sigmoid")
+    params = cr.init_params(config, np.random.RandomState(2), "random", 0.01)
+    with pytest.raises(TrainingDiverged, match=r"diverged.*in epoch \d+.*learning rate 1000.*smaller learning rate") as info:
+        train(config, flower.X, flower.Y, params=params, learning_rate=1e3, num_epochs=1000)
+    kept = info.value.params
+    assert all(np.isfinite(W).all() and np.isfinite(b).all() for W, b in kept)
+    AL, caches = cr.forward(kept, flower.X, config)
+    assert cr.compute_cost(AL, flower.Y, config, ZL=caches[-1].Z) == pytest.approx(info.value.history.cost.min())
+
+
+def test_an_overflowing_run_raises_with_finite_parameters(rng):
+    """A linear regression with α = 10 multiplies the error by about −9 a step until it overflows."""
+    config = cr.ModelConfig([1, 1], output="identity")
+    X = np.linspace(-3, 3, 20)[np.newaxis]
+    with pytest.raises(TrainingDiverged) as info:
+        train(config, X, 2 * X, learning_rate=10.0, num_epochs=2000, divergence_factor=None)
+    assert all(np.isfinite(W).all() for W, _ in info.value.params)
+
+
+def test_float32_trains_in_float32(flower):
+    config = cr.ModelConfig([2, 4, 1], "tanh", "sigmoid")
+    params, history = train(config, flower.X.astype(np.float32), flower.Y, learning_rate=1.2, num_epochs=200, seed=3)
+    assert all(W.dtype == np.float32 and b.dtype == np.float32 for W, b in params)
+    assert history.cost[-1] < history.cost[0]
+
+
+def test_decay_is_recorded(flower):
+    config = cr.ModelConfig([2, 4, 1], "tanh", "sigmoid")
+    _, history = train(config, flower.X, flower.Y, learning_rate=0.5, num_epochs=3, decay="inverse_time", decay_rate=1.0)
+    np.testing.assert_allclose(history.learning_rate, [0.5, 0.25, 0.5 / 3])
+    _, history = train(config, flower.X, flower.Y, learning_rate=0.5, num_epochs=3, decay="stepped",
+                       decay_rate=1.0, time_interval=2)
+    np.testing.assert_allclose(history.learning_rate, [0.5, 0.5, 0.25])
+
+
+def test_fit_returns_the_optimizer_state_to_resume(rng):
+    """N + K epochs in one run equal N, then K more from the saved state and epoch count."""
+    config = cr.ModelConfig([3, 4, 1], "tanh", "sigmoid")
+    params, X, Y = random_problem(config, 30, rng)
+    options = dict(optimizer="adam", learning_rate=0.01, batches=course_mini_batches(8))
+    whole = fit(config, X, Y, params=params, num_epochs=12, **options)
+    first = fit(config, X, Y, params=params, num_epochs=7, **options)
+    rest = fit(config, X, Y, params=first.params, optimizer_state=first.optimizer_state, start_epoch=7,
+               num_epochs=5, **options)
+    for p, q in zip(whole.params, rest.params):
+        np.testing.assert_allclose(p.W, q.W, rtol=1e-12)
+    np.testing.assert_allclose(whole.history.cost[7:], rest.history.cost, rtol=1e-12)
+    assert list(rest.history.epoch) == [7, 8, 9, 10, 11]
+
+
+@pytest.mark.parametrize("output", ["sigmoid", "softmax", "identity"])
+def test_predict_for_every_output(output, rng):
+    config = cr.ModelConfig([3, 4, 3 if output == "softmax" else 2], "tanh", output)
+    params, X, Y = random_problem(config, 9, rng)
+    AL, _ = cr.forward(params, X, config)
+    prediction = predict(params, X, config)
+    if output == "sigmoid":
+        np.testing.assert_array_equal(prediction, (AL > 0.5).astype(int))
+        assert accuracy(params, X, Y, config) == np.mean(prediction == Y)
+    elif output == "softmax":
+        assert prediction.shape == (1, 9)
+        np.testing.assert_array_equal(prediction[0], AL.argmax(axis=0))
+        assert accuracy(params, X, Y, config) == np.mean(prediction[0] == Y.argmax(axis=0))
+    else:
+        np.testing.assert_array_equal(prediction, AL)
+        with pytest.raises(ValueError, match="accuracy is for classification outputs"):
+            accuracy(params, X, Y, config)
+        with pytest.raises(ValueError, match="values, not probabilities"):
+            predict_proba(params, X, config)
+    if output != "identity":
+        np.testing.assert_array_equal(predict_proba(params, X, config), AL)
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(learning_rate=0), "learning_rate must be a positive number"),
+    (dict(num_epochs=-1), "num_epochs must be a non-negative integer"),
+    (dict(optimizer="sgd"), "unknown optimizer 'sgd'"),
+    (dict(optimizer="gd", beta=0.9), "takes no hyperparameter"),
+    (dict(mini_batch_size=0), "mini_batch_size must be a positive integer"),
+    (dict(keep_prob=0), r"keep_prob must be in \(0, 1\]"),
+    (dict(lambd=-1), "lambd must be a non-negative number"),
+    (dict(validation_data=np.ones((3, 4))), "validation_data must be a pair"),
+    (dict(decay="cosine"), "decay must be None, 'inverse_time', 'stepped'"),
+    (dict(batches=lambda e, m: [np.arange(m - 1)]), "covered 9 examples in epoch 0; expected m = 10"),
+    (dict(convention="mean"), "convention must be"),
+])
+def test_bad_training_arguments(options, message, rng):
+    config = cr.ModelConfig([3, 4, 1], "tanh", "sigmoid")
+    params, X, Y = random_problem(config, 10, rng)
+    with pytest.raises(ValueError, match=message):
+        train(config, X, Y, **{"params": params, "num_epochs": 2, **options})
