@@ -11,17 +11,23 @@ from .activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from .gradcheck import GradCheckResult, gradient_check, params_to_vector, vector_to_params
 from .layers import LayerGrads, LayerParams, linear_backward, linear_forward
 from .losses import OUTPUTS
+from . import datasets
 from .model import (
     LayerCache,
     LayerTrace,
     ModelConfig,
+    accuracy,
     backward,
     backward_per_example,
     backward_trace,
     compute_cost,
     forward,
     init_params,
+    predict,
+    predict_proba,
 )
+from .optimizers import OPTIMIZERS, adam, gd, momentum, rmsprop
+from .training import EpochRecord, History, TrainingDiverged, course_mini_batches, fit, train
 
 try:
     __version__ = _metadata.version("chainrule")
@@ -30,6 +36,21 @@ except _metadata.PackageNotFoundError:  # running from a source tree that was no
 
 __all__ = [
     "ACTIVATIONS",
+    "OPTIMIZERS",
+    "EpochRecord",
+    "History",
+    "TrainingDiverged",
+    "accuracy",
+    "adam",
+    "course_mini_batches",
+    "datasets",
+    "fit",
+    "gd",
+    "momentum",
+    "predict",
+    "predict_proba",
+    "rmsprop",
+    "train",
     "HIDDEN_ACTIVATIONS",
     "OUTPUTS",
     "GradCheckResult",
