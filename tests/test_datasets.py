@@ -388,7 +388,9 @@ def test_csv_label_column_in_the_middle_with_spaces_blank_lines_and_bom(tmp_path
         ("a,y\n1,1\n2,1\n", "y", ["only one class", "'1'"]),
         ("a,y\n1,cat\n2,cat\n", "y", ["only one class", "'cat'"]),
         ("y\n1\n0\n", "y", ["only the label column"]),
-        ("a,y\n1,0\n2,nan\n", "y", ["label column 'y'", "non-finite"]),
+        ("a,y\n1,0\n2,nan\n", "y", ["line 3", "label 'y' is missing"]),
+        ("a,y\n1,0\n2,NA\n3,1\n", "y", ["line 3", "label 'y' is missing ('NA')"]),
+        ("a,y\n1,0\n2,inf\n", "y", ["label column 'y'", "non-finite"]),
     ],
 )
 def test_csv_errors_name_the_problem(tmp_path, text, label, pieces):
@@ -537,3 +539,26 @@ def test_csv_error_line_counts_blank_lines(tmp_path):
 def test_csv_large_integer_class_names_stay_distinct(tmp_path):
     data = ds.load_csv(write(tmp_path, "a,y\n1,1234567\n2,1234568\n"), "y")
     assert data.classes == ("1234567", "1234568")
+
+
+def test_csv_regression_can_be_chosen_for_integer_labels(tmp_path):
+    """An integer column (an age, say) is classes by default; regression=True makes it a target."""
+    path = write(tmp_path, "a,age\n1,30\n2,41\n3,30\n")
+    assert ds.load_csv(path, "age").output == "sigmoid"
+    data = ds.load_csv(path, "age", regression=True)
+    assert data.output == "identity"
+    np.testing.assert_array_equal(data.Y, [[30.0, 41.0, 30.0]])
+    with pytest.raises(ValueError, match="regression needs a numeric label column"):
+        ds.load_csv(write(tmp_path, "a,y\n1,cat\n2,dog\n"), "y", regression=True)
+
+
+def test_preparation_functions_check_their_input():
+    with pytest.raises(ValueError, match="X must be 2-D"):
+        ds.fit_standardizer(np.ones(3))
+    s = ds.fit_standardizer(np.arange(6.0).reshape(2, 3))
+    with pytest.raises(ValueError, match="the 2 features.*pass X.T"):
+        ds.standardize(np.ones((3, 2)), s)
+    with pytest.raises(ValueError, match="Y must be 2-D"):
+        ds.split(np.ones((2, 4)), np.ones(4))
+    with pytest.raises(ValueError, match="C must be an integer"):
+        ds.one_hot([0, 1], "3")

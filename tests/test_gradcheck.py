@@ -206,3 +206,10 @@ def test_neutral_regularisation_is_exactly_the_plain_model(rng):
     for g, h in zip(cr.backward(AL, Y, caches, config), cr.backward(AL1, Y, caches1, config, lambd=0.0, n=99)):
         np.testing.assert_array_equal(g.dW, h.dW)
         np.testing.assert_array_equal(g.db, h.db)
+
+
+def test_a_learners_five_argument_backward_is_checked(rng):
+    """The documented signature, backward_fn(AL, Y, caches, config, convention), works without L2."""
+    config, params, X, Y = _problem("tanh", "sigmoid", seed=9)
+    mine = lambda AL, Y, caches, config, convention: cr.backward(AL, Y, caches, config, convention)
+    assert cr.gradient_check(params, X, Y, config, backward_fn=mine).passed

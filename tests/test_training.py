@@ -102,18 +102,20 @@ def test_history_cost_is_the_example_weighted_mean_before_each_update(rng):
         cr.compute_cost(AL, Y, config, ZL=caches[-1].Z, params=params, lambd=0.5), rel=1e-14)
     assert history.l2_cost[0] == pytest.approx(0.5 / 20 * sum(np.sum(W ** 2) for W, _ in params), rel=1e-14)
     # batches of 7 and 3: (7·J₁ + 3·J₂) / 10, J₂ after the first update
+    # batches of 7 and 3, L2 with n = 10 (the training set), not the batch's m:
+    # cost = (7·J₁ + 3·J₂) / 10, J₂ after the first update
     batches = lambda epoch, m: [np.arange(7), np.arange(7, 10)]
-    _, history = train(config, X, Y, params=params, learning_rate=0.1, num_epochs=1, batches=batches)
-    J1 = cr.compute_cost(*_forward_AL(params, X[:, :7], config), Y[:, :7], config)
-    AL, caches = cr.forward(params, X[:, :7], config)
-    g = cr.backward(AL, Y[:, :7], caches, config)
+    _, history = train(config, X, Y, params=params, learning_rate=0.1, num_epochs=1, batches=batches, lambd=0.5)
+
+    def J(params, part):
+        AL, caches = cr.forward(params, X[:, part], config)
+        return cr.compute_cost(AL, Y[:, part], config, params=params, lambd=0.5, n=10), (AL, caches)
+
+    J1, (AL, caches) = J(params, slice(0, 7))
+    g = cr.backward(AL, Y[:, :7], caches, config, lambd=0.5, n=10)
     after = [cr.LayerParams(p.W - 0.1 * d.dW, p.b - 0.1 * d.db) for p, d in zip(params, g)]
-    J2 = cr.compute_cost(*_forward_AL(after, X[:, 7:], config), Y[:, 7:], config)
+    J2, _ = J(after, slice(7, 10))
     assert history.cost[0] == pytest.approx((7 * J1 + 3 * J2) / 10, rel=1e-12)
-
-
-def _forward_AL(params, X, config):
-    return (cr.forward(params, X, config)[0],)
 
 
 def test_conventions_train_the_same_network(rng):
@@ -125,6 +127,7 @@ def test_conventions_train_the_same_network(rng):
                  mini_batch_size=16, convention="absorbed", seed=4)
     for p, q in zip(a, b):
         np.testing.assert_allclose(p.W, q.W, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(p.b, q.b, rtol=1e-10, atol=1e-12)
 
 
 def test_larger_lambda_gives_smaller_weights(flower):
@@ -137,11 +140,17 @@ def test_larger_lambda_gives_smaller_weights(flower):
     assert norms[0] > norms[1] > norms[2]
 
 
-def test_dropout_trains_and_never_predicts_with_dropout(flower):
+def test_dropout_is_applied_in_training_and_never_in_prediction(flower):
     config = cr.ModelConfig([2, 10, 1], "relu", "sigmoid")
+    params0 = cr.init_params(config, 0)
+    _, plain = train(config, flower.X, flower.Y, params=params0, learning_rate=0.3, num_epochs=1)
+    _, dropped = train(config, flower.X, flower.Y, params=params0, learning_rate=0.3, num_epochs=1, keep_prob=0.5)
+    AL, caches = cr.forward(params0, flower.X, config)
+    assert plain.cost[0] == pytest.approx(cr.compute_cost(AL, flower.Y, config, ZL=caches[-1].Z), rel=1e-14)
+    assert dropped.cost[0] != plain.cost[0]          # the thinned network's cost, not the whole one's
     params, history = train(config, flower.X, flower.Y, learning_rate=0.3, num_epochs=300, keep_prob=0.8, seed=2)
     assert history.cost[-1] < history.cost[0]
-    np.testing.assert_array_equal(predict_proba(params, flower.X, config), predict_proba(params, flower.X, config))
+    np.testing.assert_array_equal(predict_proba(params, flower.X, config), cr.forward(params, flower.X, config)[0])
 
 
 def test_early_stopping_restores_the_best_parameters(rng):
@@ -184,9 +193,12 @@ def test_an_overflowing_run_raises_with_finite_parameters(rng):
     """A linear regression with α = 10 multiplies the error by about −9 a step until it overflows."""
     config = cr.ModelConfig([1, 1], output="identity")
     X = np.linspace(-3, 3, 20)[np.newaxis]
-    with pytest.raises(TrainingDiverged) as info:
+    with pytest.raises(TrainingDiverged, match="NaN or infinite|the cost became") as info:
         train(config, X, 2 * X, learning_rate=10.0, num_epochs=2000, divergence_factor=None)
     assert all(np.isfinite(W).all() for W, _ in info.value.params)
+    assert info.value.history.stop_reason == "diverged"
+    AL, _ = cr.forward(info.value.params, X, config)        # the kept params: the lowest cost seen
+    assert cr.compute_cost(AL, 2 * X, config) == pytest.approx(info.value.history.cost.min(), rel=1e-12)
 
 
 def test_float32_trains_in_float32(flower):
@@ -205,19 +217,23 @@ def test_decay_is_recorded(flower):
     np.testing.assert_allclose(history.learning_rate, [0.5, 0.5, 0.25])
 
 
-def test_fit_returns_the_optimizer_state_to_resume(rng):
-    """N + K epochs in one run equal N, then K more from the saved state and epoch count."""
+@pytest.mark.parametrize("options", [dict(batches=course_mini_batches(8)), dict(mini_batch_size=8),
+                                     dict(mini_batch_size=8, keep_prob=0.7)],
+                         ids=["course-batches", "shuffled", "shuffled-dropout"])
+def test_fit_resumes_exactly(options, rng):
+    """N + K epochs in one run equal N, then K more from the saved state, epoch count and seed."""
     config = cr.ModelConfig([3, 4, 1], "tanh", "sigmoid")
     params, X, Y = random_problem(config, 30, rng)
-    options = dict(optimizer="adam", learning_rate=0.01, batches=course_mini_batches(8))
+    options = dict(optimizer="adam", learning_rate=0.01, seed=5, **options)
     whole = fit(config, X, Y, params=params, num_epochs=12, **options)
     first = fit(config, X, Y, params=params, num_epochs=7, **options)
     rest = fit(config, X, Y, params=first.params, optimizer_state=first.optimizer_state, start_epoch=7,
                num_epochs=5, **options)
     for p, q in zip(whole.params, rest.params):
-        np.testing.assert_allclose(p.W, q.W, rtol=1e-12)
-    np.testing.assert_allclose(whole.history.cost[7:], rest.history.cost, rtol=1e-12)
-    assert list(rest.history.epoch) == [7, 8, 9, 10, 11]
+        np.testing.assert_array_equal(p.W, q.W)
+        np.testing.assert_array_equal(p.b, q.b)
+    np.testing.assert_array_equal(whole.history.cost[7:], rest.history.cost)
+    assert list(rest.history.epoch) == [7, 8, 9, 10, 11] and rest.optimizer_state.t == whole.optimizer_state.t
 
 
 @pytest.mark.parametrize("output", ["sigmoid", "softmax", "identity"])
@@ -253,11 +269,83 @@ def test_predict_for_every_output(output, rng):
     (dict(lambd=-1), "lambd must be a non-negative number"),
     (dict(validation_data=np.ones((3, 4))), "validation_data must be a pair"),
     (dict(decay="cosine"), "decay must be None, 'inverse_time', 'stepped'"),
-    (dict(batches=lambda e, m: [np.arange(m - 1)]), "covered 9 examples in epoch 0; expected m = 10"),
+    (dict(batches=lambda e, m: [np.arange(m - 1)]), "every example once per epoch; in epoch 0 example 9 is used 0 times"),
+    (dict(batches=lambda e, m: [np.zeros(m, int)]), "example 0 is used 10 times"),
+    (dict(batches=lambda e, m: [3]), "expected 1-D index arrays"),
+    (dict(batches=lambda e, m: [np.array([0.5])]), "expected integer index arrays or slices"),
+    (dict(batches=lambda e, m: [np.arange(m + 1)]), "expected integer index arrays or slices of 0 … 9"),
+    (dict(batches="shuffle"), "must be a function"),
     (dict(convention="mean"), "convention must be"),
+    (dict(mini_batch_size="64"), "mini_batch_size must be a positive integer"),
+    (dict(mini_batch_size=1000.5), "mini_batch_size must be a positive integer"),
+    (dict(decay="inverse_time", decay_rate=-1), "decay_rate must be a non-negative number"),
+    (dict(decay="stepped", time_interval=0), "time_interval must be a positive integer"),
+    (dict(decay=lambda lr0, e: -lr0), r"the learning-rate decay gave α = -0.01 for epoch 0"),
+    (dict(optimizer="adam", epsilon=0), "epsilon must be a positive number"),
+    (dict(optimizer="momentum", beta=np.float32(1.5)), r"beta must be in \[0, 1\)"),
+    (dict(optimizer="adam", optimizer_state=cr.optimizers.GDState()), "state of the 'adam' optimizer, a AdamState; got GDState"),
+    (dict(min_delta=-1), "min_delta must be a non-negative number"),
+    (dict(start_epoch=-2), "start_epoch must be a non-negative integer"),
+    (dict(restore_best="no"), "restore_best must be True or False"),
+    (dict(callbacks=[3]), "callbacks must be a function"),
+    (dict(seed=-1), "seed must be a non-negative integer"),
+    (dict(validation_data=(np.ones((3, 5)), np.ones((2, 5)))), r"Y_val must have shape \(n_y, m\) = \(1, 5\)"),
+    (dict(validation_data=(np.ones((5, 3)), np.ones((1, 5)))), "X_val must have shape.*pass X_val.T"),
 ])
 def test_bad_training_arguments(options, message, rng):
+    """Each mistake is a ValueError that names the argument (and nothing is trained)."""
     config = cr.ModelConfig([3, 4, 1], "tanh", "sigmoid")
     params, X, Y = random_problem(config, 10, rng)
     with pytest.raises(ValueError, match=message):
         train(config, X, Y, **{"params": params, "num_epochs": 2, **options})
+
+
+def test_keep_prob_needs_a_hidden_layer_and_state_needs_these_shapes(rng):
+    config = cr.ModelConfig([3, 1])
+    params, X, Y = random_problem(config, 10, rng)
+    with pytest.raises(ValueError, match="no hidden layer"):
+        train(config, X, Y, params=params, keep_prob=0.5, num_epochs=1)
+    other = cr.ModelConfig([3, 2, 1])
+    state = cr.adam().init(cr.init_params(other, 0))
+    with pytest.raises(ValueError, match="optimizer_state.v does not have the shapes of these parameters"):
+        train(config, X, Y, params=params, optimizer="adam", optimizer_state=state, num_epochs=1)
+
+
+def test_callbacks_all_run_and_any_true_value_stops(rng):
+    """A callback returning np.True_ (from a comparison) stops; every callback sees every epoch."""
+    config = cr.ModelConfig([3, 4, 1], "tanh", "sigmoid")
+    params, X, Y = random_problem(config, 10, rng)
+    seen = []
+    _, history = train(config, X, Y, params=params, num_epochs=10,
+                       callbacks=[lambda r: np.int64(r.epoch) >= 2, lambda r: seen.append(r.epoch)])
+    assert seen == [0, 1, 2] and history.stop_reason == "callback"
+    _, history = train(config, X, Y, params=params, num_epochs=10, callbacks=lambda r: r.epoch == 1)
+    assert len(history) == 2
+
+
+def test_early_stopping_on_the_training_cost_keeps_the_start_of_the_best_epoch(rng):
+    """Without validation data the epoch's cost (full batch) is J of its starting parameters:
+    those are the ones to restore. A learning rate too large makes J oscillate upwards."""
+    config = cr.ModelConfig([2, 4, 1], "tanh", "sigmoid")
+    data = datasets.planar_flower()
+    params0 = cr.init_params(config, np.random.RandomState(2), "random", 0.01)
+    params, history = train(config, data.X, data.Y, params=params0, learning_rate=8.0, num_epochs=500,
+                            patience=5, divergence_factor=None)
+    assert history.stop_reason == "early stopping"
+    best = int(np.argmin(history.cost))
+    assert history.best_epoch == best and len(history) == best + 1 + 5
+    AL, caches = cr.forward(params, data.X, config)
+    assert cr.compute_cost(AL, data.Y, config, ZL=caches[-1].Z) == pytest.approx(history.cost[best], rel=1e-12)
+
+
+def test_the_learning_rate_of_each_epoch_is_the_one_used(rng):
+    """With decay, epoch e's step is −α_e dW: two epochs of gd written by hand agree."""
+    config = cr.ModelConfig([3, 4, 1], "tanh", "sigmoid")
+    params, X, Y = random_problem(config, 10, rng)
+    trained, _ = train(config, X, Y, params=params, learning_rate=0.5, num_epochs=2, decay="inverse_time")
+    for alpha in (0.5, 0.5 / 2):
+        AL, caches = cr.forward(params, X, config)
+        params = [cr.LayerParams(p.W - alpha * g.dW, p.b - alpha * g.db)
+                  for p, g in zip(params, cr.backward(AL, Y, caches, config))]
+    for p, q in zip(trained, params):
+        np.testing.assert_array_equal(p.W, q.W)

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import csv
 import inspect
-import numbers
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
-from .model import as_rng
+from .validation import as_matrix, as_rng, check_number
 
 
 class Dataset(NamedTuple):
@@ -39,6 +38,7 @@ class Dataset(NamedTuple):
 
 def one_hot(labels: Sequence[int], C: int) -> np.ndarray:
     """(C, m) one-hot columns for integer class labels 0 … C−1."""
+    C = check_number("C", C, "an integer ≥ 1", lambda v: v >= 1, integer=True)
     labels = np.asarray(labels).ravel()
     if labels.size and not np.issubdtype(labels.dtype, np.number):
         raise ValueError(f"labels must be integer class indices 0 … {C - 1}; got values of dtype {labels.dtype}")
@@ -63,21 +63,15 @@ def _from_class_indices(X: np.ndarray, labels: np.ndarray, classes: Sequence[Any
 
 
 def _check_count(name: str, value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer ≥ {minimum}; got {value!r}")
-    return int(value)
+    return check_number(name, value, f"an integer ≥ {minimum}", lambda v: v >= minimum, integer=True)
 
 
 def _check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2 ** 32:
-        raise ValueError(f"seed must be an integer in 0 … 2³² − 1; got {seed!r}")
-    return int(seed)
+    return check_number("seed", seed, "an integer in 0 … 2³² − 1", lambda v: 0 <= v < 2 ** 32, integer=True)
 
 
 def _check_noise(noise: Any) -> float:
-    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not 0 <= noise < np.inf:
-        raise ValueError(f"noise must be a non-negative number; got {noise!r}")
-    return float(noise)
+    return check_number("noise", noise, "a non-negative number", lambda v: v >= 0)
 
 
 # --- the course's planar data ----------------------------------------------------------------
@@ -129,8 +123,7 @@ def circles(m: int = 300, noise: float = 0.05, seed: int = 0, factor: float = 0.
     """A small circle inside a large one (scikit-learn's ``make_circles``)."""
     m, noise = _check_count("m", m, 2), _check_noise(noise)
     seed = _check_seed(seed)
-    if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not 0 <= factor < 1:
-        raise ValueError(f"factor (inner radius / outer radius) must be in [0, 1); got {factor!r}")
+    factor = check_number("factor (inner radius / outer radius)", factor, "in [0, 1)", lambda v: 0 <= v < 1)
     X, labels = _sklearn_datasets().make_circles(n_samples=m, noise=noise, factor=factor,
                                                  random_state=np.random.RandomState(seed))
     return _from_class_indices(X.T, labels, ("0", "1"), "circles")
@@ -240,12 +233,17 @@ def load(name: str, **options: Any) -> Dataset:
 # --- CSV -------------------------------------------------------------------------------------
 
 
-def load_csv(path: str | Path, label: str) -> Dataset:
+MISSING = {"", "na", "n/a", "nan", "null", "none", "?"}
+
+
+def load_csv(path: str | Path, label: str, regression: bool | None = None) -> Dataset:
     """A CSV file with a header row: the column named ``label`` is Y, every other column a feature.
 
-    Features must be numbers. Labels that are all integers, or not numbers at all, are
-    classes (sorted; two give sigmoid 0/1, more give one-hot for softmax); numeric labels
-    with a fractional part are a regression target for an identity output.
+    Features must be numbers. ``regression`` says what the label is: True, a number to
+    predict (identity output); False, a class (sorted; two give sigmoid 0/1, more give
+    one-hot for softmax). None decides from the values: labels that are not all numbers,
+    or are all integers, are classes; numbers with a fractional part are a regression
+    target. A missing label (empty, NA, NaN, null, ?) is an error.
     """
     path = Path(path)
     try:
@@ -281,8 +279,8 @@ def load_csv(path: str | Path, label: str) -> Dataset:
             if not np.isfinite(value):
                 raise ValueError(f"{path}, line {line}, column {header[j]!r}: {cell!r} is not a finite number")
             values.append(value)
-        if not row[k].strip():
-            raise ValueError(f"{path}, line {line}: the label {label!r} is missing")
+        if row[k].strip().lower() in MISSING:
+            raise ValueError(f"{path}, line {line}: the label {label!r} is missing ({row[k]!r})")
         features.append(values)
         labels.append(row[k].strip())
     X = np.array(features).T                                        # (n_x, m)
@@ -293,9 +291,13 @@ def load_csv(path: str | Path, label: str) -> Dataset:
         numeric = None
     if numeric is not None and not np.all(np.isfinite(numeric)):
         raise ValueError(f"{path}: the label column {label!r} has non-finite values")
-    if numeric is not None and np.any(numeric != np.round(numeric)):
+    if regression is None:
+        regression = numeric is not None and bool(np.any(numeric != np.round(numeric)))
+    if regression:
+        if numeric is None:
+            raise ValueError(f"{path}: regression needs a numeric label column; {label!r} is not numeric")
         return Dataset(X, numeric[np.newaxis, :], "identity", names, (), path.stem)
-    if numeric is not None:
+    if numeric is not None and np.all(numeric == np.round(numeric)):
         classes_sorted = np.unique(numeric)
         indices = np.searchsorted(classes_sorted, numeric)
         classes = tuple(str(int(c)) for c in classes_sorted)
@@ -313,8 +315,8 @@ def load_csv(path: str | Path, label: str) -> Dataset:
 def split(X: np.ndarray, Y: np.ndarray, test_fraction: float = 0.2, seed: Any = 0):
     """(X_train, Y_train, X_test, Y_test): a random split of the columns, test_fraction of them
     (at least one, if the fraction is positive) held out."""
-    if isinstance(test_fraction, bool) or not isinstance(test_fraction, numbers.Real) or not 0 <= test_fraction < 1:
-        raise ValueError(f"test_fraction must be in [0, 1); got {test_fraction!r}")
+    test_fraction = check_number("test_fraction", test_fraction, "in [0, 1)", lambda v: 0 <= v < 1)
+    X, Y = as_matrix(X, "X"), as_matrix(Y, "Y")
     m = X.shape[1]
     if Y.shape[1] != m:
         raise ValueError(f"X and Y must have the same number of columns (examples); got {m} and {Y.shape[1]}")
@@ -341,6 +343,9 @@ def fit_standardizer(X: np.ndarray) -> Standardizer:
     A constant feature (all its values equal) gets its value as mean and 1 as std, so it
     standardises to exactly 0 instead of dividing rounding noise by rounding noise.
     """
+    X = as_matrix(X, "X")
+    if X.shape[1] < 1:
+        raise ValueError("X must hold at least one example (column) to fit a standardizer")
     constant = np.all(X == X[:, :1], axis=1, keepdims=True)
     mean = np.where(constant, X[:, :1], X.mean(axis=1, keepdims=True))
     std = np.where(constant, 1.0, X.std(axis=1, keepdims=True))
@@ -349,4 +354,9 @@ def fit_standardizer(X: np.ndarray) -> Standardizer:
 
 def standardize(X: np.ndarray, standardizer: Standardizer) -> np.ndarray:
     """(X − mean) / std, with statistics fitted elsewhere (on the training part)."""
+    X = as_matrix(X, "X")
+    if X.shape[0] != standardizer.mean.shape[0]:
+        hint = "; it looks like the examples are rows: pass X.T" if X.shape[1] == standardizer.mean.shape[0] else ""
+        raise ValueError(f"X must have the {standardizer.mean.shape[0]} features (rows) the standardizer "
+                         f"was fitted on; got shape {X.shape}{hint}")
     return (X - standardizer.mean) / standardizer.std

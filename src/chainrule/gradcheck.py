@@ -32,7 +32,6 @@ float32 would measure rounding, not gradients.
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple, Sequence
 
@@ -40,8 +39,8 @@ import numpy as np
 
 from .layers import LayerGrads, LayerParams
 from .losses import cost_from_loss, get_output, l2_cost
-from .model import ModelConfig, as_rng, backward, check_config, forward, init_params
-from .validation import check_convention, check_params, check_X, check_Y
+from .model import ModelConfig, backward, check_config, forward, init_params
+from .validation import as_rng, check_convention, check_number, check_params, check_X, check_Y
 
 THRESHOLD = 2e-7
 NOISE_FACTOR = 4.0  # a slice's rounding noise is taken as NOISE_FACTOR · √n · u|J|/ε
@@ -222,8 +221,9 @@ def gradient_check(
     threshold : float
         A difference below it passes (the course's 2e-7).
     backward_fn : callable, optional
-        ``backward_fn(AL, Y, caches, config, convention, lambd=, n=) -> grads`` to check
-        instead of ``chainrule.backward``: a learner's own backward, or one with a planted bug.
+        ``backward_fn(AL, Y, caches, config, convention) -> grads`` to check instead of
+        ``chainrule.backward``: a learner's own backward, or one with a planted bug. With
+        lambd > 0 it is also given ``lambd=`` and ``n=``.
     lambd, n : float, int
         L2 strength and training-set size (default m), in J and in backward alike.
     keep_prob, rng, masks :
@@ -239,8 +239,7 @@ def gradient_check(
     check_config(config)
     check_convention(convention)
     for name, value in (("epsilon", epsilon), ("threshold", threshold)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < np.inf:
-            raise ValueError(f"{name} must be a positive number; got {value!r}")
+        check_number(name, value, "a positive number", lambda v: v > 0)
     X = check_X(X, config.n_x).astype(np.float64)
     Y = check_Y(Y, config.output, config.n_y, X.shape[1], np.dtype(np.float64))
     params = check_params(params, config.layer_dims, np.dtype(np.float64))
@@ -257,7 +256,8 @@ def gradient_check(
         J = cost_from_loss(loss_from_Z(wide_caches[-1].Z, Y_wide))
         return J + l2_cost([W for W, _ in theta_params], lambd, n) if lambd else J
 
-    grads = (backward_fn or backward)(AL, Y, caches, config, convention, lambd=lambd, n=n)
+    l2 = {"lambd": lambd, "n": n} if lambd else {}                # a learner's backward may know no L2
+    grads = (backward_fn or backward)(AL, Y, caches, config, convention, **l2)
     grad = params_to_vector(grads)
     theta = params_to_vector(params).astype(WIDE)
     if grad.shape != theta.shape:
@@ -310,8 +310,7 @@ def random_problem(config: ModelConfig, m: int, rng: Any, scheme: str = "he"):
     kink averages two slopes: a disagreement that is no bug.
     """
     check_config(config)
-    if isinstance(m, bool) or not isinstance(m, numbers.Integral) or m < 1:
-        raise ValueError(f"m must be at least 1 example; got {m!r}")
+    check_number("m", m, "at least 1 example", lambda v: v >= 1, integer=True)
     rng = as_rng(rng)
     X = rng.standard_normal((config.n_x, m))
     Y = random_labels(config.output, config.n_y, m, rng)

@@ -99,6 +99,11 @@ def linear_backward(
     return dA_prev, dW, db
 
 
+def apply_mask(A: np.ndarray, D: np.ndarray, keep_prob: float) -> np.ndarray:
+    """A ⊙ D / keep_prob: (n_l, m). Forward applies it to A[l], backward to dA[l]."""
+    return A * D / keep_prob
+
+
 def dropout_forward(A: np.ndarray, keep_prob: float, rng) -> tuple[np.ndarray, np.ndarray]:
     """Inverted dropout: keep each unit with probability keep_prob and scale by 1/keep_prob.
 
@@ -108,9 +113,9 @@ def dropout_forward(A: np.ndarray, keep_prob: float, rng) -> tuple[np.ndarray, n
     network as it is, with no dropout and no rescaling.
     """
     D = (rng.random(A.shape) < keep_prob).astype(A.dtype)
-    return A * D / keep_prob, D
+    return apply_mask(A, D, keep_prob), D
 
 
 def dropout_backward(dA: np.ndarray, D: np.ndarray, keep_prob: float) -> np.ndarray:
     """dA ⊙ D / keep_prob: the units dropped in forward pass no gradient back."""
-    return dA * D / keep_prob
+    return apply_mask(dA, D, keep_prob)

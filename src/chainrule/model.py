@@ -36,13 +36,23 @@ from .layers import (
     LayerGrads,
     LayerParams,
     LinearCache,
+    apply_mask,
     dropout_backward,
     dropout_forward,
     linear_backward,
     linear_forward,
 )
 from .losses import cost_from_loss, fused_delta, get_output, l2_cost
-from .validation import as_matrix, check_AL, check_convention, check_params, check_X, check_Y
+from .validation import (
+    as_matrix,
+    as_rng,
+    check_AL,
+    check_convention,
+    check_number,
+    check_params,
+    check_X,
+    check_Y,
+)
 
 INIT_SCHEMES = ("zeros", "random", "he", "xavier")
 
@@ -173,20 +183,6 @@ def check_config(config: Any) -> ModelConfig:
     return config
 
 
-def as_rng(rng: Any) -> np.random.Generator | np.random.RandomState:
-    """A Generator or legacy RandomState as given; an int seed becomes ``default_rng(seed)``."""
-    if isinstance(rng, (np.random.Generator, np.random.RandomState)):
-        return rng
-    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
-        if rng < 0:
-            raise ValueError(f"rng as a seed must be a non-negative integer; got {rng}")
-        return np.random.default_rng(int(rng))
-    raise ValueError(
-        "rng must be a numpy.random.Generator, a numpy.random.RandomState or an int seed; "
-        f"got {type(rng).__name__}"
-    )
-
-
 def init_params(
     config: ModelConfig,
     rng: Any,
@@ -220,8 +216,7 @@ def init_params(
     check_config(config)
     if scheme not in INIT_SCHEMES:
         raise ValueError(f"scheme must be one of {', '.join(INIT_SCHEMES)}; got {scheme!r}")
-    if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not np.isfinite(scale):
-        raise ValueError(f"scale must be a finite number; got {scale!r}")
+    check_number("scale", scale, "a finite number", lambda v: True)
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64; got {dtype}")
@@ -263,7 +258,7 @@ def _forward(params: Sequence[LayerParams], X: np.ndarray, config: ModelConfig,
                 A_out, D = dropout_forward(A, keep_prob, rng)
             else:
                 D = masks[l - 1]
-                A_out = dropout_backward(A, D, keep_prob)          # the same A ⊙ D / keep_prob
+                A_out = apply_mask(A, D, keep_prob)
         caches.append(LayerCache(A_prev, W, b, Z, A, config.activation(l), D, keep_prob))
         if D is not None:
             A = A_out
@@ -272,8 +267,7 @@ def _forward(params: Sequence[LayerParams], X: np.ndarray, config: ModelConfig,
 
 def _check_dropout(keep_prob, rng, masks, config, m):
     """Checked (keep_prob, rng, masks) for forward."""
-    if isinstance(keep_prob, bool) or not isinstance(keep_prob, numbers.Real) or not 0 < keep_prob <= 1:
-        raise ValueError(f"keep_prob must be in (0, 1]; got {keep_prob!r}")
+    keep_prob = check_number("keep_prob", keep_prob, "in (0, 1]", lambda v: 0 < v <= 1)
     if keep_prob == 1:
         if masks is not None:
             raise ValueError("masks are for dropout: give keep_prob < 1 with them")
@@ -343,13 +337,10 @@ def forward(
 
 def _check_l2(lambd: Any, n: Any, m: int) -> tuple[float, int]:
     """Checked (λ, n): λ ≥ 0, and n the training-set size (default m, the batch's)."""
-    if isinstance(lambd, bool) or not isinstance(lambd, numbers.Real) or not 0 <= lambd < np.inf:
-        raise ValueError(f"lambd must be a non-negative number; got {lambd!r}")
+    lambd = check_number("lambd", lambd, "a non-negative number", lambda v: v >= 0)
     if n is None:
-        return float(lambd), m
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"n (the training-set size for L2) must be a positive integer; got {n!r}")
-    return float(lambd), int(n)
+        return lambd, m
+    return lambd, check_number("n (the training-set size for L2)", n, "a positive integer", lambda v: v >= 1, integer=True)
 
 
 def compute_cost(

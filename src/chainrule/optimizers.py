@@ -40,6 +40,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from .layers import LayerGrads, LayerParams
+from .validation import check_number
 
 
 class GDState(NamedTuple):
@@ -103,7 +104,11 @@ def gd() -> Optimizer:
 
 
 def momentum(beta: float = 0.9) -> Optimizer:
-    """Momentum, the course's form: v ← β v + (1 − β) dW; W ← W − α v (β = 0 is gd)."""
+    """Momentum, the course's form: v ← β v + (1 − β) dW; W ← W − α v (β = 0 is gd).
+
+    PyTorch and optax accumulate u ← β u + dW without the (1 − β); their step with α(1 − β)
+    is this one with α.
+    """
     _check_beta("beta", beta)
 
     def init(params):
@@ -118,9 +123,14 @@ def momentum(beta: float = 0.9) -> Optimizer:
     return Optimizer("momentum", init, update)
 
 
-def rmsprop(beta: float = 0.999, epsilon: float = 1e-8) -> Optimizer:
-    """RMSprop: s ← β s + (1 − β) dW²; W ← W − α dW / (√s + ε)."""
+def rmsprop(beta: float = 0.9, epsilon: float = 1e-8) -> Optimizer:
+    """RMSprop: s ← β s + (1 − β) dW²; W ← W − α dW / (√s + ε).
+
+    PyTorch calls β "alpha" (default 0.99) and adds ε outside the root, as here; optax adds
+    it inside by default (√(s + ε), ``eps_in_sqrt=True``).
+    """
     _check_beta("beta", beta)
+    _check_epsilon(epsilon)
 
     def init(params):
         return RMSpropState(_zeros_like(params))
@@ -136,9 +146,16 @@ def rmsprop(beta: float = 0.999, epsilon: float = 1e-8) -> Optimizer:
 
 
 def adam(beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8) -> Optimizer:
-    """Adam with bias correction, t counting steps from 1, ε outside the square root."""
+    """Adam with bias correction, t counting steps from 1, ε outside the square root.
+
+        v ← β1 v + (1 − β1) dW,  s ← β2 s + (1 − β2) dW²,
+        W ← W − α (v / (1 − β1ᵗ)) / (√(s / (1 − β2ᵗ)) + ε)
+
+    The same as PyTorch and optax; TensorFlow adds ε before the bias correction of s.
+    """
     _check_beta("beta1", beta1)
     _check_beta("beta2", beta2)
+    _check_epsilon(epsilon)
 
     def init(params):
         return AdamState(_zeros_like(params), _zeros_like(params))
@@ -156,9 +173,12 @@ def adam(beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8) -> Opt
     return Optimizer("adam", init, update)
 
 
-def _check_beta(name: str, beta: float) -> None:
-    if not (isinstance(beta, (int, float)) and 0 <= beta < 1):
-        raise ValueError(f"{name} must be in [0, 1); got {beta!r}")
+def _check_beta(name: str, beta: float) -> float:
+    return check_number(name, beta, "in [0, 1)", lambda v: 0 <= v < 1)
+
+
+def _check_epsilon(epsilon: float) -> float:
+    return check_number("epsilon", epsilon, "a positive number", lambda v: v > 0)
 
 
 OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {

@@ -12,19 +12,21 @@ The history's ``cost`` of epoch e is the example-weighted mean of the J_b, each 
 before its update: for full-batch training, J of the parameters at the start of epoch e,
 which is what the course prints as "Cost after iteration e". With dropout it is the cost
 of the thinned networks that were trained on.
+
+Randomness comes from one seed. Initialisation, the shuffling of epoch e and the dropout
+masks of epoch e each draw from their own stream, ``default_rng([seed, stream, e])``, so
+that a run resumed at epoch e (same seed) draws what an uninterrupted run would have.
 """
 
 from __future__ import annotations
 
-import functools
-import numbers
+import inspect
 from dataclasses import dataclass, fields
-from types import SimpleNamespace
 from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 import numpy as np
 
-from .layers import LayerParams
+from .layers import LayerGrads, LayerParams
 from .losses import cost_from_loss, get_output, l2_cost
 from .model import (
     ModelConfig,
@@ -33,14 +35,14 @@ from .model import (
     _check_l2,
     _forward,
     _fraction_correct,
-    as_rng,
     check_config,
     init_params,
 )
 from .optimizers import Optimizer, get_optimizer, inverse_time_decay, stepped_decay
-from .validation import check_convention, check_params, check_X, check_Y
+from .validation import as_rng, check_convention, check_number, check_params, check_X, check_Y
 
-Batches = Callable[[int, int], Iterable[np.ndarray]]
+Batches = Callable[[int, int], Iterable[Any]]  # (epoch, m) -> index arrays or slices
+INIT_STREAM, SHUFFLE_STREAM, DROPOUT_STREAM = 0, 1, 2
 
 
 class EpochRecord(NamedTuple):
@@ -66,8 +68,9 @@ class EpochRecord(NamedTuple):
 class History:
     """Per-epoch figures as arrays (one entry per epoch trained), easy to plot.
 
-    ``stop_reason`` is "completed", "early stopping" or "callback"; ``best_epoch`` is the
-    epoch early stopping kept (None without early stopping).
+    stop_reason : "completed", "early stopping", "callback" or "diverged".
+    best_epoch : the epoch early stopping chose (None without early stopping).
+    seed : the seed every random draw of the run came from (to reproduce or resume it).
     """
 
     epoch: np.ndarray
@@ -80,6 +83,7 @@ class History:
     val_accuracy: np.ndarray
     stop_reason: str = "completed"
     best_epoch: int | None = None
+    seed: int | None = None
 
     @classmethod
     def from_records(cls, records: Sequence[EpochRecord], **extra: Any) -> "History":
@@ -96,7 +100,12 @@ class History:
 
 
 class TrainingDiverged(ValueError):
-    """Training diverged. ``params``: those of the lowest-cost epoch so far (finite, good)."""
+    """Training diverged.
+
+    ``params`` are those at the start of the epoch with the lowest cost so far (finite, and
+    the best the run reached), ``history`` the epochs before the divergence, ``epoch`` the
+    epoch where it was seen.
+    """
 
     def __init__(self, message: str, epoch: int, params: list, history: History):
         super().__init__(message)
@@ -105,7 +114,21 @@ class TrainingDiverged(ValueError):
         self.history = history
 
 
+class TrainResult(NamedTuple):
+    """fit's result: params, history, and the optimizer and its state after the last epoch."""
+
+    params: list
+    history: History
+    optimizer: Optimizer
+    optimizer_state: Any
+
+
 # --- mini-batch schedules --------------------------------------------------------------------
+
+
+def epoch_rng(seed: int, stream: int, epoch: int) -> np.random.Generator:
+    """The generator of one stream (shuffling, dropout) in one epoch of a run with ``seed``."""
+    return np.random.default_rng([seed, stream, epoch])
 
 
 def full_batch() -> Batches:
@@ -113,17 +136,16 @@ def full_batch() -> Batches:
     return lambda epoch, m: [slice(None)]
 
 
-def shuffled_batches(mini_batch_size: int, rng: Any) -> Batches:
-    """Each epoch a new permutation of the m examples from ``rng``, cut into batches of the
-    given size; the last batch holds the remainder."""
-    rng = as_rng(rng)
+def _cut(permutation: np.ndarray, mini_batch_size: int) -> list[np.ndarray]:
+    """Full batches of ``mini_batch_size`` from the permutation's start, then the remainder."""
+    return [permutation[k:k + mini_batch_size] for k in range(0, len(permutation), mini_batch_size)]
+
+
+def shuffled_batches(mini_batch_size: int, seed: int) -> Batches:
+    """Each epoch e a permutation of the m examples from ``epoch_rng(seed, SHUFFLE_STREAM, e)``,
+    cut into batches of the given size; the last batch holds the remainder."""
     _check_batch_size(mini_batch_size)
-
-    def schedule(epoch: int, m: int) -> list[np.ndarray]:
-        permutation = rng.permutation(m)
-        return [permutation[k:k + mini_batch_size] for k in range(0, m, mini_batch_size)]
-
-    return schedule
+    return lambda epoch, m: _cut(epoch_rng(seed, SHUFFLE_STREAM, epoch).permutation(m), mini_batch_size)
 
 
 def course_mini_batches(mini_batch_size: int, seed: int = 10) -> Batches:
@@ -135,17 +157,39 @@ def course_mini_batches(mini_batch_size: int, seed: int = 10) -> Batches:
     exactly, without touching NumPy's global generator.
     """
     _check_batch_size(mini_batch_size)
-
-    def schedule(epoch: int, m: int) -> list[np.ndarray]:
-        permutation = np.random.RandomState(seed + 1 + epoch).permutation(m)
-        return [permutation[k:k + mini_batch_size] for k in range(0, m, mini_batch_size)]
-
-    return schedule
+    return lambda epoch, m: _cut(np.random.RandomState(seed + 1 + epoch).permutation(m), mini_batch_size)
 
 
-def _check_batch_size(mini_batch_size: Any) -> None:
-    if isinstance(mini_batch_size, bool) or not isinstance(mini_batch_size, numbers.Integral) or mini_batch_size < 1:
-        raise ValueError(f"mini_batch_size must be a positive integer or None; got {mini_batch_size!r}")
+def _check_batch_size(mini_batch_size: Any) -> int:
+    return check_number("mini_batch_size", mini_batch_size, "a positive integer or None",
+                        lambda v: v >= 1, integer=True)
+
+
+def _epoch_batches(schedule: Batches, epoch: int, m: int) -> list:
+    """The epoch's batches from ``schedule``, checked to use every example exactly once."""
+    everything = np.arange(m)
+    try:
+        batches = list(schedule(epoch, m))
+    except TypeError as exc:
+        raise ValueError(f"the mini-batch schedule must be a function (epoch, m) returning index "
+                         f"arrays; calling it failed: {exc}") from None
+    used = []
+    for batch in batches:
+        try:
+            indices = everything[batch]
+        except (IndexError, TypeError, ValueError):
+            raise ValueError(f"the mini-batch schedule gave {batch!r:.60} in epoch {epoch}; expected "
+                             f"integer index arrays or slices of 0 … {m - 1}") from None
+        if indices.ndim != 1:
+            raise ValueError(f"the mini-batch schedule gave a batch of shape {indices.shape} in epoch "
+                             f"{epoch}; expected 1-D index arrays")
+        used.append(indices)
+    counts = np.bincount(np.concatenate(used or [np.zeros(0, np.int64)]), minlength=m)
+    if not np.all(counts == 1):
+        i = int(np.argmax(counts != 1))
+        raise ValueError(f"the mini-batch schedule must use every example once per epoch; in epoch "
+                         f"{epoch} example {i} is used {counts[i]} times")
+    return [b if isinstance(b, slice) else u for b, u in zip(batches, used) if len(u)]
 
 
 # --- learning rate ----------------------------------------------------------------------------
@@ -163,22 +207,34 @@ def _learning_rate_schedule(learning_rate, decay, decay_rate, time_interval) -> 
     raise ValueError(f"decay must be None, 'inverse_time', 'stepped' or a function (lr0, epoch) -> lr; got {decay!r}")
 
 
-def _positive(name: str, value: Any, integral: bool = False) -> None:
-    kind = numbers.Integral if integral else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kind) or not 0 < value < np.inf:
-        raise ValueError(f"{name} must be a positive {'integer' if integral else 'number'}; got {value!r}")
+# --- the pieces of fit ------------------------------------------------------------------------
 
 
-# --- the loop ---------------------------------------------------------------------------------
+def _check_optimizer_state(state: Any, fresh: Any, optimizer: Optimizer, dtype: np.dtype) -> Any:
+    """``state`` if it is the kind ``optimizer.init`` makes, with the same shapes, cast to ``dtype``."""
+    if type(state) is not type(fresh):
+        raise ValueError(f"optimizer_state must be the state of the {optimizer.name!r} optimizer, a "
+                         f"{type(fresh).__name__}; got {type(state).__name__}")
+    checked = {}
+    for name in fresh._fields:
+        if name == "t":
+            checked[name] = check_number("optimizer_state.t", state.t, "a non-negative integer",
+                                         lambda v: v >= 0, integer=True)
+            continue
+        given, expected = getattr(state, name), getattr(fresh, name)
+        if len(given) != len(expected) or any(np.shape(a) != np.shape(e) for g, f in zip(given, expected)
+                                              for a, e in zip(g, f)):
+            raise ValueError(f"optimizer_state.{name} does not have the shapes of these parameters")
+        checked[name] = [LayerGrads(*(np.asarray(a, dtype=dtype) for a in g)) for g in given]
+    return type(fresh)(**checked)
 
 
-class TrainResult(NamedTuple):
-    """fit's result: params, history, and the optimizer and its state (to save and resume)."""
+class _Best(NamedTuple):
+    """A cost, the epoch it was measured in, and the parameters it was measured on."""
 
+    cost: float
+    epoch: int | None
     params: list
-    history: History
-    optimizer: Optimizer
-    optimizer_state: Any
 
 
 def fit(
@@ -209,12 +265,12 @@ def fit(
     patience: int | None = None,
     min_delta: float = 0.0,
     restore_best: bool = True,
-    callbacks: Sequence[Callable[[EpochRecord], Any]] = (),
+    callbacks: Callable | Sequence[Callable[[EpochRecord], Any]] = (),
     batches: Batches | None = None,
     optimizer_state: Any = None,
     start_epoch: int = 0,
     divergence_factor: float | None = 100.0,
-) -> "TrainResult":
+) -> TrainResult:
     """Train a network by mini-batch gradient descent or one of its refinements.
 
     ``fit`` returns a TrainResult (params, history, optimizer, optimizer_state);
@@ -228,12 +284,13 @@ def fit(
     Y : (n_y, m)
         Labels: 0/1 for sigmoid, one-hot for softmax, values for identity.
     params : list of (W, b), optional
-        Where to start; else ``init_params(config, rng, init, scale)``.
+        Where to start; else ``init_params(config, …, init, scale)``.
     init, scale :
         The initialisation scheme ("he", "xavier", "random", "zeros") and the "random" scale.
     seed, rng :
-        ``rng`` (a Generator or legacy RandomState) drives initialisation, shuffling and
-        dropout masks; without it, ``numpy.random.default_rng(seed)``.
+        Every random draw (initialisation, shuffling, dropout) comes from ``seed`` (see the
+        module's docstring). None draws a fresh seed; ``rng`` (a Generator or RandomState),
+        when given, provides the seed instead. ``history.seed`` records the one used.
     optimizer : "gd", "momentum", "rmsprop", "adam", or an Optimizer
     learning_rate : float
         α0, before decay.
@@ -245,8 +302,10 @@ def fit(
         The optimizer's hyperparameters (momentum and RMSprop: beta; Adam: beta1, beta2;
         RMSprop and Adam: epsilon); the optimizer's defaults when None.
     decay : None, "inverse_time", "stepped" or a function (lr0, epoch) -> lr
-        Learning-rate decay by epoch: α0 / (1 + decay_rate · epoch), or
-        α0 / (1 + decay_rate · ⌊epoch / time_interval⌋).
+        Learning-rate decay by epoch: epoch e trains with α0 / (1 + decay_rate · e), or
+        α0 / (1 + decay_rate · ⌊e / time_interval⌋). (The course's Optimization notebook
+        updates α after epoch e, so its epoch e uses the rate of e − 1; pass a function
+        to reproduce that.)
     lambd : float
         L2 strength λ; the penalty is λ/(2n) Σ‖W‖² with n the training-set size.
     keep_prob : float
@@ -256,16 +315,21 @@ def fit(
     validation_data : (X_val, Y_val), optional
         Measured at the end of every epoch (val_cost, val_accuracy).
     patience, min_delta, restore_best :
-        Early stopping: stop when the monitored cost (val_cost with validation data, else
-        cost) has not fallen by more than min_delta for ``patience`` epochs, and return the
-        best parameters when ``restore_best``.
-    callbacks : functions of an EpochRecord
-        Called after every epoch; one that returns True ends training cleanly.
-    batches : function (epoch, m) -> index arrays, optional
+        Early stopping: stop when the monitored cost has not fallen by more than min_delta
+        for ``patience`` epochs, and return the best parameters when ``restore_best``. The
+        monitored cost is val_cost (of the parameters at the end of the epoch) with
+        validation data, else the epoch's training cost (of the parameters at its start,
+        exactly so for full batches; with mini-batches the epoch's mean).
+    callbacks : a function of an EpochRecord, or a list of them
+        All are called after every epoch; if any returns a true value, training ends cleanly.
+    batches : function (epoch, m) -> index arrays or slices, optional
         A mini-batch schedule (e.g. ``course_mini_batches(64)``) that replaces the
         shuffling of ``mini_batch_size``, so that someone else's batches are reproduced.
+        Each epoch must use every example exactly once.
     optimizer_state, start_epoch :
-        To resume: the state returned by an earlier run, and the epoch to count from.
+        To resume: the state of an earlier run (``fit``'s optimizer_state, which is the
+        state after its last epoch) and the epoch to count from. With the same seed the
+        resumed run draws the batches and masks an uninterrupted one would.
     divergence_factor : float or None
         Training stops as diverged when an epoch's cost exceeds this many times the first
         epoch's (a learning rate too large sends it up, not down), or when the cost or the
@@ -279,131 +343,152 @@ def fit(
     Raises
     ------
     TrainingDiverged
-        When training diverges (see ``divergence_factor``); it names the epoch and the
-        learning rate, and holds the good parameters of the epoch with the lowest cost so
-        far (``.params``) and the history so far.
+        When training diverges; it names the epoch and the learning rate, and holds the
+        parameters at the start of the epoch with the lowest cost so far (``.params``).
     """
-    o = SimpleNamespace(**{k: v for k, v in locals().items() if k not in ("config", "X", "Y")})
+    # --- the arguments
     check_config(config)
     X = check_X(X, config.n_x)
     m = X.shape[1]
     Y = check_Y(Y, config.output, config.n_y, m, X.dtype)
-    check_convention(o.convention)
-    lambd, n = _check_l2(o.lambd, None, m)
-    rng = as_rng(o.rng) if o.rng is not None else as_rng(0 if o.seed is None else o.seed)
-    keep_prob, _, _ = _check_dropout(o.keep_prob, rng, None, config, m)
-    _positive("learning_rate", o.learning_rate)
-    if isinstance(o.num_epochs, bool) or not isinstance(o.num_epochs, numbers.Integral) or o.num_epochs < 0:
-        raise ValueError(f"num_epochs must be a non-negative integer; got {o.num_epochs!r}")
-    if o.patience is not None:
-        _positive("patience", o.patience, integral=True)
-    if o.validation_data is not None:
+    check_convention(convention)
+    lambd, n = _check_l2(lambd, None, m)
+    check_number("learning_rate", learning_rate, "a positive number", lambda v: v > 0)
+    check_number("num_epochs", num_epochs, "a non-negative integer", lambda v: v >= 0, integer=True)
+    check_number("start_epoch", start_epoch, "a non-negative integer", lambda v: v >= 0, integer=True)
+    check_number("decay_rate", decay_rate, "a non-negative number", lambda v: v >= 0)
+    check_number("time_interval", time_interval, "a positive integer", lambda v: v >= 1, integer=True)
+    check_number("min_delta", min_delta, "a non-negative number", lambda v: v >= 0)
+    if patience is not None:
+        check_number("patience", patience, "a positive integer", lambda v: v >= 1, integer=True)
+    if divergence_factor is not None:
+        check_number("divergence_factor", divergence_factor, "a number above 1", lambda v: v > 1)
+    if mini_batch_size is not None:
+        _check_batch_size(mini_batch_size)
+    if not isinstance(restore_best, bool):
+        raise ValueError(f"restore_best must be True or False; got {restore_best!r}")
+    if callable(callbacks):
+        callbacks = [callbacks]
+    if not all(callable(c) for c in callbacks):
+        raise ValueError("callbacks must be a function of an EpochRecord, or a list of them")
+    keep_prob, _, _ = _check_dropout(keep_prob, 0, None, config, m)   # (0: any rng, to check keep_prob)
+    if keep_prob < 1 and config.L == 1:
+        raise ValueError("keep_prob < 1 drops hidden units, and this network has no hidden layer")
+    if validation_data is not None:
         try:
-            X_val, Y_val = o.validation_data
+            X_val, Y_val = validation_data
         except (TypeError, ValueError):
             raise ValueError("validation_data must be a pair (X_val, Y_val)") from None
-        X_val = check_X(X_val, config.n_x).astype(X.dtype, copy=False)
-        Y_val = check_Y(Y_val, config.output, config.n_y, X_val.shape[1], X.dtype)
+        X_val = check_X(X_val, config.n_x, "X_val").astype(X.dtype, copy=False)
+        Y_val = check_Y(Y_val, config.output, config.n_y, X_val.shape[1], X.dtype, like="X_val", name="Y_val")
 
-    if o.params is None:
-        params = init_params(config, rng, o.init, o.scale, dtype=X.dtype)
+    # --- the start
+    if rng is not None:
+        rng = as_rng(rng)
+        seed = int(rng.integers(2 ** 63) if isinstance(rng, np.random.Generator) else rng.randint(2 ** 31))
+    elif seed is None:
+        seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> 1)
+    else:
+        seed = check_number("seed", seed, "a non-negative integer", lambda v: v >= 0, integer=True)
+    if params is None:
+        params = init_params(config, np.random.default_rng([seed, INIT_STREAM]), init, scale, dtype=X.dtype)
     else:
         params = [LayerParams(W.astype(X.dtype), b.astype(X.dtype))
-                  for W, b in check_params(o.params, config.layer_dims)]
-    hyper = {k: v for k, v in (("beta", o.beta), ("beta1", o.beta1), ("beta2", o.beta2),
-                               ("epsilon", o.epsilon)) if v is not None}
-    optimizer = get_optimizer(o.optimizer, **hyper)
-    state = optimizer.init(params) if o.optimizer_state is None else o.optimizer_state
-    if o.batches is not None:
-        schedule = o.batches
-    elif o.mini_batch_size is None or o.mini_batch_size >= m:
+                  for W, b in check_params(params, config.layer_dims)]
+    hyper = {k: v for k, v in (("beta", beta), ("beta1", beta1), ("beta2", beta2), ("epsilon", epsilon))
+             if v is not None}
+    optimizer = get_optimizer(optimizer, **hyper)
+    state = optimizer.init(params)
+    if optimizer_state is not None:
+        state = _check_optimizer_state(optimizer_state, state, optimizer, X.dtype)
+    if batches is not None:
+        schedule = batches
+    elif mini_batch_size is None or mini_batch_size >= m:
         schedule = full_batch()
     else:
-        schedule = shuffled_batches(o.mini_batch_size, rng)
-    learning_rate_at = _learning_rate_schedule(o.learning_rate, o.decay, o.decay_rate, o.time_interval)
+        schedule = shuffled_batches(mini_batch_size, seed)
+    learning_rate_at = _learning_rate_schedule(learning_rate, decay, decay_rate, time_interval)
     loss_from_Z = get_output(config.output).loss_from_Z
     classifies = config.output != "identity"
 
-    if o.divergence_factor is not None:
-        _positive("divergence_factor", o.divergence_factor)
+    # --- the epochs
     records: list[EpochRecord] = []
-    best = (np.inf, None, None)                      # (monitored cost, epoch, params)
-    good = (np.inf, None, params)                    # (cost, epoch, params at its start): kept on divergence
+    best = _Best(np.inf, None, params)              # early stopping's choice
+    good = _Best(np.inf, None, params)              # kept if training diverges
+    stop_reason, waited = "completed", 0
 
     def diverged(epoch: int, alpha: float, what: str) -> TrainingDiverged:
-        cost, good_epoch, good_params = good
-        kept = (f"the parameters of epoch {good_epoch} (cost {cost:.6g}) are kept"
-                if good_epoch is not None else "the initial parameters are kept")
+        kept = (f"The parameters of epoch {good.epoch} (cost {good.cost:.6g}) are kept."
+                if good.epoch is not None else "The initial parameters are kept.")
         return TrainingDiverged(
             f"training diverged: {what} in epoch {epoch} with learning rate {alpha:g}; "
-            f"try a smaller learning rate. {kept[0].upper()}{kept[1:]}.",
-            epoch, good_params, History.from_records(records, stop_reason="diverged"))
+            f"try a smaller learning rate. {kept}",
+            epoch, good.params, History.from_records(records, stop_reason="diverged", seed=seed))
 
-    stop_reason, waited = "completed", 0
-    for epoch in range(o.start_epoch, o.start_epoch + o.num_epochs):
+    for epoch in range(start_epoch, start_epoch + num_epochs):
         alpha = learning_rate_at(epoch)
+        if not (np.isfinite(alpha) and alpha > 0):
+            raise ValueError(f"the learning-rate decay gave α = {alpha!r} for epoch {epoch}; expected a positive number")
+        dropout_rng = epoch_rng(seed, DROPOUT_STREAM, epoch) if keep_prob < 1 else None
         start_params = params
-        sums = np.zeros(3)                           # Σ m_b·J_data, Σ m_b·J_l2, Σ correct
-        seen = 0
-        for idx in schedule(epoch, m):
-            X_b, Y_b = X[:, idx], Y[:, idx]
+        data_sum = l2_sum = correct = 0.0            # Σ m_b·J_data, Σ m_b·J_l2, Σ m_b·accuracy
+        for batch in _epoch_batches(schedule, epoch, m):
+            X_b, Y_b = X[:, batch], Y[:, batch]
             m_b = X_b.shape[1]
-            if m_b == 0:
-                continue
             with np.errstate(over="ignore", invalid="ignore"):    # divergence is tested for below
-                AL, caches = _forward(params, X_b, config, keep_prob, rng)
+                AL, caches = _forward(params, X_b, config, keep_prob, dropout_rng)
                 J_data = float(cost_from_loss(loss_from_Z(caches[-1].Z, Y_b)))
                 J_l2 = float(l2_cost([W for W, _ in params], lambd, n)) if lambd else 0.0
                 if not np.isfinite(J_data + J_l2):
                     raise diverged(epoch, alpha, f"the cost became {J_data + J_l2}")
-                grads = _backward_trace(AL, Y_b, caches, config, o.convention, need_dX=False, lambd=lambd, n=n)
+                grads = _backward_trace(AL, Y_b, caches, config, convention, need_dX=False, lambd=lambd, n=n)
                 params, state = optimizer.update(params, grads, state, alpha)
-            sums += (m_b * J_data, m_b * J_l2, m_b * _fraction_correct(AL, Y_b, config.output) if classifies else 0)
-            seen += m_b
-        if seen != m:
-            raise ValueError(f"the mini-batch schedule covered {seen} examples in epoch {epoch}; expected m = {m}")
+            data_sum += m_b * J_data
+            l2_sum += m_b * J_l2
+            if classifies:
+                correct += m_b * _fraction_correct(AL, Y_b, config.output)
+        cost = (data_sum + l2_sum) / m
+        if divergence_factor is not None and records and cost > divergence_factor * records[0].cost:
+            raise diverged(epoch, alpha, f"the cost rose from {records[0].cost:.6g} to {cost:.6g}")
+        if cost < good.cost:
+            good = _Best(cost, epoch, start_params)
         if not all(np.all(np.isfinite(W)) and np.all(np.isfinite(b)) for W, b in params):
             raise diverged(epoch, alpha, "the parameters became NaN or infinite")
+
         val_cost = val_accuracy = np.nan
-        if o.validation_data is not None:
+        if validation_data is not None:
             AL_val, caches_val = _forward(params, X_val, config)
             val_cost = float(cost_from_loss(loss_from_Z(caches_val[-1].Z, Y_val)))
             val_accuracy = _fraction_correct(AL_val, Y_val, config.output) if classifies else np.nan
-        data_cost, l2_part, correct = sums / m
-        record = EpochRecord(epoch, data_cost + l2_part, data_cost, l2_part,
-                             correct if classifies else np.nan, alpha, val_cost, val_accuracy)
-        if o.divergence_factor is not None and records and record.cost > o.divergence_factor * records[0].cost:
-            raise diverged(epoch, alpha, f"the cost rose from {records[0].cost:.6g} to {record.cost:.6g}")
-        if record.cost < good[0]:
-            good = (record.cost, epoch, start_params)
+        record = EpochRecord(epoch, cost, data_sum / m, l2_sum / m, correct / m if classifies else np.nan,
+                             alpha, val_cost, val_accuracy)
         records.append(record)
 
-        if o.patience is not None:
-            monitored, kept = (val_cost, params) if o.validation_data is not None else (record.cost, start_params)
-            if monitored < best[0] - o.min_delta:
-                best, waited = (monitored, epoch, kept), 0
+        if patience is not None:
+            monitored, measured_on = (val_cost, params) if validation_data is not None else (cost, start_params)
+            if monitored < best.cost - min_delta:
+                best, waited = _Best(monitored, epoch, measured_on), 0
             else:
                 waited += 1
-        if any(callback(record) is True for callback in o.callbacks):
+        answers = [callback(record) for callback in callbacks]
+        if any(bool(a) for a in answers if a is not None):
             stop_reason = "callback"
             break
-        if o.patience is not None and waited >= o.patience:
+        if patience is not None and waited >= patience:
             stop_reason = "early stopping"
             break
 
-    best_epoch = None
-    if o.patience is not None and best[1] is not None:
-        best_epoch = best[1]
-        if o.restore_best:
-            params = best[2]
-    history = History.from_records(records, stop_reason=stop_reason, best_epoch=best_epoch)
+    if patience is not None and best.epoch is not None and restore_best:
+        params = best.params
+    history = History.from_records(records, stop_reason=stop_reason, seed=seed,
+                                   best_epoch=best.epoch if patience is not None else None)
     return TrainResult(params, history, optimizer, state)
 
 
-@functools.wraps(fit)
 def train(config: ModelConfig, X: Any, Y: Any, **options: Any) -> tuple[list[LayerParams], History]:
     result = fit(config, X, Y, **options)
     return result.params, result.history
 
 
 train.__doc__ = "Train a network; returns (params, history). The arguments are fit's.\n\n" + (fit.__doc__ or "")
+train.__signature__ = inspect.signature(fit).replace(return_annotation="tuple[list[LayerParams], History]")

@@ -7,14 +7,40 @@ what to change.
 
 from __future__ import annotations
 
-from typing import Any
+import numbers
+from typing import Any, Callable
 
 import numpy as np
 
 from .layers import CONVENTIONS, LayerParams, check_convention
 
-__all__ = ["CONVENTIONS", "as_matrix", "check_X", "check_Y", "check_AL", "check_params",
-           "check_convention", "float_dtype"]
+__all__ = ["CONVENTIONS", "as_matrix", "as_rng", "check_X", "check_Y", "check_AL", "check_number",
+           "check_params", "check_convention", "float_dtype"]
+
+
+def check_number(name: str, value: Any, what: str, test: Callable[[Any], bool], integer: bool = False):
+    """``value`` as an int or float if it is a finite (integer) number that passes ``test``.
+
+    Otherwise a ``ValueError``: "{name} must be {what}; got {value!r}". Booleans are not
+    numbers here, NumPy scalars are.
+    """
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind) or not np.isfinite(value) or not test(value):
+        raise ValueError(f"{name} must be {what}; got {value!r}")
+    return int(value) if integer else float(value)
+
+
+def as_rng(rng: Any, name: str = "rng") -> np.random.Generator | np.random.RandomState:
+    """A Generator or legacy RandomState as given; an int seed becomes ``default_rng(seed)``."""
+    if isinstance(rng, (np.random.Generator, np.random.RandomState)):
+        return rng
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        check_number(f"{name} as a seed", rng, "a non-negative integer", lambda v: v >= 0, integer=True)
+        return np.random.default_rng(int(rng))
+    raise ValueError(
+        f"{name} must be a numpy.random.Generator, a numpy.random.RandomState or an int seed; "
+        f"got {type(rng).__name__}"
+    )
 
 
 def float_dtype(X: np.ndarray) -> np.dtype:
@@ -64,23 +90,23 @@ def as_matrix(value: Any, name: str, dtype: np.dtype | None = None, columns: str
     return A
 
 
-def check_X(X: Any, n_x: int) -> np.ndarray:
+def check_X(X: Any, n_x: int, name: str = "X") -> np.ndarray:
     """X as an (n_x, m) float array; examples given as rows are recognised and named."""
-    X = as_matrix(X, "X")
+    X = as_matrix(X, name)
     if X.shape[0] != n_x:
         hint = ""
         if X.shape[1] == n_x:
-            hint = "; it looks like the examples are rows: pass X.T"
+            hint = f"; it looks like the examples are rows: pass {name}.T"
         raise ValueError(
-            f"X must have shape (n_x, m) = ({n_x}, m), one column per example; "
+            f"{name} must have shape (n_x, m) = ({n_x}, m), one column per example; "
             f"got shape {X.shape}{hint}"
         )
     if X.shape[1] == 0:
-        raise ValueError("X must hold at least one example (column); got m = 0")
+        raise ValueError(f"{name} must hold at least one example (column); got m = 0")
     return X
 
 
-def check_Y(Y: Any, output: str, n_y: int, m: int, dtype: np.dtype, like: str = "X") -> np.ndarray:
+def check_Y(Y: Any, output: str, n_y: int, m: int, dtype: np.dtype, like: str = "X", name: str = "Y") -> np.ndarray:
     """Y as an (n_y, m) array of ``dtype`` whose values are in the range of ``output``.
 
     ``like`` names the argument that fixed m (X, or AL), for the message when m differs.
@@ -88,27 +114,27 @@ def check_Y(Y: Any, output: str, n_y: int, m: int, dtype: np.dtype, like: str = 
     sigmoid: every value in [0, 1] (0/1 labels, or soft targets); softmax: non-negative
     columns that sum to 1 (one-hot labels, C = n_y rows); identity: any finite value.
     """
-    Y = as_matrix(Y, "Y", dtype)
+    Y = as_matrix(Y, name, dtype)
     if Y.shape != (n_y, m):
         hint = ""
         if Y.shape == (m, n_y) and n_y != m:
-            hint = "; it looks like the examples are rows: pass Y.T"
+            hint = f"; it looks like the examples are rows: pass {name}.T"
         elif output == "softmax" and Y.shape == (1, m):
             hint = f"; one-hot encode the class labels into {n_y} rows"
         elif Y.shape[1] != m:
             hint = f"; {like} has m = {m} examples"
-        raise ValueError(f"Y must have shape (n_y, m) = ({n_y}, {m}); got shape {Y.shape}{hint}")
+        raise ValueError(f"{name} must have shape (n_y, m) = ({n_y}, {m}); got shape {Y.shape}{hint}")
     if output == "sigmoid" and (Y.min() < 0 or Y.max() > 1):
         bad = Y.min() if Y.min() < 0 else Y.max()
         raise ValueError(
-            f"Y must hold labels in [0, 1] for a sigmoid output (binary cross-entropy); found {bad:g}"
+            f"{name} must hold labels in [0, 1] for a sigmoid output (binary cross-entropy); found {bad:g}"
         )
     if output == "softmax":
         sums = Y.sum(axis=0, dtype=np.float64)
         tol = 1e-6 if dtype == np.float32 else 1e-12
         if Y.min() < 0 or np.any(np.abs(sums - 1) > tol * n_y):
             raise ValueError(
-                f"Y must be one-hot for a softmax output: non-negative columns of {n_y} values "
+                f"{name} must be one-hot for a softmax output: non-negative columns of {n_y} values "
                 f"that sum to 1; found a column summing to {sums[np.argmax(np.abs(sums - 1))]:g}"
                 f" with minimum {Y.min():g}"
             )
