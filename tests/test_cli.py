@@ -1,72 +1,192 @@
-"""The command line: the main job, the gradient-check report, and one-line errors with exit status 2."""
+"""The command line, through main(argv) and as a subprocess: each command, its files, its errors."""
 
+import json
+import struct
 import subprocess
 import sys
 
+import numpy as np
+import pytest
+
+import chainrule as cr
 import chainrule.cli as cli
+from chainrule import datasets
+from chainrule.io import load_model
 
 
-def test_default_run_trains_the_planar_classifier(capsys):
+def _run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "chainrule", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def _png_size(path):
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+# --- train ---------------------------------------------------------------------------------
+
+
+def test_default_run_trains_the_planar_classifier(tmp_path, capsys):
     """The course's numbers: cost 0.693048 at epoch 0, 0.288083 at 1000, accuracy over 90 %."""
-    assert cli.main([]) == 0
+    assert cli.main(["--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
+    assert "Network [2, 4, 1]: tanh hidden layers, sigmoid output" in out
     assert "Cost after epoch 0: 0.693048" in out and "Cost after epoch 1000: 0.288083" in out
-    assert out.count("Cost after epoch") == 10
     accuracy = float(out.split("Training accuracy: ")[1].split(" %")[0])
     assert accuracy >= 90
+    for name in ("model.npz", "history.csv", "training.png"):
+        assert (tmp_path / name).exists()
+    assert _png_size(tmp_path / "training.png") == (1000, 400)
+    rows = (tmp_path / "history.csv").read_text().splitlines()
+    assert rows[0].startswith("epoch,cost,") and len(rows) == 10001
+    assert f"{float(rows[1].split(',')[1]):.6f}" == "0.693048"
 
 
-def test_train_options(capsys):
-    assert cli.main(["train", "--hidden-layers", "3", "--num-epochs", "500", "--print-every", "250"]) == 0
+def test_train_writes_a_model_that_summary_and_predict_read_back(tmp_path, capsys):
+    """iris: softmax, standardised, 20 % held out; predictions from the file equal the Python API's."""
+    out = tmp_path / "run"
+    assert cli.main(["train", "--data", "iris", "--hidden-layers", "8", "--hidden-activation", "relu",
+                     "--init", "he", "--optimizer", "adam", "--learning-rate", "0.01", "--num-epochs", "200",
+                     "--out", str(out), "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "Training accuracy:" in text and "Test accuracy:" in text
+    model = load_model(out / "model.npz")
+    assert model.config.layer_dims == (4, 8, 3) and model.standardizer is not None
+    assert model.history is not None and len(model.history) == 200
+
+    assert cli.main(["summary", str(out / "model.npz")]) == 0
+    summary = capsys.readouterr().out
+    for piece in ("(8, 4)", "(3, 8)", "relu", "softmax", "parameters", "adam", "setosa"):
+        assert piece in summary
+    assert str(4 * 8 + 8 + 8 * 3 + 3) in summary
+
+    iris = datasets.iris()
+    csv_path = tmp_path / "iris.csv"
+    header = ",".join(iris.feature_names) + ",species"
+    lines = [header] + [",".join(repr(float(v)) for v in x) + f",{iris.classes[int(np.argmax(y))]}" for x, y in zip(iris.X.T, iris.Y.T)]
+    csv_path.write_text("\n".join(lines) + "\n")
+    predictions = tmp_path / "predictions.csv"
+    assert cli.main(["predict", str(out / "model.npz"), str(csv_path), "--out", str(predictions)]) == 0
+    rows = predictions.read_text().splitlines()
+    assert rows[0] == "prediction," + ",".join(f"p_{c}" for c in iris.classes)
+    X = datasets.standardize(iris.X, model.standardizer)
+    P = cr.predict_proba(model.params, X, model.config)
+    labels = cr.predict(model.params, X, model.config)[0]
+    for row, k, p in zip(rows[1:], labels, P.T):
+        cells = row.split(",")
+        assert cells[0] == iris.classes[k]
+        np.testing.assert_array_equal([float(c) for c in cells[1:]], p)
+
+
+def test_resume_continues_exactly(tmp_path, capsys):
+    """N + K epochs in one run equal N, then --resume for K, to 1e-12 (here: bit for bit)."""
+    common = ["--data", "moons", "--hidden-layers", "5,3", "--hidden-activation", "relu", "--init", "he",
+              "--optimizer", "adam", "--learning-rate", "0.01", "--mini-batch-size", "32", "--keep-prob", "0.9",
+              "--quiet"]
+    assert cli.main(["train", *common, "--num-epochs", "30", "--out", str(tmp_path / "whole")]) == 0
+    assert cli.main(["train", *common, "--num-epochs", "18", "--out", str(tmp_path / "first")]) == 0
+    assert cli.main(["train", "--resume", str(tmp_path / "first" / "model.npz"), "--num-epochs", "12",
+                     "--quiet", "--out", str(tmp_path / "rest")]) == 0
+    whole, rest = load_model(tmp_path / "whole" / "model.npz"), load_model(tmp_path / "rest" / "model.npz")
+    for p, q in zip(whole.params, rest.params):
+        np.testing.assert_allclose(p.W, q.W, rtol=1e-12, atol=0)
+        np.testing.assert_allclose(p.b, q.b, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(whole.history.cost, rest.history.cost, rtol=1e-12)
+    assert len(rest.history) == 30 and rest.optimizer_state.t == whole.optimizer_state.t
+
+
+def test_config_file_and_json_summary(tmp_path, capsys):
+    config = tmp_path / "run.toml"
+    config.write_text('hidden_layers = [3]\nnum_epochs = 300\nlearning_rate = 0.5\n')
+    assert cli.main(["train", "--config", str(config), "--learning-rate", "1.0", "--json",
+                     "--out", str(tmp_path / "o")]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["layer_dims"] == [2, 3, 1] and summary["epochs"] == 300
+    model = load_model(tmp_path / "o" / "model.npz")
+    assert model.settings["options"]["learning_rate"] == 1.0      # the flag overrides the file
+
+
+def test_progress_lines_when_not_a_terminal(tmp_path):
+    done = _run("train", "--num-epochs", "100", "--print-every", "25", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert [line.split(":")[0] for line in done.stdout.splitlines() if line.startswith("Cost after")] == [
+        f"Cost after epoch {e}" for e in (0, 25, 50, 75)]
+
+
+def test_compare_reports_rounding_only(capsys):
+    assert cli.main(["compare", "--num-epochs", "60", "--every", "20"]) == 0
     out = capsys.readouterr().out
-    assert "Training [2, 3, 1]" in out and out.count("Cost after epoch") == 2
+    rows = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit()]
+    assert [int(r[0]) for r in rows] == [0, 20, 40, 60]
+    differences = np.array([[float(v) for v in r[2:]] for r in rows])
+    assert differences.shape[1] == 6 and differences.max() < 1e-12   # absorbed and per-example, J and W1, W2
 
 
-def test_gradcheck_reports_both_conventions_and_the_planted_bug(capsys):
+# --- explain and gradcheck -------------------------------------------------------------------
+
+
+def test_explain_default_and_check(capsys):
+    assert cli.main(["explain", "--format", "markdown", "--check", "-m", "30"]) == 0
+    out = capsys.readouterr().out
+    assert "dW[2]" in out and "(1, 4) = (1, 30)·(30, 4)" in out
+
+
+def test_gradcheck_injected_bug_exits_1_and_names_layers(capsys):
+    assert cli.main(["gradcheck", "--inject", "double-1/m"]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED" in out and "layers pointed at: 1, 2" in out
     assert cli.main(["gradcheck"]) == 0
     out = capsys.readouterr().out
-    assert "convention 'deferred' (1/m in dW and db)" in out
-    assert "convention 'absorbed' (1/m in dZ[L])" in out
-    assert out.count("passed (threshold 2e-07") == 2
-    assert "FAILED" in out and "layers pointed at: 1, 2, 3" in out
+    assert out.count("passed (threshold 2e-07") == 2 and "FAILED" not in out
+    assert cli.main(["gradcheck", "--inject", "missing-g-prime", "--layer-dims", "3,5,4,2"]) == 1
+    assert "layers pointed at: 1, 2" in capsys.readouterr().out
 
 
-def test_gradcheck_options(capsys):
-    assert cli.main(["gradcheck", "--layer-dims", "4,5,3", "--hidden-activation", "relu",
-                     "--output", "softmax", "-m", "7", "--seed", "4"]) == 0
-    out = capsys.readouterr().out
-    assert "Network [4, 5, 3]: relu hidden layers, softmax output; m = 7" in out
+def test_subprocess_commands():
+    done = _run("gradcheck", "--inject", "no-1/m")
+    assert done.returncode == 1 and "layers pointed at" in done.stdout
+    done = _run("explain")
+    assert done.returncode == 0 and "dW[1]" in done.stdout
 
 
-def _run(*args):
-    return subprocess.run([sys.executable, "-m", "chainrule", *args], capture_output=True, text=True)
+# --- user mistakes -----------------------------------------------------------------------------
 
 
-def test_subprocess_main_job():
-    done = _run("train", "--num-epochs", "1001")
-    assert done.returncode == 0, done.stderr
-    assert "Cost after epoch 1000: 0.288083" in done.stdout
-
-
-def test_user_mistakes_end_in_one_line_and_status_2():
-    for args, message in [
-        (["gradcheck", "--hidden-activation", "swish"], "unknown activation 'swish'"),
-        (["gradcheck", "--output", "softmax", "--layer-dims", "2,3,1"], "softmax output needs n_y ≥ 2"),
-        (["gradcheck", "--layer-dims", "2,0,1"], "positive integers"),
-        (["gradcheck", "-m", "0"], "at least 1 example"),
-        (["gradcheck", "--layer-dims", "2,x"], "comma-separated integers"),
-        (["train", "--hidden-activation", "softmax"], "for output layers only"),
-        (["train", "--learning-rate", "-1"], "learning_rate must be a positive number"),
-        (["train", "--learning-rate", "1000", "--num-epochs", "50"], "training diverged"),
-        (["train", "--print-every", "0"], "--print-every must be a positive integer"),
-    ]:
-        done = _run(*args)
-        assert done.returncode == 2, (args, done.stderr)
-        assert message in done.stderr
-        assert "Traceback" not in done.stderr
-        assert len(done.stderr.strip().splitlines()) <= 5  # argparse's usage lines at most, then the message
+@pytest.mark.parametrize("args, message", [
+    (["train", "--data", "no-such.csv", "--label", "y"], "no such CSV file"),
+    (["train", "--data", "nothing"], "unknown data set 'nothing'"),
+    (["train", "--data", "BAD.csv", "--label", "y"], "is not a number"),
+    (["train", "--data", "GOOD.csv", "--label", "species"], "has no column 'species'"),
+    (["train", "--data", "GOOD.csv"], "--label COLUMN is needed"),
+    (["train", "--data", "NAN.csv", "--label", "y"], "is not a finite number"),
+    (["train", "--hidden-activation", "swish"], "invalid choice: 'swish'"),
+    (["train", "--learning-rate", "-1"], "learning_rate must be a positive number"),
+    (["train", "--learning-rate", "1000", "--num-epochs", "50"], "training diverged"),
+    (["train", "--print-every", "0"], "--print-every must be a positive integer"),
+    (["train", "--resume", "MISSING.npz"], "cannot load"),
+    (["summary", "CORRUPT.npz"], "cannot load"),
+    (["predict", "CORRUPT.npz", "GOOD.csv"], "cannot load"),
+    (["gradcheck", "--output", "softmax", "--layer-dims", "2,3,1"], "softmax output needs n_y ≥ 2"),
+    (["gradcheck", "--layer-dims", "2,x"], "comma-separated integers"),
+    (["gradcheck", "-m", "0"], "at least 1 example"),
+    (["train", "--config", "MISSING.toml"], "cannot read the config file"),
+    (["train", "--config", "BAD.toml"], "unknown option(s): learnin_rate"),
+    (["explain", "-m", "0"], "m must be"),
+])
+def test_user_mistakes_end_in_one_line_and_status_2(args, message, tmp_path):
+    (tmp_path / "BAD.csv").write_text("a,b,y\n1,x,0\n2,3,1\n")
+    (tmp_path / "GOOD.csv").write_text("a,b,y\n1,2,0\n2,3,1\n3,1,0\n")
+    (tmp_path / "NAN.csv").write_text("a,b,y\n1,nan,0\n2,3,1\n")
+    (tmp_path / "CORRUPT.npz").write_bytes(b"PK\x03\x04 not really a zip file")
+    (tmp_path / "BAD.toml").write_text("learnin_rate = 0.1\n")
+    done = _run(*args, "--out", str(tmp_path / "o"), cwd=tmp_path) if args[0] == "train" else _run(*args, cwd=tmp_path)
+    assert done.returncode == 2, (args, done.stdout, done.stderr)
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) <= 3            # argparse's usage lines at most, then one line
 
 
 def test_debug_shows_the_traceback():
-    done = _run("gradcheck", "--hidden-activation", "swish", "--debug")
+    done = _run("gradcheck", "-m", "0", "--debug")
     assert done.returncode != 0 and "Traceback" in done.stderr

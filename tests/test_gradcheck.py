@@ -213,3 +213,16 @@ def test_a_learners_five_argument_backward_is_checked(rng):
     config, params, X, Y = _problem("tanh", "sigmoid", seed=9)
     mine = lambda AL, Y, caches, config, convention: cr.backward(AL, Y, caches, config, convention)
     assert cr.gradient_check(params, X, Y, config, backward_fn=mine).passed
+
+
+@pytest.mark.parametrize("bug, layers", [("double-1/m", [1, 2, 3]), ("no-1/m", [1, 2, 3]),
+                                         ("missing-g-prime", [1, 2])])
+@pytest.mark.parametrize("convention", ["deferred", "absorbed"])
+def test_the_library_bugs_are_caught_where_they_are(bug, layers, convention):
+    """The output layer needs no g′ (its delta is fused), so a missing g′ spares layer 3 only."""
+    config, params, X, Y = _problem("tanh", "sigmoid", seed=12)
+    result = cr.gradient_check(params, X, Y, config, convention=convention,
+                               backward_fn=gradcheck.buggy_backward(bug))
+    assert not result.passed and result.failing_layers == layers
+    with pytest.raises(ValueError, match="unknown bug 'typo'"):
+        gradcheck.buggy_backward("typo")

@@ -236,16 +236,8 @@ def load(name: str, **options: Any) -> Dataset:
 MISSING = {"", "na", "n/a", "nan", "null", "none", "?"}
 
 
-def load_csv(path: str | Path, label: str, regression: bool | None = None) -> Dataset:
-    """A CSV file with a header row: the column named ``label`` is Y, every other column a feature.
-
-    Features must be numbers. ``regression`` says what the label is: True, a number to
-    predict (identity output); False, a class (sorted; two give sigmoid 0/1, more give
-    one-hot for softmax). None decides from the values: labels that are not all numbers,
-    or are all integers, are classes; numbers with a fractional part are a regression
-    target. A missing label (empty, NA, NaN, null, ?) is an error.
-    """
-    path = Path(path)
+def _read_csv(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """(header, [(line number, cells), …]) of a CSV file, blank lines skipped."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
@@ -256,7 +248,20 @@ def load_csv(path: str | Path, label: str, regression: bool | None = None) -> Da
         raise ValueError(f"cannot read {path} as CSV: {exc}") from None
     if len(rows) < 2:
         raise ValueError(f"{path} must have a header row and at least one row of data")
-    header = [h.strip() for h in rows[0][1]]
+    return [h.strip() for h in rows[0][1]], rows[1:]
+
+
+def load_csv(path: str | Path, label: str, regression: bool | None = None) -> Dataset:
+    """A CSV file with a header row: the column named ``label`` is Y, every other column a feature.
+
+    Features must be numbers. ``regression`` says what the label is: True, a number to
+    predict (identity output); False, a class (sorted; two give sigmoid 0/1, more give
+    one-hot for softmax). None decides from the values: labels that are not all numbers,
+    or are all integers, are classes; numbers with a fractional part are a regression
+    target. A missing label (empty, NA, NaN, null, ?) is an error.
+    """
+    path = Path(path)
+    header, rows = _read_csv(path)
     if label not in header:
         raise ValueError(f"{path} has no column {label!r}; its columns are: {', '.join(header)}")
     if header.count(label) > 1:
@@ -265,7 +270,7 @@ def load_csv(path: str | Path, label: str, regression: bool | None = None) -> Da
         raise ValueError(f"{path} has only the label column; there are no features")
     k = header.index(label)
     features, labels = [], []
-    for line, row in rows[1:]:
+    for line, row in rows:
         if len(row) != len(header):
             raise ValueError(f"{path}, line {line}: {len(row)} values for {len(header)} columns")
         values = []
@@ -360,3 +365,30 @@ def standardize(X: np.ndarray, standardizer: Standardizer) -> np.ndarray:
         raise ValueError(f"X must have the {standardizer.mean.shape[0]} features (rows) the standardizer "
                          f"was fitted on; got shape {X.shape}{hint}")
     return (X - standardizer.mean) / standardizer.std
+
+
+def load_csv_features(path: str | Path, feature_names: Sequence[str]) -> np.ndarray:
+    """X (n_x, m) from a CSV file with a header: the named feature columns, in that order.
+
+    Other columns (a label, say) are ignored, so the file a model was trained on, or new
+    data laid out the same way, can be given to it.
+    """
+    path = Path(path)
+    header, rows = _read_csv(path)
+    missing = [name for name in feature_names if name not in header]
+    if missing:
+        raise ValueError(f"{path} lacks the feature column(s) {', '.join(map(repr, missing))} the model "
+                         f"was trained on; its columns are: {', '.join(header)}")
+    columns = [header.index(name) for name in feature_names]
+    X = np.empty((len(columns), len(rows)))
+    for i, (line, row) in enumerate(rows):
+        if len(row) != len(header):
+            raise ValueError(f"{path}, line {line}: {len(row)} values for {len(header)} columns")
+        for k, j in enumerate(columns):
+            try:
+                X[k, i] = float(row[j])
+            except ValueError:
+                raise ValueError(f"{path}, line {line}, column {header[j]!r}: {row[j]!r} is not a number") from None
+            if not np.isfinite(X[k, i]):
+                raise ValueError(f"{path}, line {line}, column {header[j]!r}: {row[j]!r} is not a finite number")
+    return X

@@ -37,8 +37,8 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
-from .layers import LayerGrads, LayerParams
-from .losses import cost_from_loss, get_output, l2_cost
+from .layers import LayerGrads, LayerParams, linear_backward
+from .losses import cost_from_loss, fused_delta, get_output, l2_cost
 from .model import ModelConfig, backward, check_config, forward, init_params
 from .validation import as_rng, check_convention, check_number, check_params, check_X, check_Y
 
@@ -318,6 +318,18 @@ def random_problem(config: ModelConfig, m: int, rng: Any, scheme: str = "he"):
     return params, X, Y
 
 
+def _scaled(factor_of_m: float, layers: Sequence[int] | None) -> BackwardFn:
+    """A backward whose dW, db are multiplied by m^factor_of_m in the given layers (all when None)."""
+
+    def scaled_backward(AL, Y, caches, config, convention="deferred", **l2):
+        grads = backward(AL, Y, caches, config, convention, **l2)
+        factor = float(np.shape(AL)[1]) ** factor_of_m
+        bad = range(1, config.L + 1) if layers is None else layers
+        return [LayerGrads(g.dW * factor, g.db * factor) if l in bad else g for l, g in enumerate(grads, start=1)]
+
+    return scaled_backward
+
+
 def double_one_over_m(layers: Sequence[int] | None = None) -> BackwardFn:
     """A backward with the classic bug: dW and db divided by m a second time.
 
@@ -325,14 +337,37 @@ def double_one_over_m(layers: Sequence[int] | None = None) -> BackwardFn:
     bug is planted in the given layers l (all layers when None), so the check can be seen
     to point at exactly those.
     """
+    return _scaled(-1.0, layers)
 
-    def buggy_backward(AL, Y, caches, config, convention="deferred", **l2):
-        grads = backward(AL, Y, caches, config, convention, **l2)
-        m = np.shape(AL)[1]
-        bad = range(1, config.L + 1) if layers is None else layers
-        return [
-            LayerGrads(g.dW / m, g.db / m) if l in bad else g
-            for l, g in enumerate(grads, start=1)
-        ]
 
-    return buggy_backward
+def missing_g_prime(AL, Y, caches, config, convention="deferred", **l2) -> list[LayerGrads]:
+    """A backward that forgets ⊙ g′(Z[l-1]) in the hidden layers: dZ[l-1] = dA[l-1].
+
+    The output layer's gradients stay right (the fused delta needs no g′); every layer
+    below it is wrong.
+    """
+    dZ = fused_delta(caches[-1].A, Y) * (1.0 / np.shape(AL)[1] if convention == "absorbed" else 1.0)
+    grads = []
+    for l in range(config.L, 0, -1):
+        dA_prev, dW, db = linear_backward(dZ, caches[l - 1].linear, convention)
+        grads.insert(0, LayerGrads(dW, db))
+        dZ = dA_prev                                               # the bug: no ⊙ g′(Z[l-1])
+    return grads
+
+
+BUGS = {
+    "double-1/m": "dW and db divided by m a second time",
+    "no-1/m": "the 1/m forgotten: dW and db summed over the examples instead of averaged",
+    "missing-g-prime": "dZ[l] = dA[l] in the hidden layers, the ⊙ g′(Z[l]) forgotten",
+}
+
+
+def buggy_backward(name: str) -> BackwardFn:
+    """A backward with one of the bugs in ``BUGS`` planted in every layer, for ``gradient_check``."""
+    if name == "double-1/m":
+        return double_one_over_m()
+    if name == "no-1/m":
+        return _scaled(1.0, None)
+    if name == "missing-g-prime":
+        return missing_g_prime
+    raise ValueError(f"unknown bug {name!r}; expected one of: {', '.join(BUGS)}")

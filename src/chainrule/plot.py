@@ -1,0 +1,350 @@
+"""Pictures of training: the cost J per epoch, and where a classifier draws its boundary.
+
+- ``plot_history``: the training cost J and, with validation data, the validation cost.
+- ``decision_grid`` / ``plot_decision_boundary``: the class predicted at every point of a
+  grid over two input features, with the examples on top, in the user's units.
+- ``training_figure``: both side by side; ``save_figure`` writes it as a PNG.
+
+Figures are built with ``matplotlib.figure.Figure`` itself, never pyplot: no GUI backend is
+chosen or started and no global state changes, so the functions are safe in scripts,
+servers and tests. Each returns its Figure; a notebook displays a returned Figure as an image.
+matplotlib is imported only when a picture is drawn (``pip install 'chainrule[plot]'``).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import secrets
+import types
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .datasets import Standardizer, standardize
+from .layers import LayerParams
+from .model import ModelConfig, check_config, predict_proba
+from .training import History
+from .validation import check_number, check_X, check_Y
+
+__all__ = ["decision_grid", "plot_decision_boundary", "plot_history", "save_figure", "training_figure"]
+
+MARGIN = 0.1                     # the grid reaches this fraction of the data's span beyond it
+
+
+def _matplotlib():
+    """The matplotlib package with its ``figure`` module loaded, or a ``ValueError`` that says how to get it."""
+    try:
+        import matplotlib.figure
+    except ImportError:
+        raise ValueError("plots need matplotlib: pip install 'chainrule[plot]'") from None
+    return matplotlib
+
+
+def _new_figure(size: Any = (6.4, 4.8), dpi: Any = 100):
+    """A Figure of ``size`` inches at ``dpi`` dots per inch, not attached to pyplot."""
+    matplotlib = _matplotlib()
+    try:
+        width, height = size
+    except (TypeError, ValueError):
+        raise ValueError(f"size must be a pair (width, height) in inches; got {size!r}") from None
+    width = check_number("size[0] (the width in inches)", width, "a positive number", lambda v: v > 0)
+    height = check_number("size[1] (the height in inches)", height, "a positive number", lambda v: v > 0)
+    dpi = check_number("dpi", dpi, "a positive number", lambda v: v > 0)
+    figure = matplotlib.figure.Figure(figsize=(width, height), dpi=dpi, layout="constrained")
+    # IPython shows a Figure as an image only once pyplot's inline backend has registered
+    # itself; until then it would print "<Figure size … with 2 Axes>". With _repr_png_ the
+    # figure shows itself (the registered display, when there is one, still comes first).
+    figure._repr_png_ = types.MethodType(_png_bytes, figure)
+    return figure
+
+
+def _png_bytes(figure) -> bytes:
+    """The figure as PNG bytes, (width × dpi, height × dpi) pixels."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi="figure")
+    return buffer.getvalue()
+
+
+def _axes_or_new(ax: Any):
+    """(figure, axes): the root Figure of ``ax`` and ``ax`` itself, or a new Figure with one Axes."""
+    matplotlib = _matplotlib()
+    if ax is None:
+        figure = _new_figure()
+        return figure, figure.add_subplot()
+    import matplotlib.axes
+    if not isinstance(ax, matplotlib.axes.Axes):
+        raise ValueError(f"ax must be a matplotlib Axes to draw into, or None for a new figure; "
+                         f"got {type(ax).__name__}")
+    try:
+        figure = ax.get_figure(root=True)                          # matplotlib ≥ 3.10
+    except TypeError:
+        figure = ax.figure.figure                                  # before: a SubFigure's .figure is the root
+    return figure, ax
+
+
+def _class_colors(C: int) -> list:
+    """C distinct colours: matplotlib's tab10 (its default cycle), tab20, then an even hue circle."""
+    matplotlib = _matplotlib()
+    if C <= 10:
+        return list(matplotlib.colormaps["tab10"].colors[:C])
+    if C <= 20:
+        return list(matplotlib.colormaps["tab20"].colors[:C])
+    return list(matplotlib.colormaps["hsv"](np.linspace(0, 1, C, endpoint=False)))
+
+
+# --- the cost per epoch ----------------------------------------------------------------------
+
+
+def plot_history(history: History, ax: Any = None):
+    """The training cost J per epoch and, where measured, the validation cost.
+
+    Parameters
+    ----------
+    history : History
+        ``train``'s (or ``fit``'s) history: ``cost`` is J of each epoch (with the L2 term when
+        λ > 0), ``val_cost`` the data cost on the validation set (NaN where not measured).
+    ax : matplotlib Axes, optional
+        Where to draw; a new Figure with one Axes when None.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure drawn into. The y axis is logarithmic when the costs span more than two
+        decades (a cost that falls from 0.7 to 0.001 is otherwise a flat line after the
+        first epochs). The curves carry the gids "training" and "validation".
+    """
+    if not isinstance(history, History):
+        raise ValueError(f"history must be the History that chainrule.train returns; got {type(history).__name__}")
+    figure, ax = _axes_or_new(ax)
+    with_l2 = bool(np.any(history.l2_cost > 0))
+    marker = "o" if len(history) == 1 else None                    # one epoch: a point, not a line
+    ax.plot(history.epoch, history.cost, marker=marker, gid="training",
+            label="training J (with L2)" if with_l2 else "training")
+    costs = [history.cost]
+    if np.any(np.isfinite(history.val_cost)):
+        ax.plot(history.epoch, history.val_cost, marker=marker, gid="validation",
+                label="validation J (without L2)" if with_l2 else "validation")
+        costs.append(history.val_cost)
+    if history.best_epoch is not None:
+        ax.axvline(history.best_epoch, color="0.5", linestyle=":", gid="best epoch",
+                   label=f"best epoch ({history.best_epoch})")
+    values = np.concatenate(costs)
+    values = values[np.isfinite(values)]
+    if values.size and values.min() > 0 and values.max() / values.min() > 100:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("cost J")
+    stopped = "" if history.stop_reason == "completed" else f" (stopped: {history.stop_reason})"
+    ax.set_title(f"cost per epoch{stopped}")
+    if len(history):
+        ax.legend()
+    return figure
+
+
+# --- the decision boundary -------------------------------------------------------------------
+
+
+def _check_classifier(config: ModelConfig, what: str) -> int:
+    """The number of classes C a network with this config predicts in the plane, or a ``ValueError``."""
+    check_config(config)
+    if config.n_x != 2:
+        raise ValueError(f"{what} is drawn in the plane of two input features: it needs n_x = 2; "
+                         f"this network has n_x = {config.n_x}")
+    if config.output == "identity":
+        raise ValueError(f"{what} separates classes, and an identity output predicts values, "
+                         "not classes: there is none to draw")
+    if config.output == "sigmoid" and config.n_y != 1:
+        raise ValueError(f"{what} needs one class per point; a sigmoid output with n_y = {config.n_y} "
+                         "units predicts that many independent labels (use n_y = 1, or softmax)")
+    return 2 if config.output == "sigmoid" else config.n_y
+
+
+def _classes_of(AL: np.ndarray, output: str) -> np.ndarray:
+    """The predicted class of each column of A[L] (n_y, m): A > 0.5 for sigmoid, arg-max for softmax."""
+    if output == "sigmoid":
+        return (AL[0] > 0.5).astype(np.int64)
+    return np.argmax(AL, axis=0)
+
+
+def decision_grid(
+    params: Sequence[LayerParams],
+    config: ModelConfig,
+    X: Any,
+    standardizer: Standardizer | None = None,
+    resolution: int = 200,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The class the network predicts at every point of a grid that covers X.
+
+    Parameters
+    ----------
+    params : list of (W, b)
+    config : ModelConfig
+        n_x = 2, and a classifying output: sigmoid with n_y = 1, or softmax.
+    X : (2, m)
+        The examples the grid must cover, in the user's units; the grid reaches 10 % of
+        each feature's span beyond its smallest and largest value.
+    standardizer : Standardizer, optional
+        The statistics the network was trained with: each grid point x is predicted as
+        (x − mean) / std, so that the grid stays in the units of X.
+    resolution : int
+        Grid points along each axis (≥ 2).
+
+    Returns
+    -------
+    xx, yy : (resolution, resolution)
+        The grid's x1 and x2 coordinates (``numpy.meshgrid``: x1 varies along columns).
+    classes : (resolution, resolution) int
+        The predicted class at (xx, yy): A[L] > 0.5 for sigmoid (0 or 1), the arg-max of
+        A[L] for softmax (0 … C−1), as ``chainrule.predict`` decides.
+    """
+    _check_classifier(config, "a decision boundary")
+    X = check_X(X, 2)
+    if standardizer is not None and not isinstance(standardizer, Standardizer):
+        raise ValueError(f"standardizer must be a chainrule.datasets.Standardizer (from fit_standardizer); "
+                         f"got {type(standardizer).__name__}")
+    resolution = check_number("resolution", resolution, "an integer ≥ 2", lambda v: v >= 2, integer=True)
+    low, high = X.min(axis=1), X.max(axis=1)                       # (2,)
+    span = high - low
+    margin = np.where(span > 0, MARGIN * span, np.maximum(MARGIN * np.abs(low), 1.0))
+    x1 = np.linspace(low[0] - margin[0], high[0] + margin[0], resolution)
+    x2 = np.linspace(low[1] - margin[1], high[1] + margin[1], resolution)
+    xx, yy = np.meshgrid(x1, x2)                                   # (resolution, resolution)
+    grid = np.vstack([xx.ravel(), yy.ravel()])                     # (2, resolution²)
+    if standardizer is not None:
+        grid = standardize(grid, standardizer)
+    AL = predict_proba(params, grid, config)                       # (n_y, resolution²)
+    return xx, yy, _classes_of(AL, config.output).reshape(xx.shape)
+
+
+def plot_decision_boundary(
+    params: Sequence[LayerParams],
+    config: ModelConfig,
+    X: Any,
+    Y: Any,
+    ax: Any = None,
+    standardizer: Standardizer | None = None,
+    resolution: int = 200,
+):
+    """The regions where the network predicts each class, with the examples coloured by label.
+
+    Parameters
+    ----------
+    params, config, X, standardizer, resolution :
+        As for ``decision_grid``: X (2, m) is in the user's units, and the standardizer the
+        network was trained with (if any) is applied before it predicts.
+    Y : (n_y, m)
+        The labels of X: a 0/1 row for sigmoid, one-hot columns for softmax.
+    ax : matplotlib Axes, optional
+        Where to draw; a new Figure with one Axes when None.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure drawn into. The title gives the fraction of the drawn examples that the
+        network classifies correctly.
+    """
+    C = _check_classifier(config, "a decision boundary")
+    X = check_X(X, 2)
+    Y = check_Y(Y, config.output, config.n_y, X.shape[1], np.dtype(np.float64))
+    xx, yy, classes = decision_grid(params, config, X, standardizer, resolution)
+    figure, ax = _axes_or_new(ax)
+    colors = _class_colors(C)
+    ax.contourf(xx, yy, classes, levels=np.arange(C + 1) - 0.5, colors=colors, alpha=0.3)
+    X_net = X if standardizer is None else standardize(X, standardizer)
+    predicted = _classes_of(predict_proba(params, X_net, config), config.output)
+    labels = (Y[0] > 0.5).astype(np.int64) if config.output == "sigmoid" else np.argmax(Y, axis=0)
+    for k in range(C):
+        mine = labels == k
+        if np.any(mine):
+            ax.scatter(X[0, mine], X[1, mine], color=colors[k], edgecolors="black", linewidths=0.4,
+                       s=16, label=f"y = {k}" if config.output == "sigmoid" else f"class {k}")
+    ax.set_xlim(xx[0, 0], xx[0, -1])
+    ax.set_ylim(yy[0, 0], yy[-1, 0])
+    ax.set_xlabel("x1")
+    ax.set_ylabel("x2")
+    ax.set_title(f"decision boundary (accuracy {np.mean(predicted == labels):.1%})")
+    ax.legend(loc="best", fontsize="small")
+    return figure
+
+
+# --- both, and saving ------------------------------------------------------------------------
+
+
+def training_figure(
+    history: History,
+    params: Sequence[LayerParams] | None = None,
+    config: ModelConfig | None = None,
+    X: Any = None,
+    Y: Any = None,
+    standardizer: Standardizer | None = None,
+    size: tuple[float, float] = (10, 4),
+    dpi: float = 100,
+):
+    """The cost curves and, for a classifier of two input features, its decision boundary.
+
+    Parameters
+    ----------
+    history : History
+    params, config, X, Y : optional, all four or none
+        The trained network and the examples to draw (X in the user's units). The decision
+        boundary is drawn on the right when they are given, n_x = 2 and the output
+        classifies (sigmoid with n_y = 1, or softmax); otherwise the cost curves take the
+        whole figure.
+    standardizer : Standardizer, optional
+        The statistics the network was trained with (see ``decision_grid``).
+    size : (width, height)
+        In inches; the PNG of ``save_figure`` is size × dpi pixels.
+    dpi : float
+        Dots per inch.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    network = {"params": params, "config": config, "X": X, "Y": Y}
+    missing = [name for name, value in network.items() if value is None]
+    if 0 < len(missing) < len(network):
+        raise ValueError(f"params, config, X and Y go together (all four to draw the decision boundary, or "
+                         f"none); missing: {', '.join(missing)}")
+    boundary = False
+    if not missing:
+        check_config(config)
+        boundary = config.n_x == 2 and (config.output == "softmax"
+                                        or (config.output == "sigmoid" and config.n_y == 1))
+    figure = _new_figure(size, dpi)
+    plot_history(history, ax=figure.add_subplot(1, 2 if boundary else 1, 1))
+    if boundary:
+        plot_decision_boundary(params, config, X, Y, ax=figure.add_subplot(1, 2, 2), standardizer=standardizer)
+    return figure
+
+
+def save_figure(figure: Any, path: str | os.PathLike) -> Path:
+    """Write ``figure`` to ``path`` as a PNG, atomically; returns the path.
+
+    The image is (width × dpi, height × dpi) pixels, the figure's own size and dpi (no
+    trimming to the drawn content). It is written to a temporary file in the same folder and
+    then renamed over ``path``, so that a file already there is replaced whole or not at
+    all: an error while drawing or writing leaves it as it was, and no temporary file behind.
+    """
+    matplotlib = _matplotlib()
+    if not isinstance(figure, matplotlib.figure.Figure):
+        raise ValueError(f"figure must be a matplotlib Figure (what the chainrule.plot functions return); "
+                         f"got {type(figure).__name__}")
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"save_figure writes PNG files: path must end in .png; got {str(path)!r}")
+    if not path.parent.is_dir():
+        raise ValueError(f"cannot save {path.name}: there is no folder {str(path.parent)!r}")
+    if path.is_dir():
+        raise ValueError(f"cannot save to {str(path)!r}: it is a folder")
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(temporary, "xb") as handle:                      # a fresh file, permissions as usual
+            figure.savefig(handle, format="png", dpi="figure")   # its own dpi, whatever rcParams say
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return path
