@@ -190,3 +190,9 @@ def test_user_mistakes_end_in_one_line_and_status_2(args, message, tmp_path):
 def test_debug_shows_the_traceback():
     done = _run("gradcheck", "-m", "0", "--debug")
     assert done.returncode != 0 and "Traceback" in done.stderr
+
+
+def test_compare_default_run():
+    done = _run("compare")
+    assert done.returncode == 0, done.stderr
+    assert "absorbed J" in done.stdout and done.stdout.count("\n") > 10

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import inspect
 import io as _io
 import json
 import os
@@ -356,7 +357,10 @@ def _joined(before: History, after: History) -> History:
 
 def _print_setup(config, data, X_train, X_test, options, seed, standardizer, out) -> None:
     dims = ", ".join(map(str, config.layer_dims))
-    chosen = {k: v for k, v in options.items() if v is not None}
+    defaults = {name: p.default for name, p in inspect.signature(fit).parameters.items()}
+    always = ("optimizer", "learning_rate", "num_epochs", "mini_batch_size")
+    chosen = {k: ("full batch" if k == "mini_batch_size" and v is None else v) for k, v in options.items()
+              if k in always or (v is not None and v != defaults.get(k))}
     print(f"Network [{dims}]: {config.hidden_activation} hidden layers, {config.output} output")
     print(f"Data: {data.name}, {X_train.shape[1]} training and {X_test.shape[1]} test examples"
           + (", standardised on the training part" if standardizer is not None else ""))
