@@ -11,7 +11,7 @@ from .activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from .gradcheck import GradCheckResult, gradient_check, params_to_vector, vector_to_params
 from .layers import LayerGrads, LayerParams, linear_backward, linear_forward
 from .losses import OUTPUTS
-from . import datasets
+from . import datasets, explain, io, plot
 from .model import (
     LayerCache,
     LayerTrace,
@@ -44,6 +44,9 @@ __all__ = [
     "adam",
     "course_mini_batches",
     "datasets",
+    "explain",
+    "io",
+    "plot",
     "fit",
     "gd",
     "momentum",
