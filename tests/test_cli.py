@@ -19,9 +19,15 @@ def _run(*args, cwd=None):
 
 
 def _png_size(path):
+    """(width, height) from the header, after decoding the whole image (a broken PNG fails here)."""
+    import matplotlib.image
+
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    return struct.unpack(">II", data[16:24])
+    pixels = matplotlib.image.imread(path)
+    width, height = struct.unpack(">II", data[16:24])
+    assert pixels.shape[:2] == (height, width) and pixels.std() > 0     # decoded, and not blank
+    return width, height
 
 
 # --- train ---------------------------------------------------------------------------------
@@ -130,6 +136,10 @@ def test_explain_default_and_check(capsys):
     assert cli.main(["explain", "--format", "markdown", "--check", "-m", "30"]) == 0
     out = capsys.readouterr().out
     assert "dW[2]" in out and "(1, 4) = (1, 30)·(30, 4)" in out
+    rows = [line for line in out.splitlines() if line.startswith("| `d")]
+    assert len(rows) == 7 and all("✓" in row for row in rows)          # every gradient measured
+    measured = [float(row.split("✓")[1].split("|")[0]) for row in rows]
+    assert max(measured) < 1e-7
 
 
 def test_gradcheck_injected_bug_exits_1_and_names_layers(capsys):
@@ -184,7 +194,7 @@ def test_user_mistakes_end_in_one_line_and_status_2(args, message, tmp_path):
     assert done.returncode == 2, (args, done.stdout, done.stderr)
     assert message in done.stderr
     assert "Traceback" not in done.stderr
-    assert len(done.stderr.strip().splitlines()) <= 3            # argparse's usage lines at most, then one line
+    assert len(done.stderr.strip().splitlines()) == 1            # one line, argparse's mistakes too
 
 
 def test_debug_shows_the_traceback():
@@ -196,3 +206,100 @@ def test_compare_default_run():
     done = _run("compare")
     assert done.returncode == 0, done.stderr
     assert "absorbed J" in done.stdout and done.stdout.count("\n") > 10
+
+
+# --- the review's cases ---------------------------------------------------------------------------
+
+
+def _quick(tmp_path, name, *extra):
+    assert cli.main(["train", "--num-epochs", "20", "--quiet", "--out", str(tmp_path / name), *extra]) == 0
+    return tmp_path / name / "model.npz"
+
+
+def test_resume_refuses_other_settings_and_foreign_models(tmp_path, capsys):
+    model = _quick(tmp_path, "a")
+    assert cli.main(["train", "--resume", str(model), "--learning-rate", "5", "--out", str(tmp_path / "b")]) == 2
+    assert "--learning-rate cannot change when resuming" in capsys.readouterr().err
+    foreign = tmp_path / "foreign.npz"
+    loaded = load_model(model)
+    cr.io.save_model(foreign, loaded._replace(settings={"data": "moons"}))
+    assert cli.main(["train", "--resume", str(foreign), "--out", str(tmp_path / "c")]) == 2
+    assert "was not written by chainrule train" in capsys.readouterr().err
+    cr.io.save_model(foreign, loaded._replace(settings={"options": [1, 2]}))
+    assert cli.main(["summary", str(foreign)]) == 0
+
+
+def test_ignored_flags_are_refused(tmp_path, capsys):
+    for args, message in [(["--decay-rate", "0.5"], "need --decay"), (["--init", "he", "--scale", "3"], "--scale is"),
+                          (["--min-delta", "0.1"], "give --patience too")]:
+        assert cli.main(["train", *args, "--num-epochs", "5", "--out", str(tmp_path)]) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_a_bad_out_fails_before_training(tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    assert cli.main(["train", "--out", str(tmp_path / "afile")]) == 2
+    captured = capsys.readouterr()
+    assert "is a file, not a folder" in captured.err and "Cost after" not in captured.out
+    assert cli.main(["predict", str(_quick(tmp_path, "m")), "x.csv", "--out", str(tmp_path)]) == 2
+
+
+def test_a_flag_value_may_be_a_command_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["--num-epochs", "5", "--quiet", "--out", "summary"]) == 0
+    assert (tmp_path / "summary" / "model.npz").exists()
+
+
+def test_json_config(tmp_path, capsys):
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({"hidden_layers": [2], "num_epochs": 7, "data": "moons"}))
+    assert cli.main(["train", "--config", str(config), "--json", "--out", str(tmp_path / "o")]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["layer_dims"] == [2, 2, 1] and summary["epochs"] == 7 and "test_accuracy" in summary
+
+
+def test_without_rich_the_progress_is_plain_lines(monkeypatch):
+    monkeypatch.setitem(sys.modules, "rich.progress", None)
+    assert cli._Progress(10, 0, 5, "live").mode == "lines"
+
+
+@pytest.mark.parametrize("data, output, header", [("moons", None, "prediction,p_0,p_1"),
+                                                  ("moons", "softmax", "prediction,p_0,p_1")])
+def test_predict_for_a_binary_model(data, output, header, tmp_path, capsys):
+    extra = ["--data", data] + (["--output", output] if output else [])
+    model = _quick(tmp_path, "m", *extra)
+    loaded = load_model(model)
+    X = datasets.moons().X
+    csv_path = tmp_path / "new.csv"
+    csv_path.write_text("x1,x2\n" + "\n".join(f"{a!r},{b!r}" for a, b in X.T.tolist()) + "\n")
+    capsys.readouterr()
+    assert cli.main(["predict", str(model), str(csv_path)]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0] == header and len(rows) == X.shape[1] + 1
+    P = cr.predict_proba(loaded.params, X, loaded.config)
+    p1 = P[0] if loaded.config.output == "sigmoid" else P[1]
+    np.testing.assert_array_equal([float(r.split(",")[2]) for r in rows[1:]], p1)
+
+
+def test_predict_for_a_regression_model_and_missing_columns(tmp_path, capsys):
+    path = tmp_path / "line.csv"
+    x = np.linspace(-1, 1, 30)
+    path.write_text("x,y\n" + "\n".join(f"{a!r},{2 * a + 0.25!r}" for a in x.tolist()) + "\n")
+    model = _quick(tmp_path, "r", "--data", str(path), "--label", "y", "--learning-rate", "0.1")
+    loaded = load_model(model)
+    assert loaded.config.output == "identity"
+    assert "Training cost:" in capsys.readouterr().out
+    assert cli.main(["predict", str(model), str(path)]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    X = datasets.standardize(x[np.newaxis], loaded.standardizer)
+    assert rows[0] == "prediction"
+    np.testing.assert_array_equal([float(r) for r in rows[1:]], cr.predict(loaded.params, X, loaded.config)[0])
+    other = tmp_path / "other.csv"
+    other.write_text("z\n1\n")
+    assert cli.main(["predict", str(model), str(other)]) == 2
+    assert "lacks the feature column(s) 'x'" in capsys.readouterr().err
+
+
+def test_compare_says_when_the_runs_drift(capsys):
+    assert cli.main(["compare", "--num-epochs", "40", "--every", "20", "--lr", "50"]) == 0
+    assert "drifted" in capsys.readouterr().out

@@ -319,7 +319,8 @@ def load_csv(path: str | Path, label: str, regression: bool | None = None) -> Da
 
 def split(X: np.ndarray, Y: np.ndarray, test_fraction: float = 0.2, seed: Any = 0):
     """(X_train, Y_train, X_test, Y_test): a random split of the columns, test_fraction of them
-    (at least one, if the fraction is positive) held out."""
+    (at least one, if the fraction is positive) held out. With test_fraction 0 the data come
+    back in their order, with empty test parts."""
     test_fraction = check_number("test_fraction", test_fraction, "in [0, 1)", lambda v: 0 <= v < 1)
     X, Y = as_matrix(X, "X"), as_matrix(Y, "Y")
     m = X.shape[1]
@@ -330,6 +331,8 @@ def split(X: np.ndarray, Y: np.ndarray, test_fraction: float = 0.2, seed: Any = 
         n_test = max(n_test, 1)
     if m - n_test < 1:
         raise ValueError(f"test_fraction {test_fraction} leaves no training examples of m = {m}")
+    if n_test == 0:                                                # nothing held out: keep the order
+        return X, Y, X[:, :0], Y[:, :0]
     permutation = as_rng(seed).permutation(m)
     test, train = permutation[:n_test], permutation[n_test:]
     return X[:, train], Y[:, train], X[:, test], Y[:, test]

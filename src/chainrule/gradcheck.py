@@ -347,27 +347,28 @@ def missing_g_prime(AL, Y, caches, config, convention="deferred", **l2) -> list[
     below it is wrong.
     """
     dZ = fused_delta(caches[-1].A, Y) * (1.0 / np.shape(AL)[1] if convention == "absorbed" else 1.0)
+    lambd, n = l2.get("lambd", 0.0), l2.get("n")
     grads = []
     for l in range(config.L, 0, -1):
         dA_prev, dW, db = linear_backward(dZ, caches[l - 1].linear, convention)
+        if lambd:
+            dW = dW + (lambd / n) * caches[l - 1].W                # L2 as backward has it: only g′ is wrong
         grads.insert(0, LayerGrads(dW, db))
         dZ = dA_prev                                               # the bug: no ⊙ g′(Z[l-1])
     return grads
 
 
-BUGS = {
-    "double-1/m": "dW and db divided by m a second time",
-    "no-1/m": "the 1/m forgotten: dW and db summed over the examples instead of averaged",
-    "missing-g-prime": "dZ[l] = dA[l] in the hidden layers, the ⊙ g′(Z[l]) forgotten",
+BUGS: dict[str, tuple[str, Callable[[], BackwardFn]]] = {
+    "double-1/m": ("dW and db divided by m a second time", lambda: double_one_over_m()),
+    "no-1/m": ("the 1/m forgotten: dW and db summed over the examples instead of averaged",
+               lambda: _scaled(1.0, None)),
+    "missing-g-prime": ("dZ[l] = dA[l] in the hidden layers, the ⊙ g′(Z[l]) forgotten", lambda: missing_g_prime),
 }
 
 
 def buggy_backward(name: str) -> BackwardFn:
     """A backward with one of the bugs in ``BUGS`` planted in every layer, for ``gradient_check``."""
-    if name == "double-1/m":
-        return double_one_over_m()
-    if name == "no-1/m":
-        return _scaled(1.0, None)
-    if name == "missing-g-prime":
-        return missing_g_prime
-    raise ValueError(f"unknown bug {name!r}; expected one of: {', '.join(BUGS)}")
+    try:
+        return BUGS[name][1]()
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown bug {name!r}; expected one of: {', '.join(BUGS)}") from None

@@ -46,7 +46,7 @@ import os
 import uuid
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import BinaryIO, Callable, Any, NamedTuple
 
 import numpy as np
 
@@ -182,17 +182,27 @@ def save_model(path: str | os.PathLike, model: SavedModel) -> Path:
     OSError
         When the file cannot be written; the previous file, if any, is intact.
     """
-    path = Path(path)
     arrays = _to_arrays(model)
+    return write_atomically(path, lambda handle: np.savez(handle, **arrays))
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
+    """Write a file by ``write(handle)`` so that ``path`` is replaced whole or not at all.
+
+    The bytes go to a new temporary file in the same folder, are flushed to disk, and the
+    file is then renamed over ``path``. If writing fails or is interrupted, the temporary
+    file is removed and whatever was at ``path`` is left as it was. Returns ``path``.
+    """
+    path = Path(path)
     folder = path.parent
     if not folder.is_dir():
-        raise FileNotFoundError(f"cannot save the model to {path}: there is no folder {folder}")
+        raise FileNotFoundError(f"cannot write {path}: there is no folder {folder}")
     if path.is_dir():
-        raise IsADirectoryError(f"cannot save the model to {path}: it is a folder")
+        raise IsADirectoryError(f"cannot write {path}: it is a folder")
     fd, temporary = _create_beside(path)
     try:
         with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())                  # the bytes are on disk before the rename
         os.replace(temporary, path)                    # atomic: the old file or the new, never half

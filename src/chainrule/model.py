@@ -647,6 +647,12 @@ def _fraction_correct(AL: np.ndarray, Y: np.ndarray, output: str) -> float:
     return float(np.mean(np.argmax(AL, axis=0) == np.argmax(Y, axis=0)))
 
 
+def compute_data_cost(params: Sequence[LayerParams], X: Any, Y: Any, config: ModelConfig) -> float:
+    """J = (1/m) Σ_i L⁽ⁱ⁾ of params on (X, Y), from Z[L] (no L2, no dropout): a figure to report."""
+    AL, caches = forward(params, X, config)
+    return compute_cost(AL, Y, config, ZL=caches[-1].Z)
+
+
 def accuracy(params: Sequence[LayerParams], X: Any, Y: Any, config: ModelConfig) -> float:
     """The fraction of examples classified correctly (of labels, for a multi-label sigmoid).
 

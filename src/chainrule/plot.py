@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import os
-import secrets
 import types
 from pathlib import Path
 from typing import Any, Sequence
@@ -24,6 +23,7 @@ import numpy as np
 
 from .datasets import Standardizer, standardize
 from .layers import LayerParams
+from .io import write_atomically
 from .model import ModelConfig, check_config, predict_proba
 from .training import History
 from .validation import check_number, check_X, check_Y
@@ -339,12 +339,5 @@ def save_figure(figure: Any, path: str | os.PathLike) -> Path:
         raise ValueError(f"cannot save {path.name}: there is no folder {str(path.parent)!r}")
     if path.is_dir():
         raise ValueError(f"cannot save to {str(path)!r}: it is a folder")
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(temporary, "xb") as handle:                      # a fresh file, permissions as usual
-            figure.savefig(handle, format="png", dpi="figure")   # its own dpi, whatever rcParams say
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return path
+    # its own dpi, whatever rcParams say
+    return write_atomically(path, lambda handle: figure.savefig(handle, format="png", dpi="figure"))

@@ -104,11 +104,12 @@ class TrainingDiverged(ValueError):
 
     ``params`` are those at the start of the epoch with the lowest cost so far (finite, and
     the best the run reached), ``history`` the epochs before the divergence, ``epoch`` the
-    epoch where it was seen.
+    epoch where it was seen, ``reason`` the message without the sentence on what is kept.
     """
 
-    def __init__(self, message: str, epoch: int, params: list, history: History):
-        super().__init__(message)
+    def __init__(self, reason: str, kept: str, epoch: int, params: list, history: History):
+        super().__init__(f"{reason} {kept}")
+        self.reason = reason
         self.epoch = epoch
         self.params = params
         self.history = history
@@ -422,7 +423,7 @@ def fit(
                 if good.epoch is not None else "The initial parameters are kept.")
         return TrainingDiverged(
             f"training diverged: {what} in epoch {epoch} with learning rate {alpha:g}; "
-            f"try a smaller learning rate. {kept}",
+            f"try a smaller learning rate.", kept,
             epoch, good.params, History.from_records(records, stop_reason="diverged", seed=seed))
 
     for epoch in range(start_epoch, start_epoch + num_epochs):
