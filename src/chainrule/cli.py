@@ -102,7 +102,8 @@ def _parser() -> argparse.ArgumentParser:
     group.add_argument("--restore-best", action=argparse.BooleanOptionalAction, default=True,
                        help="return the best parameters when stopping early (default: yes)")
     group.add_argument("--divergence-factor", type=float, default=100.0,
-                       help="stop when the cost exceeds this many times its first value (default: 100)")
+                       help="stop when the cost exceeds this many times its first value; 0 keeps only the "
+                            "NaN test (default: 100)")
     group = train.add_argument_group("data preparation and output")
     group.add_argument("--test-fraction", type=float,
                        help="held-out share of the data (default: 0 for flower, as the course; else 0.2)")
@@ -349,6 +350,8 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             data.name in REAL_DATA
         init = {"init": args.init, **({"scale": args.scale} if args.init == "random" else {})}
         options = {name: getattr(args, name) for name in TRAIN_OPTIONS}
+        if options["divergence_factor"] == 0:
+            options["divergence_factor"] = None
         prepared = _prepare(args, data, Y, test_fraction, seed, standardize)
     X_train, Y_train, X_test, Y_test, standardizer = prepared
     validation = (X_test, Y_test) if X_test.shape[1] else None
