@@ -520,15 +520,20 @@ def final_cost(params, data, w: Workload) -> tuple[float, float]:
     return J / m, correct / m
 
 
-def current_rss_mb() -> float | None:
+def _proc_status_mb(key: str) -> float | None:
+    """A memory figure ("VmRSS", "VmHWM") of this process from /proc/self/status, in MB; None elsewhere."""
     try:
         with open("/proc/self/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(key + ":"):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
     return None
+
+
+def current_rss_mb() -> float | None:
+    return _proc_status_mb("VmRSS")
 
 
 def peak_rss_mb() -> float:
@@ -538,13 +543,9 @@ def peak_rss_mb() -> float:
     Linux it starts at the parent's resident size at the moment of the fork, whatever the child
     itself uses.) Elsewhere: ru_maxrss.
     """
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
+    peak = _proc_status_mb("VmHWM")
+    if peak is not None:
+        return peak
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return kb / (1024 * 1024) if sys.platform == "darwin" else kb / 1024     # bytes on macOS
 
