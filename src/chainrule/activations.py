@@ -10,6 +10,11 @@ All arrays have shape (n_l, m): one column per example. The backward step does n
 which derivative dA is (∂L per example or ∂J): it multiplies by g′ and so returns the same
 kind of derivative it was given. The forward steps are stable for any finite Z (no
 overflow at |Z| = 1e4).
+
+Each also has a buffered twin for the training loop (``fastpath``): ``forward_into(Z, A)``
+writes g(Z) into A, and ``backward_into(dA, Z, A, T)`` turns dA into dZ in place, T a scratch
+array of the same shape. They do the same NumPy operations in the same order as
+``forward`` and ``backward``, so their results are the same bits; they only allocate nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ class Activation(NamedTuple):
     forward: Callable[[np.ndarray], np.ndarray]
     backward: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
     hidden: bool
+    forward_into: Callable[[np.ndarray, np.ndarray], None]
+    backward_into: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]
 
 
 def sigmoid(Z: np.ndarray) -> np.ndarray:
@@ -36,9 +43,24 @@ def sigmoid(Z: np.ndarray) -> np.ndarray:
     return np.where(Z >= 0, 1.0 / (1.0 + E), E / (1.0 + E)).astype(Z.dtype, copy=False)
 
 
+def sigmoid_into(Z: np.ndarray, A: np.ndarray) -> None:
+    """A ← σ(Z), as ``sigmoid``: both branches, then the one Z's sign picks."""
+    E = np.exp(np.negative(np.abs(Z, out=A), out=A), out=A)     # e^{−|Z|}, in A
+    denominator = 1.0 + E
+    positive = Z >= 0
+    np.divide(E, denominator, out=A, where=~positive)           # Z < 0: e^{Z} / (1 + e^{Z})
+    np.divide(1.0, denominator, out=A, where=positive)          # Z ≥ 0: 1 / (1 + e^{−Z})
+
+
 def sigmoid_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
     """dZ = dA ⊙ σ′(Z), with σ′(Z) = A (1 − A)."""
     return dA * A * (1.0 - A)
+
+
+def sigmoid_backward_into(dA: np.ndarray, Z: np.ndarray, A: np.ndarray, T: np.ndarray) -> None:
+    """dA ← dA ⊙ A ⊙ (1 − A)."""
+    dA *= A
+    dA *= np.subtract(1.0, A, out=T)
 
 
 def tanh(Z: np.ndarray) -> np.ndarray:
@@ -46,9 +68,20 @@ def tanh(Z: np.ndarray) -> np.ndarray:
     return np.tanh(Z)
 
 
+def tanh_into(Z: np.ndarray, A: np.ndarray) -> None:
+    """A ← tanh(Z)."""
+    np.tanh(Z, out=A)
+
+
 def tanh_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
     """dZ = dA ⊙ (1 − A²)."""
     return dA * (1.0 - A * A)
+
+
+def tanh_backward_into(dA: np.ndarray, Z: np.ndarray, A: np.ndarray, T: np.ndarray) -> None:
+    """dA ← dA ⊙ (1 − A²)."""
+    np.multiply(A, A, out=T)
+    dA *= np.subtract(1.0, T, out=T)
 
 
 def relu(Z: np.ndarray) -> np.ndarray:
@@ -56,9 +89,19 @@ def relu(Z: np.ndarray) -> np.ndarray:
     return np.maximum(Z, 0)
 
 
+def relu_into(Z: np.ndarray, A: np.ndarray) -> None:
+    """A ← max(Z, 0)."""
+    np.maximum(Z, 0, out=A)
+
+
 def relu_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
     """dZ = dA ⊙ 1[Z > 0] (the derivative at Z = 0 is taken as 0)."""
     return dA * (Z > 0)
+
+
+def relu_backward_into(dA: np.ndarray, Z: np.ndarray, A: np.ndarray, T: np.ndarray) -> None:
+    """dA ← dA ⊙ 1[Z > 0]."""
+    dA *= np.greater(Z, 0, out=T)
 
 
 def leaky_relu(Z: np.ndarray) -> np.ndarray:
@@ -66,9 +109,19 @@ def leaky_relu(Z: np.ndarray) -> np.ndarray:
     return np.where(Z > 0, Z, LEAKY_RELU_SLOPE * Z)
 
 
+def leaky_relu_into(Z: np.ndarray, A: np.ndarray) -> None:
+    """A ← Z where Z > 0, else 0.01 Z."""
+    np.copyto(A, leaky_relu(Z))
+
+
 def leaky_relu_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
     """dZ = dA ⊙ (1 where Z > 0, else 0.01)."""
     return dA * np.where(Z > 0, 1.0, LEAKY_RELU_SLOPE).astype(dA.dtype, copy=False)
+
+
+def leaky_relu_backward_into(dA: np.ndarray, Z: np.ndarray, A: np.ndarray, T: np.ndarray) -> None:
+    """dA ← dA ⊙ (1 where Z > 0, else 0.01)."""
+    np.copyto(dA, leaky_relu_backward(dA, Z, A))
 
 
 def identity(Z: np.ndarray) -> np.ndarray:
@@ -76,9 +129,18 @@ def identity(Z: np.ndarray) -> np.ndarray:
     return Z
 
 
+def identity_into(Z: np.ndarray, A: np.ndarray) -> None:
+    """A ← Z."""
+    np.copyto(A, Z)
+
+
 def identity_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
     """dZ = dA."""
     return dA
+
+
+def identity_backward_into(dA: np.ndarray, Z: np.ndarray, A: np.ndarray, T: np.ndarray) -> None:
+    """dA stays dA."""
 
 
 def softmax(Z: np.ndarray) -> np.ndarray:
@@ -87,20 +149,31 @@ def softmax(Z: np.ndarray) -> np.ndarray:
     return E / E.sum(axis=0, keepdims=True)
 
 
+def softmax_into(Z: np.ndarray, A: np.ndarray) -> None:
+    """A ← softmax(Z), column by column, as ``softmax``."""
+    E = np.exp(np.subtract(Z, Z.max(axis=0, keepdims=True), out=A), out=A)
+    E /= E.sum(axis=0, keepdims=True)
+
+
 def softmax_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
     """dZ = Jᵀ dA per column, J the softmax Jacobian diag(A) − A Aᵀ: dZ = A ⊙ (dA − Σ_k A_k dA_k)."""
     return A * (dA - (A * dA).sum(axis=0, keepdims=True))
 
 
+def softmax_backward_into(dA: np.ndarray, Z: np.ndarray, A: np.ndarray, T: np.ndarray) -> None:
+    """dA ← A ⊙ (dA − Σ_k A_k dA_k)."""
+    np.copyto(dA, softmax_backward(dA, Z, A))
+
+
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
-        Activation("sigmoid", sigmoid, sigmoid_backward, hidden=True),
-        Activation("tanh", tanh, tanh_backward, hidden=True),
-        Activation("relu", relu, relu_backward, hidden=True),
-        Activation("leaky_relu", leaky_relu, leaky_relu_backward, hidden=True),
-        Activation("identity", identity, identity_backward, hidden=True),
-        Activation("softmax", softmax, softmax_backward, hidden=False),
+        Activation("sigmoid", sigmoid, sigmoid_backward, True, sigmoid_into, sigmoid_backward_into),
+        Activation("tanh", tanh, tanh_backward, True, tanh_into, tanh_backward_into),
+        Activation("relu", relu, relu_backward, True, relu_into, relu_backward_into),
+        Activation("leaky_relu", leaky_relu, leaky_relu_backward, True, leaky_relu_into, leaky_relu_backward_into),
+        Activation("identity", identity, identity_backward, True, identity_into, identity_backward_into),
+        Activation("softmax", softmax, softmax_backward, False, softmax_into, softmax_backward_into),
     )
 }
 

@@ -643,8 +643,8 @@ def _labels_of(AL: np.ndarray, output: str) -> np.ndarray:
 def _fraction_correct(AL: np.ndarray, Y: np.ndarray, output: str) -> float:
     """The fraction of correct predictions: of all n_y · m labels for sigmoid, of m for softmax."""
     if output == "sigmoid":
-        return float(np.mean((AL > 0.5) == (Y > 0.5)))
-    return float(np.mean(np.argmax(AL, axis=0) == np.argmax(Y, axis=0)))
+        return np.count_nonzero((AL > 0.5) == (Y > 0.5)) / AL.size
+    return np.count_nonzero(AL.argmax(axis=0) == Y.argmax(axis=0)) / AL.shape[1]
 
 
 def compute_data_cost(params: Sequence[LayerParams], X: Any, Y: Any, config: ModelConfig) -> float:

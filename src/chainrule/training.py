@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 import numpy as np
 
+from . import fastpath
 from .layers import LayerGrads, LayerParams
 from .losses import cost_from_loss, get_output, l2_cost
 from .model import (
@@ -39,7 +40,7 @@ from .model import (
     init_params,
 )
 from .optimizers import Optimizer, get_optimizer, inverse_time_decay, stepped_decay
-from .validation import as_rng, check_convention, check_number, check_params, check_X, check_Y
+from .validation import all_finite, as_rng, check_convention, check_number, check_params, check_X, check_Y
 
 Batches = Callable[[int, int], Iterable[Any]]  # (epoch, m) -> index arrays or slices
 INIT_STREAM, SHUFFLE_STREAM, DROPOUT_STREAM = 0, 1, 2
@@ -236,6 +237,18 @@ def _check_optimizer_state(state: Any, fresh: Any, optimizer: Optimizer, dtype: 
     return type(fresh)(**checked)
 
 
+def _reference_step(config: ModelConfig, convention: str, keep_prob: float, lambd: float, n: int) -> Callable:
+    """``fastpath.make_step``'s step computed by the model's forward and backward, new arrays each time."""
+
+    def step(params, X, Y, batch, rng) -> fastpath.StepResult:
+        X_b, Y_b = X[:, batch], Y[:, batch]
+        AL, caches = _forward(params, X_b, config, keep_prob, rng)
+        trace = _backward_trace(AL, Y_b, caches, config, convention, need_dX=False, lambd=lambd, n=n)
+        return fastpath.StepResult(Y_b, caches[-1].Z, AL, [LayerGrads(t.dW, t.db) for t in trace])
+
+    return step
+
+
 class _Best(NamedTuple):
     """A cost, the epoch it was measured in, and the parameters it was measured on."""
 
@@ -277,6 +290,7 @@ def fit(
     optimizer_state: Any = None,
     start_epoch: int = 0,
     divergence_factor: float | None = 100.0,
+    engine: str = "fast",
 ) -> TrainResult:
     """Train a network by mini-batch gradient descent or one of its refinements.
 
@@ -341,6 +355,10 @@ def fit(
         Training stops as diverged when an epoch's cost exceeds this many times the first
         epoch's (a learning rate too large sends it up, not down), or when the cost or the
         parameters become NaN or infinite. None keeps only the NaN/inf test.
+    engine : "fast" or "reference"
+        How each step is computed. "fast" (``fastpath``) writes every quantity into buffers
+        allocated once; "reference" calls the model's forward and backward, which build new
+        arrays as the equations read. They give the same gradients to rounding.
 
     Returns
     -------
@@ -372,6 +390,8 @@ def fit(
         check_number("divergence_factor", divergence_factor, "a number above 1", lambda v: v > 1)
     if mini_batch_size is not None:
         _check_batch_size(mini_batch_size)
+    if engine not in ("fast", "reference"):
+        raise ValueError(f"engine must be 'fast' or 'reference'; got {engine!r}")
     if not isinstance(restore_best, bool):
         raise ValueError(f"restore_best must be True or False; got {restore_best!r}")
     if callable(callbacks):
@@ -404,6 +424,7 @@ def fit(
                   for W, b in check_params(params, config.layer_dims)]
     hyper = {k: v for k, v in (("beta", beta), ("beta1", beta1), ("beta2", beta2), ("epsilon", epsilon))
              if v is not None}
+    owns_grads = isinstance(optimizer, str)        # ours never keep the gradient arrays they are given
     optimizer = get_optimizer(optimizer, **hyper)
     state = optimizer.init(params)
     if optimizer_state is not None:
@@ -417,6 +438,10 @@ def fit(
     learning_rate_at = _learning_rate_schedule(learning_rate, decay, decay_rate, time_interval)
     loss_from_Z = get_output(config.output).loss_from_Z
     classifies = config.output != "identity"
+    if engine == "fast":
+        step = fastpath.make_step(config, convention, keep_prob, lambd, n)
+    else:
+        step = _reference_step(config, convention, keep_prob, lambd, n)
 
     # --- the epochs
     records: list[EpochRecord] = []
@@ -441,26 +466,26 @@ def fit(
         data_sum = l2_sum = correct = 0.0            # Σ m_b·J_data, Σ m_b·J_l2, Σ m_b·accuracy
         trusted = getattr(schedule, "uses_every_example_once", False)
         for batch in (schedule(epoch, m) if trusted else _epoch_batches(schedule, epoch, m)):
-            X_b, Y_b = X[:, batch], Y[:, batch]
-            m_b = X_b.shape[1]
             with np.errstate(over="ignore", invalid="ignore"):    # divergence is tested for below
-                AL, caches = _forward(params, X_b, config, keep_prob, dropout_rng)
-                J_data = float(cost_from_loss(loss_from_Z(caches[-1].Z, Y_b)))
+                Y_b, ZL, AL, grads = step(params, X, Y, batch, dropout_rng)
+                J_data = float(cost_from_loss(loss_from_Z(ZL, Y_b)))
                 J_l2 = float(l2_cost([W for W, _ in params], lambd, n)) if lambd else 0.0
                 if not np.isfinite(J_data + J_l2):
                     raise diverged(epoch, alpha, f"the cost became {J_data + J_l2}")
-                grads = _backward_trace(AL, Y_b, caches, config, convention, need_dX=False, lambd=lambd, n=n)
+                m_b = Y_b.shape[1]
+                data_sum += m_b * J_data
+                l2_sum += m_b * J_l2
+                if classifies:
+                    correct += m_b * _fraction_correct(AL, Y_b, config.output)
+                if not owns_grads:
+                    grads = [LayerGrads(dW.copy(), db.copy()) for dW, db in grads]
                 params, state = optimizer.update(params, grads, state, alpha)
-            data_sum += m_b * J_data
-            l2_sum += m_b * J_l2
-            if classifies:
-                correct += m_b * _fraction_correct(AL, Y_b, config.output)
         cost = (data_sum + l2_sum) / m
         if divergence_factor is not None and records and cost > divergence_factor * records[0].cost:
             raise diverged(epoch, alpha, f"the cost rose from {records[0].cost:.6g} to {cost:.6g}")
         if cost < good.cost:
             good = _Best(cost, epoch, start_params)
-        if not all(np.all(np.isfinite(W)) and np.all(np.isfinite(b)) for W, b in params):
+        if not all(all_finite(W) and all_finite(b) for W, b in params):
             raise diverged(epoch, alpha, "the parameters became NaN or infinite")
 
         val_cost = val_accuracy = np.nan
