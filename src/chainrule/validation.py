@@ -56,6 +56,18 @@ def float_dtype(X: np.ndarray) -> np.dtype:
     return np.dtype(np.float64)
 
 
+def all_finite(A: np.ndarray) -> bool:
+    """Whether every value of the float array A is finite, without an array of A's size.
+
+    A NaN or ±inf anywhere makes the sum NaN or infinite; only a finite sum that overflowed
+    needs the element-wise test.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(A.sum()):
+            return True
+    return bool(np.isfinite(A).all())
+
+
 def as_matrix(value: Any, name: str, dtype: np.dtype | None = None, columns: str = "example") -> np.ndarray:
     """``value`` as a finite 2-D float array of ``dtype`` (default ``float_dtype``), or a ``ValueError``.
 
@@ -80,7 +92,7 @@ def as_matrix(value: Any, name: str, dtype: np.dtype | None = None, columns: str
             + (f" ({hint})" if A.ndim == 1 else "")
         )
     A = A.astype(dtype or float_dtype(A), copy=False)
-    if not np.all(np.isfinite(A)):
+    if not all_finite(A):
         bad = np.argwhere(~np.isfinite(A))
         i, j = bad[0]
         raise ValueError(
