@@ -201,6 +201,15 @@ def test_an_overflowing_run_raises_with_finite_parameters(rng):
     assert cr.compute_cost(AL, 2 * X, config) == pytest.approx(info.value.history.cost.min(), rel=1e-12)
 
 
+def test_parameters_that_overflow_in_the_last_epoch_are_caught(rng):
+    """The last update of the only epoch sends W past the largest float64: α·dW = 1e300·(≈ 1e10)."""
+    config = cr.ModelConfig([1, 1], output="identity")
+    X = np.linspace(-3, 3, 20)[np.newaxis]
+    with pytest.raises(TrainingDiverged, match="the parameters became NaN or infinite in epoch 0") as info:
+        train(config, X, 1e10 * X, learning_rate=1e300, num_epochs=1)
+    assert all(np.isfinite(W).all() for W, _ in info.value.params)
+
+
 def test_float32_trains_in_float32(flower):
     config = cr.ModelConfig([2, 4, 1], "tanh", "sigmoid")
     params, history = train(config, flower.X.astype(np.float32), flower.Y, learning_rate=1.2, num_epochs=200, seed=3)

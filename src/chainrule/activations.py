@@ -47,9 +47,8 @@ def sigmoid_into(Z: np.ndarray, A: np.ndarray) -> None:
     """A ← σ(Z), as ``sigmoid``: both branches, then the one Z's sign picks."""
     E = np.exp(np.negative(np.abs(Z, out=A), out=A), out=A)     # e^{−|Z|}, in A
     denominator = 1.0 + E
-    positive = Z >= 0
-    np.divide(E, denominator, out=A, where=~positive)           # Z < 0: e^{Z} / (1 + e^{Z})
-    np.divide(1.0, denominator, out=A, where=positive)          # Z ≥ 0: 1 / (1 + e^{−Z})
+    np.copyto(A, 1.0, where=Z >= 0)                             # numerators: 1 where Z ≥ 0, else e^{Z}
+    A /= denominator
 
 
 def sigmoid_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:

@@ -54,7 +54,7 @@ def binary_cross_entropy(AL: np.ndarray, Y: np.ndarray) -> np.ndarray:
 
 def binary_cross_entropy_from_Z(ZL: np.ndarray, Y: np.ndarray) -> np.ndarray:
     """L = Σ_k [max(z, 0) − z y + log(1 + e^{−|z|})] per column: the same loss, stable for any z."""
-    return np.sum(np.maximum(ZL, 0) - ZL * Y + np.log1p(np.exp(-np.abs(ZL))), axis=0, keepdims=True)
+    return (np.maximum(ZL, 0) - ZL * Y + np.log1p(np.exp(-np.abs(ZL)))).sum(axis=0, keepdims=True)
 
 
 def binary_cross_entropy_dAL(AL: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -70,8 +70,8 @@ def categorical_cross_entropy(AL: np.ndarray, Y: np.ndarray) -> np.ndarray:
 def categorical_cross_entropy_from_Z(ZL: np.ndarray, Y: np.ndarray) -> np.ndarray:
     """L = −Σ_k y_k (z_k − log Σ_j e^{z_j}) per column, with log-sum-exp shifted by the maximum."""
     Zmax = ZL.max(axis=0, keepdims=True)
-    log_sum = Zmax + np.log(np.sum(np.exp(ZL - Zmax), axis=0, keepdims=True))
-    return -np.sum(Y * (ZL - log_sum), axis=0, keepdims=True)
+    log_sum = Zmax + np.log(np.exp(ZL - Zmax).sum(axis=0, keepdims=True))
+    return -(Y * (ZL - log_sum)).sum(axis=0, keepdims=True)
 
 
 def categorical_cross_entropy_dAL(AL: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -130,7 +130,7 @@ def cost_from_loss(loss: np.ndarray) -> np.floating:
     returned as a NumPy scalar of that precision; ``float(J)`` gives the Python number.
     """
     m = loss.shape[1]
-    return (1.0 / m) * np.sum(loss, dtype=np.promote_types(loss.dtype, np.float64))
+    return (1.0 / m) * loss.sum(dtype=np.promote_types(loss.dtype, np.float64))
 
 
 def l2_cost(Ws: Sequence[np.ndarray], lambd: float, n: int) -> np.floating:

@@ -21,6 +21,7 @@ that a run resumed at epoch e (same seed) draws what an uninterrupted run would 
 from __future__ import annotations
 
 import inspect
+import math
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
@@ -465,12 +466,13 @@ def fit(
         start_params = params
         data_sum = l2_sum = correct = 0.0            # Σ m_b·J_data, Σ m_b·J_l2, Σ m_b·accuracy
         trusted = getattr(schedule, "uses_every_example_once", False)
-        for batch in (schedule(epoch, m) if trusted else _epoch_batches(schedule, epoch, m)):
-            with np.errstate(over="ignore", invalid="ignore"):    # divergence is tested for below
+        batches = schedule(epoch, m) if trusted else _epoch_batches(schedule, epoch, m)
+        with np.errstate(over="ignore", invalid="ignore"):        # divergence is tested for below
+            for batch in batches:
                 Y_b, ZL, AL, grads = step(params, X, Y, batch, dropout_rng)
                 J_data = float(cost_from_loss(loss_from_Z(ZL, Y_b)))
                 J_l2 = float(l2_cost([W for W, _ in params], lambd, n)) if lambd else 0.0
-                if not np.isfinite(J_data + J_l2):
+                if not math.isfinite(J_data + J_l2):
                     raise diverged(epoch, alpha, f"the cost became {J_data + J_l2}")
                 m_b = Y_b.shape[1]
                 data_sum += m_b * J_data
@@ -485,8 +487,6 @@ def fit(
             raise diverged(epoch, alpha, f"the cost rose from {records[0].cost:.6g} to {cost:.6g}")
         if cost < good.cost:
             good = _Best(cost, epoch, start_params)
-        if not all(all_finite(W) and all_finite(b) for W, b in params):
-            raise diverged(epoch, alpha, "the parameters became NaN or infinite")
 
         val_cost = val_accuracy = np.nan
         if validation_data is not None:
@@ -513,6 +513,9 @@ def fit(
 
     if patience is not None and best.epoch is not None and restore_best:
         params = best.params
+    if records and not all_finite(*(p for layer in params for p in layer)):
+        # (earlier epochs need no such test: the next batch's cost would be NaN or infinite)
+        raise diverged(records[-1].epoch, records[-1].learning_rate, "the parameters became NaN or infinite")
     history = History.from_records(records, stop_reason=stop_reason, seed=seed,
                                    best_epoch=best.epoch if patience is not None else None)
     return TrainResult(params, history, optimizer, state)

@@ -56,16 +56,16 @@ def float_dtype(X: np.ndarray) -> np.dtype:
     return np.dtype(np.float64)
 
 
-def all_finite(A: np.ndarray) -> bool:
-    """Whether every value of the float array A is finite, without an array of A's size.
+def all_finite(*arrays: np.ndarray) -> bool:
+    """Whether every value of these float arrays is finite, without a boolean array of their size.
 
-    A NaN or ±inf anywhere makes the sum NaN or infinite; only a finite sum that overflowed
-    needs the element-wise test.
+    A NaN or ±inf anywhere makes the total of the sums NaN or infinite; only a total that
+    overflowed needs the element-wise test.
     """
     with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(A.sum()):
+        if np.isfinite(sum(A.sum() for A in arrays)):
             return True
-    return bool(np.isfinite(A).all())
+    return all(bool(np.isfinite(A).all()) for A in arrays)
 
 
 def as_matrix(value: Any, name: str, dtype: np.dtype | None = None, columns: str = "example") -> np.ndarray:
