@@ -116,12 +116,14 @@ def get_workload(name: str, quick: bool) -> Workload:
 # --- data, initial parameters and batches (the same for everyone) -------------------------------
 
 
-def make_data(w: Workload, layout: str) -> tuple[np.ndarray, np.ndarray]:
-    """(X, labels): X of w's dtype, (n_x, m) for layout "cols" or (m, n_x) for "rows"; labels (m,) int.
+def make_data(w: Workload) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, labels): rows (m, n_x) of w's dtype, one example per row, C order; labels (m,) int.
 
-    The synthetic MNIST-sized inputs are standard normal (float32, fixed seed), drawn in chunks
-    of examples so that both layouts hold the same numbers without a second full copy; the
-    labels are the argmax of a fixed random linear map of the inputs, so they can be learnt.
+    Every implementation gets this one array: chainrule and the NumPy loop read it as
+    X = rows.T, (n_x, m) with each example's features contiguous, as the course's own
+    ``X_flatten = X_orig.reshape(m, -1).T`` is laid out. The synthetic MNIST-sized inputs are
+    standard normal (float32, fixed seed), drawn in chunks of examples; the labels are the
+    argmax of a fixed random linear map of the inputs, so they can be learnt.
     """
     dtype = np.dtype(w.dtype)
     if w.name == "small":
@@ -136,19 +138,15 @@ def make_data(w: Workload, layout: str) -> tuple[np.ndarray, np.ndarray]:
         n_x, C = w.layer_dims[0], w.layer_dims[-1]
         rng = np.random.default_rng(2024)
         M = rng.standard_normal((n_x, C), dtype=np.float32)
-        X = np.empty((n_x, w.m) if layout == "cols" else (w.m, n_x), dtype=np.float32)
+        X = np.empty((w.m, n_x), dtype=np.float32)
         labels = np.empty(w.m, dtype=np.int64)
         chunk = 4096
         for i in range(0, w.m, chunk):
             rows = rng.standard_normal((min(chunk, w.m - i), n_x), dtype=np.float32)
             labels[i:i + len(rows)] = np.argmax(rows @ M, axis=1)
-            if layout == "cols":
-                X[:, i:i + len(rows)] = rows.T
-            else:
-                X[i:i + len(rows)] = rows
+            X[i:i + len(rows)] = rows
         return X, labels
-    X = np.ascontiguousarray(X if layout == "cols" else X.T, dtype=dtype)
-    return X, labels
+    return np.ascontiguousarray(X.T, dtype=dtype), labels
 
 
 def one_hot_cols(labels: np.ndarray, C: int, dtype: Any) -> np.ndarray:
@@ -201,7 +199,8 @@ def timed(fn) -> tuple[float, Any]:
 
 def run_chainrule(w: Workload, repeats: int):
     import chainrule
-    X, labels = make_data(w, "cols")
+    rows, labels = make_data(w)
+    X = rows.T                                                   # (n_x, m), a view
     Y = one_hot_cols(labels, w.layer_dims[-1], X.dtype)
     init = initial_params(w)
     config = chainrule.ModelConfig(list(w.layer_dims), w.hidden, w.output)
@@ -302,7 +301,8 @@ def numpy_train(params, X, Y, hidden, output, optimizer, learning_rate, schedule
 
 
 def run_numpy(w: Workload, repeats: int):
-    X, labels = make_data(w, "cols")
+    rows, labels = make_data(w)
+    X = rows.T                                                   # (n_x, m), a view
     Y = one_hot_cols(labels, w.layer_dims[-1], X.dtype)
     init = initial_params(w)
     schedule = epoch_schedule(w)
@@ -319,7 +319,7 @@ def run_sklearn(w: Workload, repeats: int):
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
     warnings.simplefilter("ignore", ConvergenceWarning)
-    X, labels = make_data(w, "rows")
+    X, labels = make_data(w)
     init = initial_params(w)
     full = w.batching == "full"
     clf = MLPClassifier(
@@ -357,7 +357,7 @@ def run_torch(w: Workload, repeats: int):
     import torch
     from torch import nn
     torch.set_num_threads(THREADS)
-    X, labels = make_data(w, "rows")
+    X, labels = make_data(w)
     init = initial_params(w)
     schedule = epoch_schedule(w)
     dtype = torch.float64 if w.dtype == "float64" else torch.float32
@@ -415,7 +415,7 @@ def run_jax(w: Workload, repeats: int):
     if w.dtype == "float64":
         jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
-    X, labels = make_data(w, "rows")
+    X, labels = make_data(w)
     init = initial_params(w)
     schedule = epoch_schedule(w)
     C = w.layer_dims[-1]

@@ -32,7 +32,8 @@ class Workspace(NamedTuple):
 
     X (n_x, m) and Y (n_y, m) receive the batch (laid out like the training X and Y);
     Z, A, dZ and T are (n_l, m): Z[l], A[l] = g(Z[l]), dZ[l] (first dA[l], then dZ[l] in
-    place), and scratch for g′; dW (n_l, n_{l-1}) and db (n_l, 1) are ∂J/∂W[l] and ∂J/∂b[l].
+    place), and scratch for g′; dW (n_l, n_{l-1}) and db (n_l, 1) are ∂J/∂W[l] and ∂J/∂b[l],
+    and grads lists them as [LayerGrads(dW[l], db[l])].
     Under dropout a hidden layer also has its uniform draws U (float64), its 0/1 mask D and
     A_kept = A[l] ⊙ D[l] / keep_prob, what the next layer reads; otherwise A_kept[l] is A[l]
     and U, D are None.
@@ -49,6 +50,7 @@ class Workspace(NamedTuple):
     T: list
     dW: list
     db: list
+    grads: list
 
 
 def _like(array: np.ndarray, rows: int, m: int) -> np.ndarray:
@@ -64,6 +66,8 @@ def make_workspace(layer_dims: Sequence[int], m: int, X: np.ndarray, Y: np.ndarr
     units = layer_dims[1:]
     Z = [np.empty((n, m), dtype) for n in units]
     A = [np.empty((n, m), dtype) for n in units]
+    dW = [np.empty((n, n_prev), dtype) for n, n_prev in zip(units, layer_dims[:-1])]
+    db = [np.empty((n, 1), dtype) for n in units]
     drops = [dropout and l < L for l in range(1, L + 1)]                 # hidden layers only
     return Workspace(
         X=_like(X, layer_dims[0], m),
@@ -75,8 +79,9 @@ def make_workspace(layer_dims: Sequence[int], m: int, X: np.ndarray, Y: np.ndarr
         D=[np.empty_like(a) if d else None for a, d in zip(A, drops)],
         dZ=[np.empty((n, m), dtype) for n in units],
         T=[np.empty((n, m), dtype) for n in units],
-        dW=[np.empty((n, n_prev), dtype) for n, n_prev in zip(units, layer_dims[:-1])],
-        db=[np.empty((n, 1), dtype) for n in units],
+        dW=dW,
+        db=db,
+        grads=[LayerGrads(dW_l, db_l) for dW_l, db_l in zip(dW, db)],
     )
 
 
@@ -142,7 +147,7 @@ def backward_into(params: Sequence[LayerParams], X_b: np.ndarray, Y_b: np.ndarra
                 dA /= keep_prob
             activations[l - 1].backward_into(dA, ws.Z[l - 1], ws.A[l - 1], ws.T[l - 1])
             dZ = dA                                             # dZ[l-1], in place
-    return [LayerGrads(dW, db) for dW, db in zip(ws.dW, ws.db)]
+    return ws.grads
 
 
 class StepResult(NamedTuple):
