@@ -425,7 +425,8 @@ def fit(
                   for W, b in check_params(params, config.layer_dims)]
     hyper = {k: v for k, v in (("beta", beta), ("beta1", beta1), ("beta2", beta2), ("epsilon", epsilon))
              if v is not None}
-    owns_grads = isinstance(optimizer, str)        # ours never keep the gradient arrays they are given
+    # the fast step reuses its gradient arrays: an optimizer from outside (which might keep them) gets copies
+    copy_grads = engine == "fast" and not isinstance(optimizer, str)
     optimizer = get_optimizer(optimizer, **hyper)
     state = optimizer.init(params)
     if optimizer_state is not None:
@@ -479,7 +480,7 @@ def fit(
                 l2_sum += m_b * J_l2
                 if classifies:
                     correct += m_b * _fraction_correct(AL, Y_b, config.output)
-                if not owns_grads:
+                if copy_grads:
                     grads = [LayerGrads(dW.copy(), db.copy()) for dW, db in grads]
                 params, state = optimizer.update(params, grads, state, alpha)
         cost = (data_sum + l2_sum) / m
