@@ -9,6 +9,23 @@ from chainrule.activations import ACTIVATIONS, get_activation
 NAMES = list(ACTIVATIONS)
 
 
+
+def test_sigmoid_agrees_with_scipy_expit_and_underflows_to_zero_without_a_warning():
+    """σ = 1/(1 + e^{−Z}) against scipy.special.expit to a few ulps on (−708, 708), and in
+    float32; below −709 e^{−Z} overflows and σ is exactly 0, within 1e-307 of its value."""
+    from scipy.special import expit
+    sigmoid = get_activation("sigmoid").forward
+    Z = np.linspace(-708, 708, 20_001)[np.newaxis, :]
+    np.testing.assert_allclose(sigmoid(Z), expit(Z), rtol=1e-15, atol=0)
+    Z32 = np.linspace(-87, 87, 2_001, dtype=np.float32)[np.newaxis, :]
+    assert sigmoid(Z32).dtype == np.float32
+    np.testing.assert_allclose(sigmoid(Z32), expit(Z32.astype(np.float64)), rtol=2e-6, atol=0)
+    far = np.array([[-709.9, -745.0, -1e300]])
+    assert np.all(sigmoid(far) == 0) and np.all(expit(far) < 1e-307)
+    A = np.empty_like(far)
+    get_activation("sigmoid").forward_into(far, A)
+    assert np.all(A == 0)
+
 @pytest.mark.parametrize("name", NAMES)
 def test_backward_is_the_chain_rule_through_g(name, rng):
     """dZ = Jᵀ dA, with the Jacobian J measured by central differences of forward."""

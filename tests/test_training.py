@@ -290,6 +290,8 @@ def test_predict_for_every_output(output, rng):
     (dict(decay="inverse_time", decay_rate=-1), "decay_rate must be a non-negative number"),
     (dict(decay="stepped", time_interval=0), "time_interval must be a positive integer"),
     (dict(decay=lambda lr0, e: -lr0), r"the learning-rate decay gave α = -0.01 for epoch 0"),
+    (dict(decay=lambda lr0, e: "fast"), r"the learning-rate decay gave α = 'fast' for epoch 0"),
+    (dict(decay=lambda lr0, e: np.nan), r"the learning-rate decay gave α = nan for epoch 0"),
     (dict(optimizer="adam", epsilon=0), "epsilon must be a positive number"),
     (dict(optimizer="momentum", beta=np.float32(1.5)), r"beta must be in \[0, 1\)"),
     (dict(optimizer="adam", optimizer_state=cr.optimizers.GDState()), "state of the 'adam' optimizer, a AdamState; got GDState"),
@@ -297,6 +299,7 @@ def test_predict_for_every_output(output, rng):
     (dict(start_epoch=-2), "start_epoch must be a non-negative integer"),
     (dict(restore_best="no"), "restore_best must be True or False"),
     (dict(callbacks=[3]), "callbacks must be a function"),
+    (dict(callbacks=3), "callbacks must be a function"),
     (dict(seed=-1), "seed must be a non-negative integer"),
     (dict(validation_data=(np.ones((3, 5)), np.ones((2, 5)))), r"Y_val must have shape \(n_y, m\) = \(1, 5\)"),
     (dict(validation_data=(np.ones((5, 3)), np.ones((1, 5)))), "X_val must have shape.*pass X_val.T"),
@@ -331,6 +334,20 @@ def test_callbacks_all_run_and_any_true_value_stops(rng):
     _, history = train(config, X, Y, params=params, num_epochs=10, callbacks=lambda r: r.epoch == 1)
     assert len(history) == 2
 
+
+
+def test_callbacks_and_validation_run_under_the_callers_floating_point_settings(rng):
+    """fit silences overflow while it trains (divergence is tested for), but not around user code."""
+    config = cr.ModelConfig([3, 4, 1], "tanh", "sigmoid")
+    params, X, Y = random_problem(config, 10, rng)
+    seen = []
+    with np.errstate(over="raise", invalid="warn"):
+        train(config, X, Y, params=params, num_epochs=2, callbacks=lambda r: seen.append(np.geterr()))
+    assert [(e["over"], e["invalid"]) for e in seen] == [("raise", "warn")] * 2
+    regression = cr.ModelConfig([3, 4, 1], "relu", "identity")
+    X_val = np.full((3, 2), 1e155)                 # (A[L] − Y)² overflows in the validation cost
+    with pytest.raises(FloatingPointError), np.errstate(over="raise"):
+        train(regression, X, Y, params=params, num_epochs=1, validation_data=(X_val, np.zeros((1, 2))))
 
 def test_early_stopping_on_the_training_cost_keeps_the_start_of_the_best_epoch(rng):
     """Without validation data the epoch's cost (full batch) is J of its starting parameters:

@@ -107,7 +107,7 @@ def forward_into(params: Sequence[LayerParams], X_b: np.ndarray, ws: Workspace, 
     """
     A_prev = X_b
     for l, (W, b) in enumerate(params):
-        Z = np.matmul(W, A_prev, out=ws.Z[l])                  # (n_l, n_{l-1})·(n_{l-1}, m)
+        Z = np.dot(W, A_prev, out=ws.Z[l])                     # (n_l, n_{l-1})·(n_{l-1}, m)
         Z += b                                                  # (n_l, 1) broadcast over m
         activations[l].forward_into(Z, ws.A[l])
         A_prev = ws.A[l]
@@ -133,7 +133,7 @@ def backward_into(params: Sequence[LayerParams], X_b: np.ndarray, Y_b: np.ndarra
         dZ *= 1.0 / m                                           # ∂J/∂Z[L]: the 1/m, here
     for l in range(len(params) - 1, -1, -1):
         A_prev = X_b if l == 0 else ws.A_kept[l - 1]
-        dW = np.matmul(dZ, A_prev.T, out=ws.dW[l])              # (n_l, m)·(m, n_{l-1})
+        dW = np.dot(dZ, A_prev.T, out=ws.dW[l])                 # (n_l, m)·(m, n_{l-1})
         db = np.add.reduce(dZ, axis=1, keepdims=True, out=ws.db[l])   # Σ_i dZ⁽ⁱ⁾: (n_l, 1)
         if deferred:
             dW *= 1.0 / m                                       # the 1/m, here
@@ -141,7 +141,7 @@ def backward_into(params: Sequence[LayerParams], X_b: np.ndarray, Y_b: np.ndarra
         if lambd > 0:
             dW += (lambd / n) * params[l].W                     # ∂/∂W of λ/(2n) ‖W[l]‖²
         if l > 0:
-            dA = np.matmul(params[l].W.T, dZ, out=ws.dZ[l - 1])  # dA[l-1]: (n_{l-1}, n_l)·(n_l, m)
+            dA = np.dot(params[l].W.T, dZ, out=ws.dZ[l - 1])     # dA[l-1]: (n_{l-1}, n_l)·(n_l, m)
             if ws.D[l - 1] is not None:
                 dA *= ws.D[l - 1]
                 dA /= keep_prob

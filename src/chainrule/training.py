@@ -216,6 +216,16 @@ def _learning_rate_schedule(learning_rate, decay, decay_rate, time_interval) -> 
     raise ValueError(f"decay must be None, 'inverse_time', 'stepped' or a function (lr0, epoch) -> lr; got {decay!r}")
 
 
+def _check_decayed_rate(alpha: Any, epoch: int) -> None:
+    """A clear error unless the learning rate a decay function gave is a positive finite number."""
+    try:
+        good = math.isfinite(alpha) and alpha > 0
+    except TypeError:
+        good = False
+    if not good:
+        raise ValueError(f"the learning-rate decay gave α = {alpha!r} for epoch {epoch}; expected a positive number")
+
+
 # --- the pieces of fit ------------------------------------------------------------------------
 
 
@@ -395,8 +405,10 @@ def fit(
         raise ValueError(f"engine must be 'fast' or 'reference'; got {engine!r}")
     if not isinstance(restore_best, bool):
         raise ValueError(f"restore_best must be True or False; got {restore_best!r}")
-    if callable(callbacks):
-        callbacks = [callbacks]
+    try:
+        callbacks = [callbacks] if callable(callbacks) else list(callbacks)
+    except TypeError:
+        callbacks = [None]
     if not all(callable(c) for c in callbacks):
         raise ValueError("callbacks must be a function of an EpochRecord, or a list of them")
     keep_prob, _, _ = _check_dropout(keep_prob, 0, None, config, m)   # (0: any rng, to check keep_prob)
@@ -459,16 +471,17 @@ def fit(
             f"try a smaller learning rate.", kept,
             epoch, good.params, History.from_records(records, stop_reason="diverged", seed=seed))
 
-    for epoch in range(start_epoch, start_epoch + num_epochs):
-        alpha = learning_rate_at(epoch)
-        if not (np.isfinite(alpha) and alpha > 0):
-            raise ValueError(f"the learning-rate decay gave α = {alpha!r} for epoch {epoch}; expected a positive number")
-        dropout_rng = epoch_rng(seed, DROPOUT_STREAM, epoch) if keep_prob < 1 else None
-        start_params = params
-        data_sum = l2_sum = correct = 0.0            # Σ m_b·J_data, Σ m_b·J_l2, Σ m_b·accuracy
-        trusted = getattr(schedule, "uses_every_example_once", False)
-        batches = schedule(epoch, m) if trusted else _epoch_batches(schedule, epoch, m)
-        with np.errstate(over="ignore", invalid="ignore"):        # divergence is tested for below
+    trusted = getattr(schedule, "uses_every_example_once", False)
+    outside = np.geterr()                           # for validation and callbacks
+    with np.errstate(over="ignore", invalid="ignore"):   # overflow and NaN: divergence is tested for below
+        for epoch in range(start_epoch, start_epoch + num_epochs):
+            alpha = learning_rate_at(epoch)
+            if callable(decay):
+                _check_decayed_rate(alpha, epoch)
+            dropout_rng = epoch_rng(seed, DROPOUT_STREAM, epoch) if keep_prob < 1 else None
+            start_params = params
+            data_sum = l2_sum = correct = 0.0            # Σ m_b·J_data, Σ m_b·J_l2, Σ m_b·accuracy
+            batches = schedule(epoch, m) if trusted else _epoch_batches(schedule, epoch, m)
             for batch in batches:
                 Y_b, ZL, AL, grads = step(params, X, Y, batch, dropout_rng)
                 J_data = float(cost_from_loss(loss_from_Z(ZL, Y_b)))
@@ -483,34 +496,37 @@ def fit(
                 if copy_grads:
                     grads = [LayerGrads(dW.copy(), db.copy()) for dW, db in grads]
                 params, state = optimizer.update(params, grads, state, alpha)
-        cost = (data_sum + l2_sum) / m
-        if divergence_factor is not None and records and cost > divergence_factor * records[0].cost:
-            raise diverged(epoch, alpha, f"the cost rose from {records[0].cost:.6g} to {cost:.6g}")
-        if cost < good.cost:
-            good = _Best(cost, epoch, start_params)
+            cost = (data_sum + l2_sum) / m
+            if divergence_factor is not None and records and cost > divergence_factor * records[0].cost:
+                raise diverged(epoch, alpha, f"the cost rose from {records[0].cost:.6g} to {cost:.6g}")
+            if cost < good.cost:
+                good = _Best(cost, epoch, start_params)
 
-        val_cost = val_accuracy = np.nan
-        if validation_data is not None:
-            AL_val, caches_val = _forward(params, X_val, config)
-            val_cost = float(cost_from_loss(loss_from_Z(caches_val[-1].Z, Y_val)))
-            val_accuracy = _fraction_correct(AL_val, Y_val, config.output) if classifies else np.nan
-        record = EpochRecord(epoch, cost, data_sum / m, l2_sum / m, correct / m if classifies else np.nan,
-                             alpha, val_cost, val_accuracy)
-        records.append(record)
+            val_cost = val_accuracy = np.nan
+            if validation_data is not None:
+                with np.errstate(**outside):
+                    AL_val, caches_val = _forward(params, X_val, config)
+                    val_cost = float(cost_from_loss(loss_from_Z(caches_val[-1].Z, Y_val)))
+                val_accuracy = _fraction_correct(AL_val, Y_val, config.output) if classifies else np.nan
+            record = EpochRecord(epoch, cost, data_sum / m, l2_sum / m, correct / m if classifies else np.nan,
+                                 alpha, val_cost, val_accuracy)
+            records.append(record)
 
-        if patience is not None:
-            monitored, measured_on = (val_cost, params) if validation_data is not None else (cost, start_params)
-            if monitored < best.cost - min_delta:
-                best, waited = _Best(monitored, epoch, measured_on), 0
-            else:
-                waited += 1
-        answers = [callback(record) for callback in callbacks]
-        if any(bool(a) for a in answers if a is not None):
-            stop_reason = "callback"
-            break
-        if patience is not None and waited >= patience:
-            stop_reason = "early stopping"
-            break
+            if patience is not None:
+                monitored, measured_on = (val_cost, params) if validation_data is not None else (cost, start_params)
+                if monitored < best.cost - min_delta:
+                    best, waited = _Best(monitored, epoch, measured_on), 0
+                else:
+                    waited += 1
+            if callbacks:
+                with np.errstate(**outside):
+                    answers = [bool(callback(record)) for callback in callbacks]   # (every one is called)
+                if any(answers):
+                    stop_reason = "callback"
+                    break
+            if patience is not None and waited >= patience:
+                stop_reason = "early stopping"
+                break
 
     if patience is not None and best.epoch is not None and restore_best:
         params = best.params
