@@ -8,8 +8,9 @@ backward step is the chain rule through g,
 
 All arrays have shape (n_l, m): one column per example. The backward step does not care
 which derivative dA is (∂L per example or ∂J): it multiplies by g′ and so returns the same
-kind of derivative it was given. The forward steps are stable for any finite Z (no
-overflow at |Z| = 1e4).
+kind of derivative it was given. The forward steps give finite values in range for any
+finite Z (|Z| = 1e4 included; sigmoid's e^{−Z} may overflow to inf there, which is harmless
+and silenced).
 
 Each also has a buffered twin for the training loop (``fastpath``): ``forward_into(Z, A)``
 writes g(Z) into A, and ``backward_into(dA, Z, A, T)`` turns dA into dZ in place, T a scratch

@@ -3,7 +3,8 @@
 ``model.forward`` and ``model.backward`` build a new array for every quantity, as the
 equations read. A training loop runs them thousands of times on batches of one or two sizes,
 so here every quantity of a step has a buffer that lives across steps, and each is computed
-with the same NumPy operations, in the same order, as the reference path:
+with the same NumPy operations, in the same order, as the reference path (``np.dot`` with
+``out=`` for its ``@``: the same BLAS product, with less overhead per call on small arrays):
 
     forward    Z[l] = W[l] A[l-1] + b[l],  A[l] = g[l](Z[l])       (dropout: A[l] ⊙ D[l] / keep_prob)
     backward   dZ[L] = A[L] − Y                                    (the fused output delta)
