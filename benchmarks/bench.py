@@ -5,13 +5,17 @@
                                [--impls chainrule,numpy,sklearn,torch,jax] [--repeats N]
                                [--json-out FILE]
 
-Every (workload, implementation) pair runs in a fresh Python process
-(``bench.py --one WORKLOAD IMPL --json``), which builds the data, trains ``repeats`` times
-from the same initial parameters, and reports its times, its peak resident memory, the final
-training cost and the parameters after a short check run. The parent measures the machine's
-matrix-multiply rate, checks that the implementations did the same work (the same parameters
-after the check run where the initial weights and the batches are the same), and prints one
-table.
+Every (workload, implementation) pair runs in a Python process of its own
+(``bench.py --serve WORKLOAD IMPL``), which builds the data and sets the implementation up
+(warm-ups and compilation included), then trains from the same initial parameters each time
+the parent asks. The parent starts the processes of one workload together and asks them in
+turn, repeat after repeat (the order rotated each repeat), so that the slow spells of a shared
+machine fall on every implementation alike; then each reports its times, its peak resident
+memory, the final training cost and the parameters after a short check run. The parent
+measures the machine's matrix-multiply rate, checks that the implementations did the same
+work (the same parameters after the check run where the initial weights and the batches are
+the same), and prints one table. ``--quick`` runs all workloads of an implementation in one
+process (``bench.py --one``), one after the other.
 
 Implementations
     chainrule  chainrule.train
@@ -40,12 +44,13 @@ import time
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
 IMPLS = ("chainrule", "numpy", "sklearn", "torch", "jax")
 HERE = Path(__file__).resolve()
+PAUSE_S = 0.3                          # between timed runs of different processes
 THREADS = os.cpu_count() or 1          # PyTorch's threads; NumPy's BLAS and XLA use every core too
 
 
@@ -197,7 +202,19 @@ def timed(fn) -> tuple[float, Any]:
     return time.perf_counter() - start, result
 
 
-def run_chainrule(w: Workload, repeats: int):
+class Prepared(NamedTuple):
+    """An implementation set up for one workload: ``once()`` trains once from the initial
+    weights and returns (seconds, final params [(W (n_l, n_{l-1}), b (n_l, 1))]); ``data`` is
+    (X, "cols" or "rows", labels) for the final cost; ``before`` the resident memory (MB)
+    before training; ``notes`` what the table should say about this implementation."""
+
+    once: Callable[[], tuple[float, list]]
+    data: tuple
+    before: float | None
+    notes: list
+
+
+def prepare_chainrule(w: Workload) -> Prepared:
     import chainrule
     rows, labels = make_data(w)
     X = rows.T                                                   # (n_x, m), a view
@@ -210,13 +227,13 @@ def run_chainrule(w: Workload, repeats: int):
     elif w.batching == "course":
         options["batches"] = chainrule.course_mini_batches(w.batch_size)
     before = current_rss_mb()
-    times, params = [], None
-    for _ in range(repeats):
+
+    def once():
         start = [chainrule.LayerParams(W.copy(), b.copy()) for W, b in init]
-        t, (params, history) = timed(lambda: chainrule.train(config, X, Y, params=start, **options))
-        times.append(t)
-    final = [(np.asarray(W), np.asarray(b)) for W, b in params]
-    return times, final, (X, "cols", labels), before, []
+        t, (params, _) = timed(lambda: chainrule.train(config, X, Y, params=start, **options))
+        return t, [(np.asarray(W), np.asarray(b)) for W, b in params]
+
+    return Prepared(once, (X, "cols", labels), before, [])
 
 
 def numpy_train(params, X, Y, hidden, output, optimizer, learning_rate, schedule,
@@ -300,22 +317,23 @@ def numpy_train(params, X, Y, hidden, output, optimizer, learning_rate, schedule
     return [(W, b) for W, b in params], costs
 
 
-def run_numpy(w: Workload, repeats: int):
+def prepare_numpy(w: Workload) -> Prepared:
     rows, labels = make_data(w)
     X = rows.T                                                   # (n_x, m), a view
     Y = one_hot_cols(labels, w.layer_dims[-1], X.dtype)
     init = initial_params(w)
     schedule = epoch_schedule(w)
     before = current_rss_mb()
-    times, params = [], None
-    for _ in range(repeats):
+
+    def once():
         t, (params, _) = timed(lambda: numpy_train(init, X, Y, w.hidden, w.output, w.optimizer,
                                                    w.learning_rate, schedule))
-        times.append(t)
-    return times, params, (X, "cols", labels), before, []
+        return t, params
+
+    return Prepared(once, (X, "cols", labels), before, [])
 
 
-def run_sklearn(w: Workload, repeats: int):
+def prepare_sklearn(w: Workload) -> Prepared:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
     warnings.simplefilter("ignore", ConvergenceWarning)
@@ -341,19 +359,19 @@ def run_sklearn(w: Workload, repeats: int):
         clf.fit(X[few], labels[few])
     clf.set_params(max_iter=w.num_epochs)
     before = current_rss_mb()
-    times = []
-    for _ in range(repeats):
-        clf.coefs_ = [np.ascontiguousarray(W.T) for W, _ in init]
+
+    def once():
+        clf.coefs_ = [np.array(W.T, order="C") for W, _ in init]   # copies: fit updates them in place
         clf.intercepts_ = [b.ravel().copy() for _, b in init]
         clf.t_, clf.loss_curve_, clf._no_improvement_count, clf.best_loss_ = 0, [], 0, np.inf
         t, _ = timed(lambda: clf.fit(X, labels))
-        times.append(t)
-    final = [(W.T.copy(), b[:, np.newaxis].copy()) for W, b in zip(clf.coefs_, clf.intercepts_)]
+        return t, [(W.T.copy(), b[:, np.newaxis].copy()) for W, b in zip(clf.coefs_, clf.intercepts_)]
+
     notes = [] if full else ["sklearn: same initial weights, its own shuffling (random_state=0), same batch size"]
-    return times, final, (X, "rows", labels), before, notes
+    return Prepared(once, (X, "rows", labels), before, notes)
 
 
-def run_torch(w: Workload, repeats: int):
+def prepare_torch(w: Workload) -> Prepared:
     import torch
     from torch import nn
     torch.set_num_threads(THREADS)
@@ -398,19 +416,20 @@ def run_torch(w: Workload, repeats: int):
     # of about two seconds); the weights are set again before every timed run.
     train([schedule_t[0][:1]])
     before = current_rss_mb()
-    times = []
-    for _ in range(repeats):
+
+    def once():
         with torch.no_grad():
             for lin, (W, b) in zip(linears, init):
                 lin.weight.copy_(torch.from_numpy(W))
                 lin.bias.copy_(torch.from_numpy(b.ravel()))
         t, _ = timed(lambda: train(schedule_t))
-        times.append(t)
-    final = [(lin.weight.detach().numpy().copy(), lin.bias.detach().numpy()[:, np.newaxis].copy()) for lin in linears]
-    return times, final, (X, "rows", labels), before, ["torch: one untimed warm-up step before the timed runs"]
+        return t, [(lin.weight.detach().numpy().copy(), lin.bias.detach().numpy()[:, np.newaxis].copy())
+                   for lin in linears]
+
+    return Prepared(once, (X, "rows", labels), before, ["torch: one untimed warm-up step before the timed runs"])
 
 
-def run_jax(w: Workload, repeats: int):
+def prepare_jax(w: Workload) -> Prepared:
     import jax
     if w.dtype == "float64":
         jax.config.update("jax_enable_x64", True)
@@ -482,16 +501,16 @@ def run_jax(w: Workload, repeats: int):
         return params, [float(c) / w.m for c in costs]
 
     before = current_rss_mb()
-    times, params = [], None
-    for _ in range(repeats):
+
+    def once():
         t, (params, _) = timed(train)
-        times.append(t)
-    final = [(np.asarray(W), np.asarray(b)[:, np.newaxis]) for W, b in params]
-    return times, final, (X_j, "rows", labels), before, ["jax: compilation excluded by a warm-up step per batch size"]
+        return t, [(np.asarray(W), np.asarray(b)[:, np.newaxis]) for W, b in params]
+
+    return Prepared(once, (X_j, "rows", labels), before, ["jax: compilation excluded by a warm-up step per batch size"])
 
 
-RUNNERS = {"chainrule": run_chainrule, "numpy": run_numpy, "sklearn": run_sklearn,
-           "torch": run_torch, "jax": run_jax}
+PREPARE = {"chainrule": prepare_chainrule, "numpy": prepare_numpy, "sklearn": prepare_sklearn,
+           "torch": prepare_torch, "jax": prepare_jax}
 
 
 def final_cost(params, data, w: Workload) -> tuple[float, float]:
@@ -567,28 +586,65 @@ def describe_check(w: Workload) -> str:
     return f"{w.num_epochs} epoch{'s' if w.num_epochs > 1 else ''}" + (f" on {w.m} examples" if w.batching == "shuffled" else "")
 
 
-def run_one(workload: str, impl: str, quick: bool, repeats: int, params_dir: str | None) -> dict:
-    w = get_workload(workload, quick)
-    runner = RUNNERS[impl]
+def prepare(workload: str, impl: str, quick: bool) -> Prepared | dict:
+    """``impl`` set up for the workload, or a result that says why it could not be."""
     try:
-        times, params, data, before, notes = runner(w, repeats)
+        return PREPARE[impl](get_workload(workload, quick))
     except ImportError as exc:
         return {"workload": workload, "impl": impl, "error": f"not installed ({exc.name})"}
+
+
+def run_one(workload: str, impl: str, quick: bool, repeats: int, params_dir: str | None) -> dict:
+    """Set ``impl`` up for the workload, train ``repeats`` times, and report (``finish``)."""
+    prepared = prepare(workload, impl, quick)
+    if isinstance(prepared, dict):
+        return prepared
+    times, params = [], None
+    for _ in range(repeats):
+        t, params = prepared.once()
+        times.append(t)
+    return finish(workload, impl, quick, prepared, times, params, params_dir)
+
+
+def serve(workload: str, impl: str, quick: bool, params_dir: str | None) -> None:
+    """Set ``impl`` up, then answer the parent on stdin/stdout, one JSON line per request:
+    "run" trains once and answers {"time": s}; "finish" answers ``finish``'s result and ends."""
+    prepared = prepare(workload, impl, quick)
+    if isinstance(prepared, dict):
+        print(json.dumps(prepared), flush=True)
+        return
+    print(json.dumps({"ready": True}), flush=True)
+    times, params = [], None
+    for request in sys.stdin:
+        if request.strip() == "run":
+            t, params = prepared.once()
+            times.append(t)
+            print(json.dumps({"time": t}), flush=True)
+        elif request.strip() == "finish":
+            print(json.dumps(finish(workload, impl, quick, prepared, times, params, params_dir)), flush=True)
+            return
+
+
+def finish(workload: str, impl: str, quick: bool, prepared: Prepared, times: list, params: list,
+           params_dir: str | None) -> dict:
+    """The result of the timed runs: times, peak memory, final cost, and the short check run
+    (whose parameters are saved in ``params_dir`` for the parent to compare)."""
+    w = get_workload(workload, quick)
     peak = peak_rss_mb()
-    J, acc = final_cost(params, data, w)
+    J, acc = final_cost(params, prepared.data, w)
     short = check_workload(w)
     if short == w:                       # the timed run is short enough to be the check
         check_params, check_J = params, J
     else:
-        del params, data
-        _, check_params, check_data, _, _ = runner(short, 1)
-        check_J, _ = final_cost(check_params, check_data, short)
+        check = PREPARE[impl](short)
+        _, check_params = check.once()
+        check_J, _ = final_cost(check_params, check.data, short)
     if params_dir:
         np.savez(os.path.join(params_dir, f"{workload}-{impl}.npz"), **{f"{k}{l}": np.asarray(a, np.float64)
                                 for l, p in enumerate(check_params) for k, a in zip("Wb", p)})
     return {"workload": workload, "impl": impl, "times": times, "median": statistics.median(times),
-            "final_cost": J, "train_accuracy": acc, "max_rss_mb": peak, "rss_before_training_mb": before,
-            "check_cost": check_J, "check_run": describe_check(short), "notes": notes}
+            "final_cost": J, "train_accuracy": acc, "max_rss_mb": peak, "rss_before_training_mb": prepared.before,
+            "check_cost": check_J, "check_run": describe_check(short), "notes": prepared.notes}
 
 
 # --- the parent: machine, runs, checks, table --------------------------------------------------
@@ -667,6 +723,72 @@ def run_child(workloads: list[str], impl: str, args, params_dir: str) -> list[di
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+class Server:
+    """``impl`` on one workload in its own process (``bench.py --serve``), kept alive so that
+    the parent can interleave the repeats of all implementations."""
+
+    def __init__(self, workload: str, impl: str, args, params_dir: str):
+        self.workload, self.impl, self.error = workload, impl, None
+        command = [sys.executable, str(HERE), "--serve", workload, impl, "--params-dir", params_dir]
+        self.proc = subprocess.Popen(command + (["--quick"] if args.quick else []), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def _answer(self) -> dict | None:
+        """The next JSON object the process prints (other output skipped), None if it ended."""
+        for line in self.proc.stdout:
+            try:
+                answer = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(answer, dict):
+                return answer
+        return None
+
+    def _ask(self, request: str) -> dict | None:
+        if self.error:
+            return None
+        try:
+            self.proc.stdin.write(request + "\n")
+            self.proc.stdin.flush()
+        except OSError:
+            pass
+        return self._check(self._answer())
+
+    def _check(self, answer: dict | None) -> dict | None:
+        if answer is None:
+            tail = (self.proc.stderr.read().strip().splitlines() or ["no output"])[-1]
+            self.error = f"failed: {tail}"
+        elif "error" in answer:
+            self.error = answer["error"]
+            return None
+        return answer
+
+    def ready(self) -> bool:
+        return self._check(self._answer()) is not None
+
+    def run(self) -> None:
+        self._ask("run")
+
+    def finish(self) -> dict:
+        result = self._ask("finish")
+        self.proc.stdin.close()
+        self.proc.wait()
+        return result if result is not None else {"workload": self.workload, "impl": self.impl, "error": self.error}
+
+
+def run_interleaved(workload: str, impls: list[str], args, params_dir: str) -> list[dict]:
+    """All implementations set up at once, each in its own process; then repeat r runs each of
+    them once, in an order rotated by r, so that a slow spell of a shared machine falls on all
+    of them alike. A pause between runs lets the last one's threads go idle."""
+    servers = [Server(workload, impl, args, params_dir) for impl in impls]
+    live = [server for server in servers if server.ready()]
+    for r in range(args.repeats):
+        for server in live[r % len(live):] + live[:r % len(live)]:
+            time.sleep(PAUSE_S)
+            server.run()
+    return [server.finish() for server in servers]
+
+
 def fmt(value, spec: str, missing: str = "–") -> str:
     return missing if value is None else format(value, spec)
 
@@ -740,25 +862,23 @@ def main_parent(args) -> int:
           f"float32 {rates['float32']:.1f} GFLOP/s, float64 {rates['float64']:.1f} GFLOP/s")
     print(f"Each implementation runs in its own process, {args.repeats} repeat{'s' if args.repeats > 1 else ''}, "
           f"median time" + (" (QUICK: smaller sizes, one process per implementation for all workloads)"
-                            if args.quick else "") + ".")
+                            if args.quick else "; the repeats of all implementations take turns") + ".")
     for name, w in workloads.items():
         print(f"  {name}: {w.title}" + (f" (quick: m={w.m}, {describe_check(replace(w, batching='full'))})"
                                           if args.quick else ""))
     print(flush=True)
 
-    # A fresh process per (workload, implementation), so that its peak memory is its own; the
-    # quick smoke test runs all workloads of an implementation in one process, to save the
-    # start-up time of its imports.
-    if args.quick:
-        groups = [(names, impl) for impl in impls]
-    else:
-        groups = [([name], impl) for name in names for impl in impls]
+    # A process per (workload, implementation), so that its peak memory is its own, with the
+    # repeats interleaved; the quick smoke test runs all workloads of an implementation in one
+    # process, one after the other, to save the start-up time of its imports.
     results: dict[str, dict[str, dict]] = {name: {} for name in names}
     checks: dict[str, dict[str, tuple[str, bool | None]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for group, impl in groups:
-            for r in run_child(group, impl, args, tmp):
-                name = r["workload"]
+        batches = ((run_child(names, impl, args, tmp) for impl in impls) if args.quick
+                   else (run_interleaved(name, impls, args, tmp) for name in names))
+        for batch in batches:                                   # (each is run as the loop reaches it)
+            for r in batch:
+                name, impl = r["workload"], r["impl"]
                 results[name][impl] = r
                 w = workloads[name]
                 if "error" in r:
@@ -858,6 +978,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=None, help="timed runs per implementation (default 5, quick 1)")
     parser.add_argument("--json-out", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--one", nargs=2, metavar=("WORKLOAD", "IMPL"), help=argparse.SUPPRESS)
+    parser.add_argument("--serve", nargs=2, metavar=("WORKLOAD", "IMPL"), help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--params-dir", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -865,6 +986,9 @@ def main(argv: list[str] | None = None) -> int:
         args.repeats = 1 if args.quick else 5
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
+    if args.serve:
+        serve(args.serve[0], args.serve[1], args.quick, args.params_dir)
+        return 0
     if args.one:
         names, impl = args.one[0].split(","), args.one[1]
         if not all(n in WORKLOADS for n in names) or impl not in IMPLS:
