@@ -217,6 +217,23 @@ def test_float32_trains_in_float32(flower):
     assert history.cost[-1] < history.cost[0]
 
 
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+@pytest.mark.parametrize("options", [
+    dict(learning_rate=np.float64(0.5)),
+    dict(learning_rate=0.5, decay=lambda lr0, e: np.float64(lr0) / (1 + e)),
+    dict(learning_rate=0.05, optimizer="momentum", beta=np.float64(0.8)),
+    dict(learning_rate=0.05, optimizer="rmsprop", beta=np.float64(0.8), epsilon=np.float64(1e-7)),
+    dict(learning_rate=0.05, optimizer="adam", beta1=np.float64(0.8), beta2=np.float64(0.99)),
+    dict(learning_rate=0.5, lambd=np.float64(0.1), keep_prob=np.float64(0.9)),
+])
+def test_float32_stays_float32_when_the_hyperparameters_are_numpy_float64(flower, options, engine):
+    """NumPy float64 scalars (from np.logspace, say) would turn float32 arrays into float64 (NEP 50)."""
+    config = cr.ModelConfig([2, 4, 1], "tanh", "sigmoid")
+    result = cr.fit(config, flower.X.astype(np.float32), flower.Y, num_epochs=5, seed=3, engine=engine, **options)
+    assert all(W.dtype == np.float32 and b.dtype == np.float32 for W, b in result.params)
+    assert all(a.dtype == np.float32 for g in result.optimizer_state[:-1] for layer in g for a in layer)
+
+
 def test_decay_is_recorded(flower):
     config = cr.ModelConfig([2, 4, 1], "tanh", "sigmoid")
     _, history = train(config, flower.X, flower.Y, learning_rate=0.5, num_epochs=3, decay="inverse_time", decay_rate=1.0)
@@ -300,6 +317,7 @@ def test_predict_for_every_output(output, rng):
     (dict(restore_best="no"), "restore_best must be True or False"),
     (dict(callbacks=[3]), "callbacks must be a function"),
     (dict(callbacks=3), "callbacks must be a function"),
+    (dict(learning_rate=1e-300, decay="inverse_time", decay_rate=1e308), r"the learning-rate decay gave α = 0.0 for epoch 1"),
     (dict(seed=-1), "seed must be a non-negative integer"),
     (dict(validation_data=(np.ones((3, 5)), np.ones((2, 5)))), r"Y_val must have shape \(n_y, m\) = \(1, 5\)"),
     (dict(validation_data=(np.ones((5, 3)), np.ones((1, 5)))), "X_val must have shape.*pass X_val.T"),
@@ -337,13 +355,19 @@ def test_callbacks_all_run_and_any_true_value_stops(rng):
 
 
 def test_callbacks_and_validation_run_under_the_callers_floating_point_settings(rng):
-    """fit silences overflow while it trains (divergence is tested for), but not around user code."""
+    """fit silences overflow while it trains (divergence is tested for), but not around user code:
+    callbacks, validation, a decay function, a batch schedule."""
     config = cr.ModelConfig([3, 4, 1], "tanh", "sigmoid")
     params, X, Y = random_problem(config, 10, rng)
     seen = []
     with np.errstate(over="raise", invalid="warn"):
         train(config, X, Y, params=params, num_epochs=2, callbacks=lambda r: seen.append(np.geterr()))
     assert [(e["over"], e["invalid"]) for e in seen] == [("raise", "warn")] * 2
+    with np.errstate(over="raise", invalid="warn"):
+        train(config, X, Y, params=params, num_epochs=2, callbacks=None,
+              decay=lambda lr0, e: seen.append(np.geterr()) or lr0,
+              batches=lambda e, m: seen.append(np.geterr()) or [np.arange(m)])
+    assert [(e["over"], e["invalid"]) for e in seen[2:]] == [("raise", "warn")] * 4
     regression = cr.ModelConfig([3, 4, 1], "relu", "identity")
     X_val = np.full((3, 2), 1e155)                 # (A[L] − Y)² overflows in the validation cost
     with pytest.raises(FloatingPointError), np.errstate(over="raise"):

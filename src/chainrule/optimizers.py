@@ -112,7 +112,7 @@ def momentum(beta: float = 0.9) -> Optimizer:
     PyTorch and optax accumulate u ← β u + dW without the (1 − β); their step with α(1 − β)
     is this one with α.
     """
-    _check_beta("beta", beta)
+    beta = _check_beta("beta", beta)
 
     def init(params):
         return MomentumState(_zeros_like(params))
@@ -132,8 +132,8 @@ def rmsprop(beta: float = 0.9, epsilon: float = 1e-8) -> Optimizer:
     PyTorch calls β "alpha" (default 0.99) and adds ε outside the root, as here; optax adds
     it inside by default (√(s + ε), ``eps_in_sqrt=True``).
     """
-    _check_beta("beta", beta)
-    _check_epsilon(epsilon)
+    beta = _check_beta("beta", beta)
+    epsilon = _check_epsilon(epsilon)
 
     def init(params):
         return RMSpropState(_zeros_like(params))
@@ -156,9 +156,9 @@ def adam(beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8) -> Opt
 
     The same as PyTorch and optax; TensorFlow adds ε before the bias correction of s.
     """
-    _check_beta("beta1", beta1)
-    _check_beta("beta2", beta2)
-    _check_epsilon(epsilon)
+    beta1 = _check_beta("beta1", beta1)
+    beta2 = _check_beta("beta2", beta2)
+    epsilon = _check_epsilon(epsilon)
 
     def init(params):
         return AdamState(_zeros_like(params), _zeros_like(params))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import numbers
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
@@ -216,14 +217,12 @@ def _learning_rate_schedule(learning_rate, decay, decay_rate, time_interval) -> 
     raise ValueError(f"decay must be None, 'inverse_time', 'stepped' or a function (lr0, epoch) -> lr; got {decay!r}")
 
 
-def _check_decayed_rate(alpha: Any, epoch: int) -> None:
-    """A clear error unless the learning rate a decay function gave is a positive finite number."""
-    try:
-        good = math.isfinite(alpha) and alpha > 0
-    except TypeError:
-        good = False
-    if not good:
-        raise ValueError(f"the learning-rate decay gave α = {alpha!r} for epoch {epoch}; expected a positive number")
+def _checked_rate(alpha: Any, epoch: int) -> float:
+    """The epoch's learning rate as a float (so float32 stays float32), if it is a positive
+    finite number; else a clear error (a decay function may give anything)."""
+    if isinstance(alpha, numbers.Real) and not isinstance(alpha, bool) and math.isfinite(alpha) and alpha > 0:
+        return float(alpha)
+    raise ValueError(f"the learning-rate decay gave α = {alpha!r} for epoch {epoch}; expected a positive number")
 
 
 # --- the pieces of fit ------------------------------------------------------------------------
@@ -352,8 +351,8 @@ def fit(
         monitored cost is val_cost (of the parameters at the end of the epoch) with
         validation data, else the epoch's training cost (of the parameters at its start,
         exactly so for full batches; with mini-batches the epoch's mean).
-    callbacks : a function of an EpochRecord, or a list of them
-        All are called after every epoch; if any returns a true value, training ends cleanly.
+    callbacks : a function of an EpochRecord, or a list of them (None: none)
+        All are called after every epoch, under the caller's floating-point error settings; if any returns a true value, training ends cleanly.
     batches : function (epoch, m) -> index arrays or slices, optional
         A mini-batch schedule (e.g. ``course_mini_batches(64)``) that replaces the
         shuffling of ``mini_batch_size``, so that someone else's batches are reproduced.
@@ -389,16 +388,16 @@ def fit(
     Y = check_Y(Y, config.output, config.n_y, m, X.dtype)
     check_convention(convention)
     lambd, n = _check_l2(lambd, None, m)
-    check_number("learning_rate", learning_rate, "a positive number", lambda v: v > 0)
+    learning_rate = check_number("learning_rate", learning_rate, "a positive number", lambda v: v > 0)
     check_number("num_epochs", num_epochs, "a non-negative integer", lambda v: v >= 0, integer=True)
     check_number("start_epoch", start_epoch, "a non-negative integer", lambda v: v >= 0, integer=True)
-    check_number("decay_rate", decay_rate, "a non-negative number", lambda v: v >= 0)
+    decay_rate = check_number("decay_rate", decay_rate, "a non-negative number", lambda v: v >= 0)
     check_number("time_interval", time_interval, "a positive integer", lambda v: v >= 1, integer=True)
-    check_number("min_delta", min_delta, "a non-negative number", lambda v: v >= 0)
+    min_delta = check_number("min_delta", min_delta, "a non-negative number", lambda v: v >= 0)
     if patience is not None:
         check_number("patience", patience, "a positive integer", lambda v: v >= 1, integer=True)
     if divergence_factor is not None:
-        check_number("divergence_factor", divergence_factor, "a number above 1", lambda v: v > 1)
+        divergence_factor = check_number("divergence_factor", divergence_factor, "a number above 1", lambda v: v > 1)
     if mini_batch_size is not None:
         _check_batch_size(mini_batch_size)
     if engine not in ("fast", "reference"):
@@ -406,7 +405,7 @@ def fit(
     if not isinstance(restore_best, bool):
         raise ValueError(f"restore_best must be True or False; got {restore_best!r}")
     try:
-        callbacks = [callbacks] if callable(callbacks) else list(callbacks)
+        callbacks = [callbacks] if callable(callbacks) else list(callbacks or ())
     except TypeError:
         callbacks = [None]
     if not all(callable(c) for c in callbacks):
@@ -472,16 +471,23 @@ def fit(
             epoch, good.params, History.from_records(records, stop_reason="diverged", seed=seed))
 
     trusted = getattr(schedule, "uses_every_example_once", False)
-    outside = np.geterr()                           # for validation and callbacks
+    outside = np.geterr()                           # for the user's code: decay, schedule, callbacks
     with np.errstate(over="ignore", invalid="ignore"):   # overflow and NaN: divergence is tested for below
         for epoch in range(start_epoch, start_epoch + num_epochs):
-            alpha = learning_rate_at(epoch)
             if callable(decay):
-                _check_decayed_rate(alpha, epoch)
+                with np.errstate(**outside):
+                    alpha = learning_rate_at(epoch)
+            else:
+                alpha = learning_rate_at(epoch)
+            alpha = _checked_rate(alpha, epoch)
             dropout_rng = epoch_rng(seed, DROPOUT_STREAM, epoch) if keep_prob < 1 else None
             start_params = params
             data_sum = l2_sum = correct = 0.0            # Σ m_b·J_data, Σ m_b·J_l2, Σ m_b·accuracy
-            batches = schedule(epoch, m) if trusted else _epoch_batches(schedule, epoch, m)
+            if trusted:
+                batches = schedule(epoch, m)
+            else:
+                with np.errstate(**outside):
+                    batches = _epoch_batches(schedule, epoch, m)
             for batch in batches:
                 Y_b, ZL, AL, grads = step(params, X, Y, batch, dropout_rng)
                 J_data = float(cost_from_loss(loss_from_Z(ZL, Y_b)))
@@ -589,7 +595,7 @@ def compare_conventions(
     check_config(config)
     X = check_X(X, config.n_x)
     Y = check_Y(Y, config.output, config.n_y, X.shape[1], X.dtype)
-    check_number("learning_rate", learning_rate, "a positive number", lambda v: v > 0)
+    learning_rate = check_number("learning_rate", learning_rate, "a positive number", lambda v: v > 0)
     check_number("num_epochs", num_epochs, "a non-negative integer", lambda v: v >= 0, integer=True)
     start = [LayerParams(W.astype(X.dtype), b.astype(X.dtype)) for W, b in check_params(params, config.layer_dims)]
     loss_from_Z = get_output(config.output).loss_from_Z
