@@ -730,8 +730,9 @@ class Server:
     def __init__(self, workload: str, impl: str, args, params_dir: str):
         self.workload, self.impl, self.error = workload, impl, None
         command = [sys.executable, str(HERE), "--serve", workload, impl, "--params-dir", params_dir]
+        self.stderr = tempfile.TemporaryFile("w+")      # (a pipe nobody reads could fill up and block)
         self.proc = subprocess.Popen(command + (["--quick"] if args.quick else []), stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                     stdout=subprocess.PIPE, stderr=self.stderr, text=True)
 
     def _answer(self) -> dict | None:
         """The next JSON object the process prints (other output skipped), None if it ended."""
@@ -756,7 +757,9 @@ class Server:
 
     def _check(self, answer: dict | None) -> dict | None:
         if answer is None:
-            tail = (self.proc.stderr.read().strip().splitlines() or ["no output"])[-1]
+            self.proc.wait()
+            self.stderr.seek(0)
+            tail = (self.stderr.read().strip().splitlines() or ["no output"])[-1]
             self.error = f"failed: {tail}"
         elif "error" in answer:
             self.error = answer["error"]
@@ -771,8 +774,12 @@ class Server:
 
     def finish(self) -> dict:
         result = self._ask("finish")
-        self.proc.stdin.close()
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
         self.proc.wait()
+        self.stderr.close()
         return result if result is not None else {"workload": self.workload, "impl": self.impl, "error": self.error}
 
 
@@ -782,7 +789,7 @@ def run_interleaved(workload: str, impls: list[str], args, params_dir: str) -> l
     of them alike. A pause between runs lets the last one's threads go idle."""
     servers = [Server(workload, impl, args, params_dir) for impl in impls]
     live = [server for server in servers if server.ready()]
-    for r in range(args.repeats):
+    for r in range(args.repeats if live else 0):
         for server in live[r % len(live):] + live[:r % len(live)]:
             time.sleep(PAUSE_S)
             server.run()
@@ -795,7 +802,7 @@ def fmt(value, spec: str, missing: str = "–") -> str:
 
 def time_ratio(r: dict | None, base: dict | None) -> float | None:
     """r's time over base's: the median of the repeat-by-repeat ratios where the repeats took
-    turns (each pair ran back to back), else the ratio of the medians; None if either failed."""
+    turns (each pair ran in the same round), else the ratio of the medians; None if either failed."""
     if not r or not base or "error" in r or "error" in base:
         return None
     if r.get("interleaved") and base.get("interleaved") and len(r["times"]) == len(base["times"]):
