@@ -220,6 +220,8 @@ def _learning_rate_schedule(learning_rate, decay, decay_rate, time_interval) -> 
 def _checked_rate(alpha: Any, epoch: int) -> float:
     """The epoch's learning rate as a float (so float32 stays float32), if it is a positive
     finite number; else a clear error (a decay function may give anything)."""
+    if type(alpha) is float and 0 < alpha < math.inf:        # the usual case, tested quickly
+        return alpha
     if isinstance(alpha, numbers.Real) and not isinstance(alpha, bool) and math.isfinite(alpha) and alpha > 0:
         return float(alpha)
     raise ValueError(f"the learning-rate decay gave α = {alpha!r} for epoch {epoch}; expected a positive number")
