@@ -85,10 +85,10 @@ def _zeros_like(params: list) -> list[LayerGrads]:
 
 def _average(old: list, new: list, beta: float, power: int = 1) -> list[LayerGrads]:
     """β·old + (1 − β)·newᵖ, layer by layer, for exponentially weighted averages."""
-    if power == 1:
-        return [LayerGrads(beta * o.dW + (1 - beta) * n.dW, beta * o.db + (1 - beta) * n.db)
-                for o, n in zip(old, new)]
-    return [LayerGrads(beta * o.dW + (1 - beta) * n.dW ** power, beta * o.db + (1 - beta) * n.db ** power)
+    def powered(a):
+        return a if power == 1 else a ** power
+
+    return [LayerGrads(beta * o.dW + (1 - beta) * powered(n.dW), beta * o.db + (1 - beta) * powered(n.db))
             for o, n in zip(old, new)]
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import numbers
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
@@ -222,9 +221,11 @@ def _checked_rate(alpha: Any, epoch: int) -> float:
     finite number; else a clear error (a decay function may give anything)."""
     if type(alpha) is float and 0 < alpha < math.inf:        # the usual case, tested quickly
         return alpha
-    if isinstance(alpha, numbers.Real) and not isinstance(alpha, bool) and math.isfinite(alpha) and alpha > 0:
-        return float(alpha)
-    raise ValueError(f"the learning-rate decay gave α = {alpha!r} for epoch {epoch}; expected a positive number")
+    try:
+        return check_number("α", alpha, "a positive number", lambda v: v > 0)
+    except ValueError:
+        raise ValueError(f"the learning-rate decay gave α = {alpha!r} for epoch {epoch}; "
+                         f"expected a positive number") from None
 
 
 # --- the pieces of fit ------------------------------------------------------------------------
@@ -354,7 +355,8 @@ def fit(
         validation data, else the epoch's training cost (of the parameters at its start,
         exactly so for full batches; with mini-batches the epoch's mean).
     callbacks : a function of an EpochRecord, or a list of them (None: none)
-        All are called after every epoch, under the caller's floating-point error settings; if any returns a true value, training ends cleanly.
+        All are called after every epoch, under the caller's floating-point error settings;
+        if any returns a true value, training ends cleanly.
     batches : function (epoch, m) -> index arrays or slices, optional
         A mini-batch schedule (e.g. ``course_mini_batches(64)``) that replaces the
         shuffling of ``mini_batch_size``, so that someone else's batches are reproduced.
@@ -408,7 +410,7 @@ def fit(
         raise ValueError(f"restore_best must be True or False; got {restore_best!r}")
     try:
         callbacks = [callbacks] if callable(callbacks) else list(callbacks or ())
-    except TypeError:
+    except (TypeError, ValueError):
         callbacks = [None]
     if not all(callable(c) for c in callbacks):
         raise ValueError("callbacks must be a function of an EpochRecord, or a list of them")
