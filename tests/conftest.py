@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from chainrule.gradcheck import random_problem  # noqa: F401  (shared by the tests)
+from chainrule.testing import random_problem  # noqa: F401  (shared by the tests)
 
 
 def rel_err(a, b) -> float:

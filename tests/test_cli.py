@@ -1,9 +1,11 @@
 """The command line, through main(argv) and as a subprocess: each command, its files, its errors."""
 
+import dataclasses
 import json
 import struct
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +13,10 @@ import pytest
 import chainrule as cr
 import chainrule.cli as cli
 from chainrule import datasets
-from chainrule.io import load_model
+from chainrule.checkpoint import load as load_model
+from chainrule.training import TrainConfig
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def _run(*args, cwd=None):
@@ -62,15 +67,22 @@ def test_train_writes_a_model_that_summary_and_predict_read_back(tmp_path, capsy
     assert model.history is not None and len(model.history) == 200
 
     assert cli.main(["summary", str(out / "model.npz")]) == 0
-    summary = capsys.readouterr().out
-    for piece in ("(8, 4)", "(3, 8)", "relu", "softmax", "parameters", "adam", "setosa"):
-        assert piece in summary
-    assert str(4 * 8 + 8 + 8 * 3 + 3) in summary
+    summary = capsys.readouterr().out.splitlines()
+    rows = {line.split()[0]: line.split() for line in summary if line.strip()[:1].isdigit()}
+    assert rows["1"] == ["1", "8", "relu", "(8,", "4)", "(8,", "1)", str(8 * 4 + 8)]          # units, g, W, b, count
+    assert rows["2"] == ["2", "3", "softmax", "(3,", "8)", "(3,", "1)", str(3 * 8 + 3)]
+    assert summary[0].endswith(f"a network of 2 layers, {4 * 8 + 8 + 3 * 8 + 3} parameters (float64)")
+    assert f"Output: softmax with its loss; classes: {', '.join(datasets.iris().classes)}" in summary
+    settings = next(line for line in summary if line.startswith("Settings: "))
+    assert "optimizer adam" in settings and "learning_rate 0.01" in settings and "num_epochs 200" in settings
+    assert next(line for line in summary if line.startswith("State: ")) == \
+        f"State: epoch 200, AdamState after {200 * 1} steps (resumable with --resume)"
 
     iris = datasets.iris()
     csv_path = tmp_path / "iris.csv"
     header = ",".join(iris.feature_names) + ",species"
-    lines = [header] + [",".join(repr(float(v)) for v in x) + f",{iris.classes[int(np.argmax(y))]}" for x, y in zip(iris.X.T, iris.Y.T)]
+    lines = [header] + [",".join(repr(float(v)) for v in x) + f",{iris.classes[int(np.argmax(y))]}"
+                        for x, y in zip(iris.X.T, iris.Y.T)]
     csv_path.write_text("\n".join(lines) + "\n")
     predictions = tmp_path / "predictions.csv"
     assert cli.main(["predict", str(out / "model.npz"), str(csv_path), "--out", str(predictions)]) == 0
@@ -99,7 +111,27 @@ def test_resume_continues_exactly(tmp_path, capsys):
         np.testing.assert_allclose(p.W, q.W, rtol=1e-12, atol=0)
         np.testing.assert_allclose(p.b, q.b, rtol=1e-12, atol=0)
     np.testing.assert_allclose(whole.history.cost, rest.history.cost, rtol=1e-12)
-    assert len(rest.history) == 30 and rest.optimizer_state.t == whole.optimizer_state.t
+    assert len(rest.history) == 30 and rest.state.opt_state.t == whole.state.opt_state.t
+    assert rest.train == dataclasses.replace(whole.train, num_epochs=12)
+
+
+def test_resume_without_num_epochs_trains_as_many_again(tmp_path):
+    first = tmp_path / "first"
+    assert cli.main(["train", "--num-epochs", "6", "--quiet", "--out", str(first)]) == 0
+    assert cli.main(["train", "--resume", str(first / "model.npz"), "--quiet", "--out", str(tmp_path / "rest")]) == 0
+    rest = load_model(tmp_path / "rest" / "model.npz")
+    assert list(rest.history.epoch) == list(range(12)) and rest.state.epoch == 12
+
+
+def test_a_format_1_model_resumes_as_that_release_would_have(tmp_path):
+    """The 0.1.0 release's 18 epochs, resumed by the command line for 12, against its 30."""
+    assert cli.main(["train", "--resume", str(FIXTURES / "v1-cli-18-epochs.npz"), "--num-epochs", "12", "--quiet",
+                     "--out", str(tmp_path)]) == 0
+    rest, whole = load_model(tmp_path / "model.npz"), load_model(FIXTURES / "v1-cli-30-epochs.npz")
+    for p, q in zip(rest.params, whole.params):
+        np.testing.assert_allclose(p.W, q.W, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(rest.history.cost, whole.history.cost, rtol=1e-9)
+    assert rest.figures["test_accuracy"] == whole.figures["test_accuracy"]
 
 
 def test_config_file_and_json_summary(tmp_path, capsys):
@@ -110,7 +142,7 @@ def test_config_file_and_json_summary(tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out)
     assert summary["layer_dims"] == [2, 3, 1] and summary["epochs"] == 300
     model = load_model(tmp_path / "o" / "model.npz")
-    assert model.settings["options"]["learning_rate"] == 1.0      # the flag overrides the file
+    assert model.train.learning_rate == 1.0 and model.train.num_epochs == 300      # the flag overrides the file
 
 
 def test_progress_lines_when_not_a_terminal(tmp_path):
@@ -118,6 +150,10 @@ def test_progress_lines_when_not_a_terminal(tmp_path):
     assert done.returncode == 0, done.stderr
     assert [line.split(":")[0] for line in done.stdout.splitlines() if line.startswith("Cost after")] == [
         f"Cost after epoch {e}" for e in (0, 25, 50, 75)]
+
+
+def _compare_rows(out):
+    return np.array([[float(v) for v in line.split()] for line in out.splitlines() if line.strip()[:1].isdigit()])
 
 
 def test_compare_reports_rounding_only(capsys):
@@ -155,9 +191,9 @@ def test_gradcheck_injected_bug_exits_1_and_names_layers(capsys):
 
 def test_subprocess_commands():
     done = _run("gradcheck", "--inject", "no-1/m")
-    assert done.returncode == 1 and "layers pointed at" in done.stdout
+    assert done.returncode == 1 and "layers pointed at: 1, 2" in done.stdout
     done = _run("explain")
-    assert done.returncode == 0 and "dW[1]" in done.stdout
+    assert done.returncode == 0 and "dW[1] = (1/m) dZ[1] A[0]ᵀ" in done.stdout
 
 
 # --- user mistakes -----------------------------------------------------------------------------
@@ -203,9 +239,15 @@ def test_debug_shows_the_traceback():
 
 
 def test_compare_default_run():
+    """The default: the planar network, 1000 epochs, a row every 100; m × epochs = 400 000, so
+    the per-example run is skipped and said to be."""
     done = _run("compare")
     assert done.returncode == 0, done.stderr
-    assert "absorbed J" in done.stdout and done.stdout.count("\n") > 10
+    rows = _compare_rows(done.stdout)
+    assert list(rows[:, 0]) == list(range(0, 1001, 100)) and rows.shape[1] == 5     # epoch, J, absorbed J, W[1], W[2]
+    assert "The per-example reference was skipped: m × epochs > 100 000" in done.stdout
+    assert f"{rows[0, 1]:.6f}" == "0.693048" and f"{rows[-1, 1]:.6f}" == "0.288083"
+    assert rows[:, 2:].max() < 1e-12
 
 
 # --- the review's cases ---------------------------------------------------------------------------
@@ -222,11 +264,13 @@ def test_resume_refuses_other_settings_and_foreign_models(tmp_path, capsys):
     assert "--learning-rate cannot change when resuming" in capsys.readouterr().err
     foreign = tmp_path / "foreign.npz"
     loaded = load_model(model)
-    cr.io.save_model(foreign, loaded._replace(settings={"data": "moons"}))
+    cr.checkpoint.save(foreign, loaded._replace(train=None))
     assert cli.main(["train", "--resume", str(foreign), "--out", str(tmp_path / "c")]) == 2
     assert "was not written by chainrule train" in capsys.readouterr().err
-    cr.io.save_model(foreign, loaded._replace(settings={"options": [1, 2]}))
     assert cli.main(["summary", str(foreign)]) == 0
+    assert cli.main(["train", "--resume", str(model), "--hidden-layers", "3", "--out", str(tmp_path / "d")]) == 2
+    assert "--hidden-layers cannot change when resuming" in capsys.readouterr().err
+    assert cli.main(["train", "--resume", str(model), "--seed", "2", "--quiet", "--out", str(tmp_path / "e")]) == 0
 
 
 def test_ignored_flags_are_refused(tmp_path, capsys):
@@ -256,11 +300,6 @@ def test_json_config(tmp_path, capsys):
     assert cli.main(["train", "--config", str(config), "--json", "--out", str(tmp_path / "o")]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["layer_dims"] == [2, 2, 1] and summary["epochs"] == 7 and "test_accuracy" in summary
-
-
-def test_without_rich_the_progress_is_plain_lines(monkeypatch):
-    monkeypatch.setitem(sys.modules, "rich.progress", None)
-    assert cli._Progress(10, 0, 5, "live").mode == "lines"
 
 
 @pytest.mark.parametrize("data, output, header", [("moons", None, "prediction,p_0,p_1"),
@@ -301,5 +340,105 @@ def test_predict_for_a_regression_model_and_missing_columns(tmp_path, capsys):
 
 
 def test_compare_says_when_the_runs_drift(capsys):
+    """α = 50 makes the run chaotic: the gap it reports is the largest in its table, above 1e-9."""
     assert cli.main(["compare", "--num-epochs", "40", "--every", "20", "--lr", "50"]) == 0
-    assert "drifted" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    gap = float(out.split("The runs drifted ")[1].split()[0])
+    assert gap == pytest.approx(np.nanmax(_compare_rows(out)[:, 2:]), rel=0.05) and gap > 1e-9
+
+
+# --- one vocabulary: the flags are TrainConfig's fields -------------------------------------------
+
+
+def test_every_training_option_is_a_flag_with_its_help():
+    """Each field of TrainConfig is a flag spelled like it, documented with its one-line meaning,
+    and parses into the TrainConfig the library would build."""
+    parser = cli._parser()
+    text = parser.train.format_help().replace("\n", " ")
+    values = {"optimizer": "adam", "learning_rate": "0.5", "num_epochs": "7", "mini_batch_size": "16",
+              "batches": "course", "beta1": "0.85", "beta2": "0.95", "epsilon": "1e-6",
+              "decay": "stepped", "decay_rate": "0.5", "time_interval": "3", "lambd": "0.1", "keep_prob": "0.9",
+              "convention": "absorbed", "init": "xavier", "scale": "0.02", "init_draws": "chainrule", "seed": "4",
+              "patience": "5", "min_delta": "0.01", "divergence_factor": "50"}
+    fields = [f for f in dataclasses.fields(TrainConfig) if f.name not in ("restore_best", "beta")]
+    assert {f.name for f in fields} == set(values)                 # a new option needs only its line here
+    argv = ["train"] + [x for name, value in values.items() for x in ("--" + name.replace("_", "-"), value)]
+    request = cli._request(cli._parse(argv + ["--no-restore-best"], parser))
+    for f in dataclasses.fields(TrainConfig):
+        assert " ".join(f.metadata["help"].split()) in " ".join(text.split()), f.name
+    expected = {name: type(getattr(TrainConfig(), name) if getattr(TrainConfig(), name) is not None else 0.0)(v)
+                if name not in ("optimizer", "batches", "decay", "convention", "init", "init_draws") else v
+                for name, v in values.items()}
+    expected["mini_batch_size"], expected["patience"], expected["seed"] = 16, 5, 4
+    assert request.train == TrainConfig(**expected, restore_best=False)
+    momentum = cli._request(cli._parse(["--optimizer", "momentum", "--beta", "0.8"], parser))
+    assert momentum.train.beta == 0.8
+
+
+def test_none_is_a_value_of_the_options_that_take_it(tmp_path):
+    request = cli._request(cli._parse(["--divergence-factor", "none", "--mini-batch-size", "none",
+                                       "--patience", "none"], cli._parser()))
+    assert request.train.divergence_factor is None and request.train.mini_batch_size is None
+    done = _run("train", "--learning-rate", "none")
+    assert done.returncode == 2 and "argument --learning-rate/--lr: expected a number; got 'none'" in done.stderr
+
+
+def test_a_seed_means_the_same_on_the_command_line_and_in_the_library(tmp_path):
+    """--seed 5 with the planar preset is the preset's TrainConfig with seed 5: the same model."""
+    assert cli.main(["train", "--seed", "5", "--num-epochs", "40", "--quiet", "--out", str(tmp_path)]) == 0
+    model = load_model(tmp_path / "model.npz")
+    data = datasets.planar_flower()
+    config, train = cr.presets.planar()
+    result = cr.fit(config, data.X, data.Y, train, seed=5, num_epochs=40)
+    for p, q in zip(model.params, result.params):
+        np.testing.assert_array_equal(p.W, q.W)
+    assert model.train == dataclasses.replace(train, seed=5, num_epochs=40)
+
+
+def test_the_optimization_preset_is_the_librarys(tmp_path, capsys):
+    """--preset optimization trains the preset's network on its data (moons with seed 3), 20 %
+    held out by the run's seed: the library's fit on that split gives the same model."""
+    assert cli.main(["train", "--preset", "optimization", "--num-epochs", "30", "--out", str(tmp_path)]) == 0
+    setup = capsys.readouterr().out.splitlines()[:3]
+    assert setup[0] == "Network [2, 5, 2, 1]: relu hidden layers, sigmoid output"
+    assert setup[1] == "Data: moons, 240 training and 60 test examples"
+    assert setup[2].startswith("Training: init he, optimizer adam, learning_rate 0.0007, num_epochs 30, "
+                               "mini_batch_size 64, seed 3")
+    data = datasets.moons(300, 0.2, seed=3)
+    X, Y, _, _ = datasets.split(data.X, data.Y, 0.2, 3)
+    config, train = cr.presets.optimization()
+    result = cr.fit(config, X, Y, train, num_epochs=30)
+    for p, q in zip(load_model(tmp_path / "model.npz").params, result.params):
+        np.testing.assert_array_equal(p.W, q.W)
+
+
+@pytest.mark.parametrize("content, message", [
+    ('standardize = "no"\n', "gives standardize = 'no'; expected true or false"),
+    ('learning_rate = "0.1"\n', "learning_rate must be a positive number; got '0.1'"),
+    ('hidden_layers = 4\n', "gives hidden_layers = 4; expected a list or str"),
+    ('preset = "course"\n', "gives preset = 'course'; expected one of planar, optimization"),
+    ('restore_best = "yes"\npatience = 3\n', "restore_best must be True or False; got 'yes'"),
+])
+def test_config_values_must_have_the_type_of_their_option(content, message, tmp_path):
+    (tmp_path / "run.toml").write_text(content)
+    done = _run("train", "--config", str(tmp_path / "run.toml"), "--out", str(tmp_path / "o"))
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_hidden_layers_may_be_a_string_in_a_config_file(tmp_path, capsys):
+    (tmp_path / "run.toml").write_text('hidden_layers = "5,3"\nnum_epochs = 2\n')
+    assert cli.main(["train", "--config", str(tmp_path / "run.toml"), "--quiet", "--out", str(tmp_path / "o")]) == 0
+    assert load_model(tmp_path / "o" / "model.npz").config.layer_dims == (2, 5, 3, 1)
+
+
+def test_save_every_keeps_the_work_of_a_run_that_fails(tmp_path):
+    """A learning rate that diverges after some epochs: with --save-every 4 the model file holds
+    the last checkpoint (after 4 epochs; the cost diverges in epoch 6), and the message says so."""
+    done = _run("train", "--learning-rate", "300", "--num-epochs", "400", "--save-every", "4", "--quiet",
+                "--out", str(tmp_path))
+    assert done.returncode == 2 and "training diverged" in done.stderr
+    assert f"{tmp_path / 'model.npz'} holds the last checkpoint" in done.stderr
+    epoch = int(done.stderr.split("in epoch ")[1].split()[0])
+    model = load_model(tmp_path / "model.npz")
+    assert model.state.epoch == 4 < epoch and len(model.history) == model.state.epoch   # diverged in epoch 6
+    assert model.train.learning_rate == 300.0

@@ -288,11 +288,11 @@ def test_check_notices_a_convention_that_forgets_its_1_over_m(monkeypatch):
 
 def test_explain_marks_every_gradient_with_its_measurement():
     config = _config([2, 4, 1], "tanh", "sigmoid")
-    lines = _text_lines(explain(config, 400, check=True))
+    lines = _text_lines(explain(config, 400, measure=True))
     for name in _backward_order(2):
         assert re.search(r"✓ \d\.\de-\d\d$", lines[name]), lines[name]
     assert not any("✓" in lines[n] for n in ("A[1]", "J"))
-    rows = _markdown_rows(explain(config, 40, format="markdown", check=True, seed=2))
+    rows = _markdown_rows(explain(config, 40, format="markdown", measure=True, seed=2))
     assert sum("✓" in row for row in rows.values()) == len(_backward_order(2))
     failing = render(equations(config, 40), "text", checks={"dW[2]": 0.5})
     assert "✗ 5.0e-01" in _text_lines(failing)["dW[2]"]
@@ -316,7 +316,7 @@ def _balanced(latex):
 def test_latex_puts_frac_1_m_in_the_right_places(dims, hidden, output, m, convention, lambd):
     config = _config(dims, hidden, output)
     measured = m <= 30                                             # \checkmark rows too, where cheap
-    latex = explain(config, m, convention=convention, format="latex", check=measured, lambd=lambd)
+    latex = explain(config, m, convention=convention, format="latex", measure=measured, lambd=lambd)
     assert _balanced(latex) and latex.isascii()
     assert latex.count(r"\begin{align*}") == latex.count(r"\end{align*}") == 3
     rows = {}

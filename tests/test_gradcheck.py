@@ -7,7 +7,8 @@ import pytest
 
 import chainrule as cr
 from chainrule import gradcheck
-from chainrule.gradcheck import double_one_over_m, relative_difference
+from chainrule.gradcheck import relative_difference
+from chainrule.testing import buggy_backward, double_one_over_m
 from conftest import random_problem
 
 COMBINATIONS = list(itertools.product(cr.HIDDEN_ACTIVATIONS, cr.OUTPUTS))
@@ -211,7 +212,9 @@ def test_neutral_regularisation_is_exactly_the_plain_model(rng):
 def test_a_learners_five_argument_backward_is_checked(rng):
     """The documented signature, backward_fn(AL, Y, caches, config, convention), works without L2."""
     config, params, X, Y = _problem("tanh", "sigmoid", seed=9)
-    mine = lambda AL, Y, caches, config, convention: cr.backward(AL, Y, caches, config, convention)
+    def mine(AL, Y, caches, config, convention):
+        return cr.backward(AL, Y, caches, config, convention)
+
     assert cr.gradient_check(params, X, Y, config, backward_fn=mine).passed
 
 
@@ -222,7 +225,7 @@ def test_the_library_bugs_are_caught_where_they_are(bug, layers, convention):
     """The output layer needs no g′ (its delta is fused), so a missing g′ spares layer 3 only."""
     config, params, X, Y = _problem("tanh", "sigmoid", seed=12)
     result = cr.gradient_check(params, X, Y, config, convention=convention,
-                               backward_fn=gradcheck.buggy_backward(bug))
+                               backward_fn=buggy_backward(bug))
     assert not result.passed and result.failing_layers == layers
     with pytest.raises(ValueError, match="unknown bug 'typo'"):
-        gradcheck.buggy_backward("typo")
+        buggy_backward("typo")

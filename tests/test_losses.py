@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from chainrule.activations import get_activation
-from chainrule.gradcheck import random_labels
 from chainrule.losses import OUTPUTS, cost_from_loss, fused_delta, get_output
+from chainrule.testing import random_labels
 
 
 @pytest.mark.parametrize("name", list(OUTPUTS))

@@ -1,11 +1,12 @@
 """ModelConfig, init_params, forward, compute_cost and backward: behaviour and bad input."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 import chainrule as cr
 from conftest import random_problem, rel_err
-
 
 # --- ModelConfig ------------------------------------------------------------------------
 
@@ -14,7 +15,7 @@ def test_config_is_frozen_and_normalised():
     config = cr.ModelConfig([2, np.int64(4), 1], "tanh", "sigmoid")
     assert config.layer_dims == (2, 4, 1) and config.L == 2 and config.n_x == 2 and config.n_y == 1
     assert [config.activation(l) for l in (1, 2)] == ["tanh", "sigmoid"]
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         config.output = "identity"
     assert config == cr.ModelConfig((2, 4, 1), "tanh", "sigmoid")
 
@@ -282,3 +283,32 @@ def test_other_dtypes_follow_the_documented_rule(problem):
     assert cr.forward(params, X.astype(np.float16), config)[0].dtype == np.float32
     assert cr.forward(params, (X > 0), config)[0].dtype == np.float64
     assert cr.forward(params, np.round(X).astype(int), config)[0].dtype == np.float64
+
+
+# --- prediction -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("output", ["sigmoid", "softmax", "identity"])
+def test_predictions_for_every_output(output, rng):
+    """The network written out in NumPy here (tanh hidden layer, then the output's g), and each
+    output's rule: sigmoid 1 where A > 0.5, softmax the arg-max class, identity the values."""
+    config = cr.ModelConfig([3, 4, 3 if output == "softmax" else 2], "tanh", output)
+    params, X, Y = random_problem(config, 9, rng)
+    (W1, b1), (W2, b2) = params
+    Z2 = W2 @ np.tanh(W1 @ X + b1) + b2
+    if output == "sigmoid":
+        A2 = 1 / (1 + np.exp(-Z2))
+        np.testing.assert_array_equal(cr.predict(params, X, config), (A2 > 0.5).astype(int))
+        assert cr.accuracy(params, X, Y, config) == np.mean((A2 > 0.5) == (Y > 0.5))
+    elif output == "softmax":
+        A2 = np.exp(Z2) / np.exp(Z2).sum(axis=0)
+        np.testing.assert_array_equal(cr.predict(params, X, config), [A2.argmax(axis=0)])
+        assert cr.accuracy(params, X, Y, config) == np.mean(A2.argmax(axis=0) == Y.argmax(axis=0))
+    else:
+        np.testing.assert_allclose(cr.predict(params, X, config), Z2, rtol=1e-14)
+        with pytest.raises(ValueError, match="accuracy is for classification outputs"):
+            cr.accuracy(params, X, Y, config)
+        with pytest.raises(ValueError, match="values, not probabilities"):
+            cr.predict_proba(params, X, config)
+        return
+    np.testing.assert_allclose(cr.predict_proba(params, X, config), A2, rtol=1e-14)

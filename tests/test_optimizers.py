@@ -10,8 +10,8 @@ import chainrule as cr
 from chainrule.optimizers import (
     OPTIMIZERS,
     adam,
-    get_optimizer,
     gd,
+    get_optimizer,
     inverse_time_decay,
     momentum,
     rmsprop,
@@ -70,7 +70,8 @@ def test_update_is_its_equation(name, make, rng):
     params = _params(rng)
     grads = _grad_sequence(rng)
     got, state = _run(make(), params, grads, 0.05)
-    expected = _by_equations(name, _flat(params), [_flat(g) for g in grads], 0.05, beta=0.8 if name == "momentum" else 0.9)
+    expected = _by_equations(name, _flat(params), [_flat(g) for g in grads], 0.05,
+                             beta=0.8 if name == "momentum" else 0.9)
     np.testing.assert_allclose(_flat(got), expected, rtol=1e-14, atol=1e-15)
     assert state.t == len(grads)
 

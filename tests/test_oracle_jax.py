@@ -19,11 +19,10 @@ one-sided derivatives.
 import functools
 import itertools
 
-import numpy as np
-import pytest
-
 import jax
 import jax.numpy as jnp
+import numpy as np
+import pytest
 
 import chainrule as cr
 from conftest import rel_err
@@ -118,7 +117,7 @@ def _value_and_grads(args, pair):
             for p, probes, X, Y in args]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def oracle(hidden, output):
     """{seed: (network, J, [(∂J/∂W[l], ∂J/∂b[l])], [(∂J/∂Z[l], ∂J/∂A[l])])} from JAX, in NumPy float64."""
     nets = {seed: make_network(hidden, output, seed) for seed in SEEDS}

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import chainrule as cr
-from chainrule.gradcheck import double_one_over_m, random_labels, random_problem
+from chainrule.testing import double_one_over_m, random_labels, random_problem
 
 SETTINGS = settings(max_examples=40, deadline=None)
 RTOL = 1e-12

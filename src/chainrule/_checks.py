@@ -3,19 +3,43 @@
 Every message says what was expected and what came, so that a learner who passed examples
 as rows, labels outside the output's range, or parameters of another network sees at once
 what to change.
+
+This is the bottom of the package: it uses only the precision policy (``precision``, a
+leaf) to choose the dtype inputs are computed in, and nothing else of chainrule.
 """
 
 from __future__ import annotations
 
 import numbers
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from .layers import CONVENTIONS, LayerParams, check_convention
+from .precision import compute_dtype
 
-__all__ = ["CONVENTIONS", "as_matrix", "as_rng", "check_X", "check_Y", "check_AL", "check_number",
-           "check_params", "check_convention", "float_dtype"]
+CONVENTIONS = ("deferred", "absorbed")
+
+
+def check_convention(convention: Any) -> str:
+    """``convention`` if it is "deferred" or "absorbed", else a ``ValueError``."""
+    if convention not in CONVENTIONS:
+        raise ValueError(
+            f"convention must be 'deferred' (1/m in dW and db) or 'absorbed' (1/m in dZ[L]); "
+            f"got {convention!r}"
+        )
+    return convention
+
+
+def check_choice(name: str, value: Any, choices: Any, what: str = "") -> Any:
+    """``value`` if it is one of ``choices``, else "unknown {name} {value!r}; expected one of: …"."""
+    try:
+        known = value in choices
+    except TypeError:                                       # an unhashable value
+        known = False
+    if not known:
+        raise ValueError(f"unknown {name} {value!r}; expected one of: {', '.join(map(str, choices))}{what}")
+    return value
 
 
 def check_number(name: str, value: Any, what: str, test: Callable[[Any], bool], integer: bool = False):
@@ -43,19 +67,6 @@ def as_rng(rng: Any, name: str = "rng") -> np.random.Generator | np.random.Rando
     )
 
 
-def float_dtype(X: np.ndarray) -> np.dtype:
-    """The dtype a computation on ``X`` runs in.
-
-    float32 and long double are kept; float16 computes in float32 (NumPy has no fast
-    half-precision products); everything else (float64, integers, booleans) in float64.
-    """
-    if X.dtype in (np.float32, np.float16):
-        return np.dtype(np.float32)
-    if X.dtype == np.longdouble:
-        return np.dtype(np.longdouble)
-    return np.dtype(np.float64)
-
-
 def all_finite(*arrays: np.ndarray) -> bool:
     """Whether every value of these float arrays is finite, without a boolean array of their size.
 
@@ -69,7 +80,7 @@ def all_finite(*arrays: np.ndarray) -> bool:
 
 
 def as_matrix(value: Any, name: str, dtype: np.dtype | None = None, columns: str = "example") -> np.ndarray:
-    """``value`` as a finite 2-D float array of ``dtype`` (default ``float_dtype``), or a ``ValueError``.
+    """``value`` as a finite 2-D float array of ``dtype`` (default: ``precision.compute_dtype``), or a ``ValueError``.
 
     ``columns`` says what a column is ("example" for data, "" for parameters), for the hint
     given when a 1-D array comes.
@@ -91,7 +102,7 @@ def as_matrix(value: Any, name: str, dtype: np.dtype | None = None, columns: str
             f"{name} must be {what}; got a {A.ndim}-D array of shape {A.shape}"
             + (f" ({hint})" if A.ndim == 1 else "")
         )
-    A = A.astype(dtype or float_dtype(A), copy=False)
+    A = A.astype(dtype or compute_dtype(A.dtype), copy=False)
     if not all_finite(A):
         bad = np.argwhere(~np.isfinite(A))
         i, j = bad[0]
@@ -154,7 +165,7 @@ def check_Y(Y: Any, output: str, n_y: int, m: int, dtype: np.dtype, like: str = 
 
 
 def check_params(params: Any, layer_dims: tuple[int, ...], dtype: np.dtype | None = None) -> list:
-    """params as a list of L (W, b) pairs with W[l]: (n_l, n_{l-1}), b[l]: (n_l, 1), all finite."""
+    """params as a list of L (W, b) tuples with W[l]: (n_l, n_{l-1}), b[l]: (n_l, 1), all finite."""
     L = len(layer_dims) - 1
     try:
         n = len(params)
@@ -185,7 +196,7 @@ def check_params(params: Any, layer_dims: tuple[int, ...], dtype: np.dtype | Non
                 f"b{l} must have shape (n_{l}, 1) = {expected_b} for layer_dims "
                 f"{list(layer_dims)}; got {b.shape}"
             )
-        checked.append(LayerParams(W, b))
+        checked.append((W, b))
     return checked
 
 

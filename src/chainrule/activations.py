@@ -3,181 +3,142 @@
 Each activation is a pair: ``forward(Z) -> A`` and ``backward(dA, Z, A) -> dZ``, where the
 backward step is the chain rule through g,
 
-    dZ = dA ⊙ g′(Z)            (element-wise activations)
-    dZ = A ⊙ (dA − Σ_k A_k dA_k)  (softmax, whose Jacobian couples the rows of a column)
+    dZ = dA ⊙ g′(Z)                  (element-wise activations)
+    dZ = A ⊙ (dA − Σ_k A_k dA_k)       (softmax, whose Jacobian couples the rows of a column)
 
-All arrays have shape (n_l, m): one column per example. The backward step does not care
-which derivative dA is (∂L per example or ∂J): it multiplies by g′ and so returns the same
-kind of derivative it was given. The forward steps give finite values in range for any
-finite Z (|Z| = 1e4 included; sigmoid's e^{−Z} may overflow to inf there, which is harmless
-and silenced).
+All arrays have shape (n_l, m): one column per example (classes, for softmax, on the axis
+before the examples). The backward step does not care which derivative dA is (∂L per
+example or ∂J): it multiplies by g′ and so returns the same kind of derivative it was given.
+The forward steps give finite values in range for any finite Z (|Z| = 1e4 included;
+sigmoid's e^{−Z} may overflow to inf there, which is harmless and silenced).
 
-Each also has a buffered twin for the training loop (``fastpath``): ``forward_into(Z, A)``
-writes g(Z) into A, and ``backward_into(dA, Z, A, T)`` turns dA into dZ in place, T a scratch
-array of the same shape. They do the same NumPy operations in the same order as
-``forward`` and ``backward``, so their results are the same bits; they only allocate nothing.
+Both take an optional ``out``, an array of Z's shape and dtype to write the result into, in
+the manner of NumPy's ufuncs; it must not be one of the inputs. The training loop passes
+buffers it keeps across steps (``workspace``); without ``out`` each call makes a new array.
+It is one implementation either way: the same operations in the same order. (The identity
+returns its input itself and writes nothing.)
 """
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
 LEAKY_RELU_SLOPE = 0.01
+
+Array = np.ndarray
 
 
 class Activation(NamedTuple):
     """One activation g: its name, forward, backward, and whether hidden layers may use it."""
 
     name: str
-    forward: Callable[[np.ndarray], np.ndarray]
-    backward: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+    forward: Callable[..., Array]
+    backward: Callable[..., Array]
     hidden: bool
-    forward_into: Callable[[np.ndarray, np.ndarray], None]
-    backward_into: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]
 
 
-def sigmoid(Z: np.ndarray) -> np.ndarray:
+def _new(like: Array, out: Array | None) -> Array:
+    """``out``, or a new empty array shaped and typed like ``like``."""
+    return np.empty_like(like) if out is None else out
+
+
+def sigmoid(Z: Array, out: Array | None = None) -> Array:
     """σ(Z) = 1 / (1 + e^{−Z}).
 
     Below Z ≈ −709 (−88 in float32) e^{−Z} overflows to inf and σ comes out as exactly 0,
     within 1e-308 (1e-38) of its true value: the overflow is harmless, and not warned about.
     """
     with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-Z))
-
-
-def sigmoid_into(Z: np.ndarray, A: np.ndarray) -> None:
-    """A ← σ(Z), as ``sigmoid``."""
-    with np.errstate(over="ignore"):
-        np.exp(np.negative(Z, out=A), out=A)                    # e^{−Z}
+        A = np.negative(Z, out)
+        np.exp(A, A)                                        # e^{−Z}
         A += 1.0
-        np.divide(1.0, A, out=A)
+        return np.divide(1.0, A, A)
 
 
-def sigmoid_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+def sigmoid_backward(dA: Array, Z: Array, A: Array, out: Array | None = None) -> Array:
     """dZ = dA ⊙ σ′(Z), with σ′(Z) = A (1 − A)."""
-    return dA * A * (1.0 - A)
+    dZ = np.subtract(1.0, A, out)
+    dZ *= A
+    dZ *= dA
+    return dZ
 
 
-def sigmoid_backward_into(dA: np.ndarray, Z: np.ndarray, A: np.ndarray, T: np.ndarray) -> None:
-    """dA ← dA ⊙ A ⊙ (1 − A)."""
-    dA *= A
-    dA *= np.subtract(1.0, A, out=T)
-
-
-def tanh(Z: np.ndarray) -> np.ndarray:
+def tanh(Z: Array, out: Array | None = None) -> Array:
     """tanh(Z)."""
-    return np.tanh(Z)
+    return np.tanh(Z, out)
 
 
-def tanh_into(Z: np.ndarray, A: np.ndarray) -> None:
-    """A ← tanh(Z)."""
-    np.tanh(Z, out=A)
-
-
-def tanh_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+def tanh_backward(dA: Array, Z: Array, A: Array, out: Array | None = None) -> Array:
     """dZ = dA ⊙ (1 − A²)."""
-    return dA * (1.0 - A * A)
+    dZ = np.multiply(A, A, out)
+    np.subtract(1.0, dZ, dZ)
+    dZ *= dA
+    return dZ
 
 
-def tanh_backward_into(dA: np.ndarray, Z: np.ndarray, A: np.ndarray, T: np.ndarray) -> None:
-    """dA ← dA ⊙ (1 − A²)."""
-    np.multiply(A, A, out=T)
-    dA *= np.subtract(1.0, T, out=T)
-
-
-def relu(Z: np.ndarray) -> np.ndarray:
+def relu(Z: Array, out: Array | None = None) -> Array:
     """max(Z, 0)."""
-    return np.maximum(Z, 0)
+    return np.maximum(Z, 0, out=out)
 
 
-def relu_into(Z: np.ndarray, A: np.ndarray) -> None:
-    """A ← max(Z, 0)."""
-    np.maximum(Z, 0, out=A)
-
-
-def relu_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+def relu_backward(dA: Array, Z: Array, A: Array, out: Array | None = None) -> Array:
     """dZ = dA ⊙ 1[Z > 0] (the derivative at Z = 0 is taken as 0)."""
-    return dA * (Z > 0)
+    dZ = np.greater(Z, 0, out=_new(dA, out))                   # 1.0 where Z > 0, else 0.0
+    dZ *= dA
+    return dZ
 
 
-def relu_backward_into(dA: np.ndarray, Z: np.ndarray, A: np.ndarray, T: np.ndarray) -> None:
-    """dA ← dA ⊙ 1[Z > 0]."""
-    dA *= np.greater(Z, 0, out=T)
+def leaky_relu(Z: Array, out: Array | None = None) -> Array:
+    """Z where Z > 0, else 0.01 Z: the larger of Z and 0.01 Z."""
+    A = np.multiply(Z, LEAKY_RELU_SLOPE, out)
+    return np.maximum(Z, A, out=A)
 
 
-def leaky_relu(Z: np.ndarray) -> np.ndarray:
-    """Z where Z > 0, else 0.01 Z."""
-    return np.where(Z > 0, Z, LEAKY_RELU_SLOPE * Z)
-
-
-def leaky_relu_into(Z: np.ndarray, A: np.ndarray) -> None:
-    """A ← Z where Z > 0, else 0.01 Z."""
-    np.copyto(A, leaky_relu(Z))
-
-
-def leaky_relu_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+def leaky_relu_backward(dA: Array, Z: Array, A: Array, out: Array | None = None) -> Array:
     """dZ = dA ⊙ (1 where Z > 0, else 0.01)."""
-    return dA * np.where(Z > 0, 1.0, LEAKY_RELU_SLOPE).astype(dA.dtype, copy=False)
+    dZ = np.multiply(dA, LEAKY_RELU_SLOPE, out)
+    np.copyto(dZ, dA, where=Z > 0)
+    return dZ
 
 
-def leaky_relu_backward_into(dA: np.ndarray, Z: np.ndarray, A: np.ndarray, T: np.ndarray) -> None:
-    """dA ← dA ⊙ (1 where Z > 0, else 0.01)."""
-    np.copyto(dA, leaky_relu_backward(dA, Z, A))
-
-
-def identity(Z: np.ndarray) -> np.ndarray:
-    """Z itself (a linear output, for regression)."""
+def identity(Z: Array, out: Array | None = None) -> Array:
+    """Z itself (a linear output, for regression); nothing is copied."""
     return Z
 
 
-def identity_into(Z: np.ndarray, A: np.ndarray) -> None:
-    """A ← Z."""
-    np.copyto(A, Z)
-
-
-def identity_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
-    """dZ = dA."""
+def identity_backward(dA: Array, Z: Array, A: Array, out: Array | None = None) -> Array:
+    """dZ = dA, itself."""
     return dA
 
 
-def identity_backward_into(dA: np.ndarray, Z: np.ndarray, A: np.ndarray, T: np.ndarray) -> None:
-    """dA stays dA."""
-
-
-def softmax(Z: np.ndarray) -> np.ndarray:
+def softmax(Z: Array, out: Array | None = None) -> Array:
     """Column-wise softmax: A_k = e^{Z_k} / Σ_j e^{Z_j}, with the column maximum subtracted first."""
-    E = np.exp(Z - Z.max(axis=0, keepdims=True))
-    return E / E.sum(axis=0, keepdims=True)
+    E = np.subtract(Z, Z.max(axis=-2, keepdims=True), out)
+    np.exp(E, E)
+    E /= E.sum(axis=-2, keepdims=True)
+    return E
 
 
-def softmax_into(Z: np.ndarray, A: np.ndarray) -> None:
-    """A ← softmax(Z), column by column, as ``softmax``."""
-    E = np.exp(np.subtract(Z, Z.max(axis=0, keepdims=True), out=A), out=A)
-    E /= E.sum(axis=0, keepdims=True)
-
-
-def softmax_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+def softmax_backward(dA: Array, Z: Array, A: Array, out: Array | None = None) -> Array:
     """dZ = Jᵀ dA per column, J the softmax Jacobian diag(A) − A Aᵀ: dZ = A ⊙ (dA − Σ_k A_k dA_k)."""
-    return A * (dA - (A * dA).sum(axis=0, keepdims=True))
-
-
-def softmax_backward_into(dA: np.ndarray, Z: np.ndarray, A: np.ndarray, T: np.ndarray) -> None:
-    """dA ← A ⊙ (dA − Σ_k A_k dA_k)."""
-    np.copyto(dA, softmax_backward(dA, Z, A))
+    dZ = np.multiply(A, dA, out)
+    np.subtract(dA, dZ.sum(axis=-2, keepdims=True), dZ)
+    dZ *= A
+    return dZ
 
 
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
-        Activation("sigmoid", sigmoid, sigmoid_backward, True, sigmoid_into, sigmoid_backward_into),
-        Activation("tanh", tanh, tanh_backward, True, tanh_into, tanh_backward_into),
-        Activation("relu", relu, relu_backward, True, relu_into, relu_backward_into),
-        Activation("leaky_relu", leaky_relu, leaky_relu_backward, True, leaky_relu_into, leaky_relu_backward_into),
-        Activation("identity", identity, identity_backward, True, identity_into, identity_backward_into),
-        Activation("softmax", softmax, softmax_backward, False, softmax_into, softmax_backward_into),
+        Activation("sigmoid", sigmoid, sigmoid_backward, True),
+        Activation("tanh", tanh, tanh_backward, True),
+        Activation("relu", relu, relu_backward, True),
+        Activation("leaky_relu", leaky_relu, leaky_relu_backward, True),
+        Activation("identity", identity, identity_backward, True),
+        Activation("softmax", softmax, softmax_backward, False),
     )
 }
 

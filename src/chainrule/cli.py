@@ -7,35 +7,48 @@
     chainrule predict   predictions of a saved model for a CSV file
     chainrule summary   what a saved model is and how it was trained
 
-A user's mistake ends with one line on stderr and exit status 2; ``--debug`` shows the
-traceback instead.
+The training flags are the fields of ``TrainConfig``, generated from it (name, type, choices,
+help), so the command line, the library and the model file speak one vocabulary; their
+defaults are a named preset's (``--preset planar``, the course's classifier). A user's
+mistake ends with one line on stderr and exit status 2; ``--debug`` shows the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import inspect
+import dataclasses
 import io as _io
 import json
 import os
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import __version__, datasets
+from ._files import write_text_atomically
 from .activations import HIDDEN_ACTIVATIONS
-from .gradcheck import BUGS, buggy_backward, gradient_check, random_problem
-from .io import SavedModel, load_model, save_model, write_atomically
+from .callbacks import Checkpoint, Progress, TrainingDiverged
+from .checkpoint import DataPrep, SavedModel, load, save, saver
+from .compare import compare_conventions
+from .gradcheck import gradient_check
+from .history import EpochRecord, History
 from .losses import OUTPUTS
 from .model import ModelConfig, accuracy, compute_data_cost, init_params, predict, predict_proba
-from .optimizers import OPTIMIZERS
-from .training import EpochRecord, History, TrainingDiverged, compare_conventions, fit
+from .presets import PLANAR, PRESETS, Preset
+from .testing import BUGS, buggy_backward, random_problem
+from .training import TrainConfig, fit
 
 COMMANDS = ("train", "explain", "gradcheck", "compare", "predict", "summary")
 REAL_DATA = ("digits", "breast_cancer", "iris", "wine")
+TRAIN_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+RESUMABLE = ("num_epochs",)                  # the training options --resume may set: how many epochs more
+ALWAYS_SHOWN = ("init", "optimizer", "learning_rate", "num_epochs", "mini_batch_size")
+NETWORK_KEYS = {"preset": str, "data": str, "label": str, "hidden_layers": (list, str), "hidden_activation": str,
+                "output": str, "test_fraction": (int, float), "standardize": bool}
 
 
 # --- arguments ------------------------------------------------------------------------------
@@ -55,19 +68,73 @@ def _int_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 20,7,5; got {text!r}") from None
 
 
-def _network_flags(parser: argparse.ArgumentParser, seed_help: str) -> None:
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _kind(field: dataclasses.Field) -> tuple[type, bool]:
+    """(the Python type of a TrainConfig field's values, whether None is one of them)."""
+    hint = typing.get_type_hints(TrainConfig)[field.name]
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    base = args[0] if args else hint
+    optional = type(None) in typing.get_args(hint) or field.default is None
+    return (str if base is typing.Any else base), optional
+
+
+def _parse_value(kind: type, optional: bool, choices: tuple | None):
+    """The argparse type of a flag: the field's type, "none" for None where None is allowed."""
+    def parse(text: str) -> Any:
+        if optional and text.lower() == "none":
+            return None
+        if choices is not None:
+            if text not in choices:
+                raise argparse.ArgumentTypeError(f"expected one of {', '.join(choices)}"
+                                                 f"{' or none' if optional else ''}; got {text!r}")
+            return text
+        try:
+            return kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}"
+                                             f"{' or none' if optional else ''}; got {text!r}") from None
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _show(value: Any) -> str:
+    return "none" if value is None else str(value)
+
+
+def _training_flags(group: argparse._ArgumentGroup, preset: Preset) -> None:
+    """One flag per field of TrainConfig: --learning-rate for learning_rate, its help from the field."""
+    for name, field in TRAIN_FIELDS.items():
+        kind, optional = _kind(field)
+        default = f" (default: {_show(getattr(preset.train, name))})"
+        flags = [_flag(name), *([field.metadata["short"]] if "short" in field.metadata else [])]
+        if kind is bool:
+            group.add_argument(*flags, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                               help=field.metadata["help"] + default)
+            continue
+        choices = field.metadata.get("choices")
+        group.add_argument(*flags, type=_parse_value(kind, optional, choices), default=argparse.SUPPRESS,
+                           metavar=("{" + ",".join((*choices, *(["none"] if optional else []))) + "}") if choices
+                           else name.upper(), help=field.metadata["help"] + default)
+
+
+def _network_flags(parser: argparse.ArgumentParser, seed_help: str, seed: bool = True) -> None:
     """The flags that say which network and data: shared by train, explain, gradcheck, compare."""
     group = parser.add_argument_group("network and data")
-    group.add_argument("--data", default="flower",
-                       help=f"a built-in data set ({', '.join(datasets.DATASETS)}) or a CSV file (default: flower)")
+    group.add_argument("--data", help=f"a built-in data set ({', '.join(datasets.DATASETS)}) or a CSV file "
+                                      f"(default: the preset's, {PLANAR.data})")
     group.add_argument("--label", help="the label column of a CSV file")
-    group.add_argument("--hidden-layers", type=_int_list, default=[4], metavar="N,N,…",
-                       help="hidden layer sizes, e.g. 20,7,5; empty for none (default: 4)")
-    group.add_argument("--hidden-activation", default="tanh", choices=HIDDEN_ACTIVATIONS,
-                       help="g[l] of the hidden layers (default: tanh)")
+    group.add_argument("--hidden-layers", type=_int_list, metavar="N,N,…",
+                       help=f"hidden layer sizes, e.g. 20,7,5; empty for none (default: the preset's, "
+                            f"{','.join(map(str, PLANAR.hidden_layers))})")
+    group.add_argument("--hidden-activation", choices=HIDDEN_ACTIVATIONS,
+                       help=f"g[l] of the hidden layers (default: the preset's, {PLANAR.hidden_activation})")
     group.add_argument("--output", choices=list(OUTPUTS),
                        help="output layer and loss (default: the data's: sigmoid for 2 classes, softmax for more)")
-    group.add_argument("--seed", type=int, help=seed_help + " (default: 2)")
+    if seed:
+        group.add_argument("--seed", type=int, help=seed_help + " (default: 2)")
     group.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
@@ -77,33 +144,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    train = parser.train = commands.add_parser("train", help="train a network and show it (the default command)",
-                                description="Train a network. With no options: the course's planar classifier.")
-    _network_flags(train, "np.random.seed of the initial weights, as the course does, and the seed of the "
-                          "split, shuffling and dropout")
-    group = train.add_argument_group("training (the options of chainrule.train)")
-    group.add_argument("--init", default="random", choices=["zeros", "random", "he", "xavier"],
-                       help="initialisation scheme (default: random)")
-    group.add_argument("--scale", type=float, default=0.01, help="factor of the random scheme (default: 0.01)")
-    group.add_argument("--optimizer", default="gd", choices=list(OPTIMIZERS), help="(default: gd)")
-    group.add_argument("--learning-rate", "--lr", type=float, default=1.2, help="α0 (default: 1.2)")
-    group.add_argument("--num-epochs", "--epochs", type=int, default=10000, help="(default: 10000)")
-    group.add_argument("--mini-batch-size", "--batch", type=int, help="(default: full batch)")
-    for name in ("beta", "beta1", "beta2", "epsilon"):
-        group.add_argument(f"--{name}", type=float, help="optimizer hyperparameter (default: the optimizer's)")
-    group.add_argument("--decay", choices=["inverse_time", "stepped"], help="learning-rate decay (default: none)")
-    group.add_argument("--decay-rate", type=float, default=1.0, help="(default: 1.0)")
-    group.add_argument("--time-interval", type=int, default=1000, help="epochs per step of stepped decay (default: 1000)")
-    group.add_argument("--lambd", type=float, default=0.0, help="L2 strength λ (default: 0)")
-    group.add_argument("--keep-prob", type=float, default=1.0, help="dropout keep probability (default: 1, none)")
-    group.add_argument("--convention", default="deferred", choices=["deferred", "absorbed"], help="(default: deferred)")
-    group.add_argument("--patience", type=int, help="early stopping after this many epochs without improvement")
-    group.add_argument("--min-delta", type=float, default=0.0, help="improvement early stopping counts (default: 0)")
-    group.add_argument("--restore-best", action=argparse.BooleanOptionalAction, default=True,
-                       help="return the best parameters when stopping early (default: yes)")
-    group.add_argument("--divergence-factor", type=float, default=100.0,
-                       help="stop when the cost exceeds this many times its first value; 0 keeps only the "
-                            "NaN test (default: 100)")
+    train = parser.train = commands.add_parser(
+        "train", help="train a network and show it (the default command)",
+        description="Train a network. With no options: the course's planar classifier (--preset planar). "
+                    "Every option of chainrule.TrainConfig is a flag; the defaults shown are the planar preset's.")
+    train.add_argument("--preset", choices=list(PRESETS), default=argparse.SUPPRESS,
+                       help="a recipe whose data, network and training options are the defaults: "
+                            + "; ".join(f"{p.name}: {p.description}" for p in PRESETS.values())
+                            + " (default: planar)")
+    _network_flags(train, "", seed=False)
+    _training_flags(train.add_argument_group("training (the fields of chainrule.TrainConfig)"), PLANAR)
     group = train.add_argument_group("data preparation and output")
     group.add_argument("--test-fraction", type=float,
                        help="held-out share of the data (default: 0 for flower, as the course; else 0.2)")
@@ -111,7 +161,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="standardise features on the training part (default: yes for real and CSV data)")
     group.add_argument("--out", "-o", default="chainrule-output", help="output folder (default: chainrule-output)")
     group.add_argument("--config", help="a TOML or JSON file of options, spelled as in Python; flags override it")
-    group.add_argument("--resume", metavar="MODEL", help="continue training a saved model for --num-epochs more")
+    group.add_argument("--resume", metavar="MODEL",
+                       help="continue a saved run for --num-epochs more (default: as many as it was trained for)")
+    group.add_argument("--save-every", type=int, metavar="N",
+                       help="write the model file every N epochs while training, so an interrupted run keeps its work")
     group.add_argument("--print-every", type=int, help="epochs between progress lines (default: a tenth of the run)")
     group.add_argument("--quiet", "-q", action="store_true", help="print only the final figures")
     group.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout, nothing else")
@@ -158,20 +211,54 @@ def _parse(argv: list[str], parser: argparse.ArgumentParser) -> argparse.Namespa
     if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):
         argv = ["train", *argv]                                   # train is the default command
     args = parser.parse_args(argv)
-    if args.command == "train" and args.config:
-        if args.resume:
-            raise ValueError("--config and --resume do not go together: the run's settings are in the model file")
-        parser.train.set_defaults(**_read_config(args.config, parser.train))
-        args = parser.parse_args(argv)                           # flags override the file
-    if args.command in ("train", "explain", "gradcheck", "compare"):
+    if args.command in ("explain", "gradcheck", "compare"):
         if args.seed is not None and not 0 <= args.seed < 2 ** 32:
             raise ValueError(f"--seed must be an integer in 0 … 2³² − 1; got {args.seed}")
-        args.given_seed, args.seed = args.seed, 2 if args.seed is None else args.seed
+        args.seed = PLANAR.train.seed if args.seed is None else args.seed
     return args
 
 
-def _read_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
-    """Options from a TOML or JSON file, keys spelled as in Python (learning_rate, …)."""
+# --- the run a train command asks for ---------------------------------------------------------
+
+
+class TrainRequest(typing.NamedTuple):
+    """Everything ``chainrule train`` was asked for: what the flags, the config file and the
+    preset say, merged (preset < config file < flags), before any data is read."""
+
+    preset: Preset
+    data: str
+    data_options: dict
+    label: str | None
+    hidden_layers: tuple[int, ...]
+    hidden_activation: str
+    output: str | None
+    test_fraction: float | None
+    standardize: bool | None
+    train: TrainConfig
+    given: frozenset                                               # the TrainConfig fields given
+
+
+def _request(args: argparse.Namespace) -> TrainRequest:
+    """The run asked for, checked: the config file's keys and types, then TrainConfig's own checks."""
+    from_file = _read_config(args.config) if args.config else {}
+    flags = {k: v for k, v in vars(args).items()                  # training flags are absent unless given
+             if k in TRAIN_FIELDS or (k in NETWORK_KEYS and v is not None)}
+    given = {**from_file, **flags}
+    preset = PRESETS[given.get("preset", "planar")]
+    data = given.get("data", preset.data)
+    hidden_layers = given.get("hidden_layers", preset.hidden_layers)
+    if isinstance(hidden_layers, str):
+        hidden_layers = _int_list(hidden_layers)
+    options = {k: v for k, v in given.items() if k in TRAIN_FIELDS}
+    return TrainRequest(preset, data, preset.data_options if data == preset.data else {}, given.get("label"),
+                        tuple(hidden_layers), given.get("hidden_activation", preset.hidden_activation),
+                        given.get("output"), given.get("test_fraction"), given.get("standardize"),
+                        dataclasses.replace(preset.train, **options), frozenset(options))
+
+
+def _read_config(path: str) -> dict[str, Any]:
+    """Options from a TOML or JSON file, keys spelled as in Python (learning_rate, …), each of its
+    option's type."""
     file = Path(path)
     try:
         text = file.read_bytes()
@@ -187,31 +274,37 @@ def _read_config(path: str, parser: argparse.ArgumentParser) -> dict[str, Any]:
                 import tomli as tomllib
             options = tomllib.loads(text.decode("utf-8"))
     except Exception as exc:                                      # the parsers' own error types
-        raise ValueError(f"the config file {path} is not valid {file.suffix.lstrip('.').upper() or 'TOML'}: {exc}") from None
+        kind = file.suffix.lstrip(".").upper() or "TOML"
+        raise ValueError(f"the config file {path} is not valid {kind}: {exc}") from None
     if not isinstance(options, dict):
         raise ValueError(f"the config file {path} must hold a table of options")
-    known = {a.dest for a in parser._actions}                     # noqa: SLF001
-    unknown = sorted(set(options) - known - {"help", "config", "debug", "resume"})
+    unknown = sorted(set(options) - set(TRAIN_FIELDS) - set(NETWORK_KEYS))
     if unknown:
         raise ValueError(f"the config file {path} has unknown option(s): {', '.join(unknown)}")
-    if "hidden_layers" in options and isinstance(options["hidden_layers"], str):
-        options["hidden_layers"] = _int_list(options["hidden_layers"])
+    for key, kind in NETWORK_KEYS.items():
+        if key in options and (not isinstance(options[key], kind) or isinstance(options[key], bool) != (kind is bool)):
+            kinds = kind if isinstance(kind, tuple) else (kind,)
+            expected = "true or false" if kind is bool else "a " + " or ".join(k.__name__ for k in kinds)
+            raise ValueError(f"the config file {path} gives {key} = {options[key]!r}; expected {expected}")
+    if "preset" in options and options["preset"] not in PRESETS:
+        raise ValueError(f"the config file {path} gives preset = {options['preset']!r}; expected one of "
+                         f"{', '.join(PRESETS)}")
     return options
 
 
 # --- data and network -----------------------------------------------------------------------
 
 
-def _load_data(args: argparse.Namespace) -> datasets.Dataset:
-    if args.data in datasets.DATASETS:
-        if args.label:
-            raise ValueError(f"--label is for CSV files; {args.data!r} is a built-in data set")
-        return datasets.load(args.data)
-    if args.data.lower().endswith(".csv") or Path(args.data).exists():
-        if not args.label:
-            raise ValueError(f"--label COLUMN is needed to say which column of {args.data} is the label")
-        return datasets.load_csv(args.data, args.label)
-    raise ValueError(f"unknown data set {args.data!r}; expected one of {', '.join(datasets.DATASETS)}, or a .csv file")
+def _load_data(data: str, label: str | None, options: dict | None = None) -> datasets.Dataset:
+    if data in datasets.DATASETS:
+        if label:
+            raise ValueError(f"--label is for CSV files; {data!r} is a built-in data set")
+        return datasets.load(data, **(options or {}))
+    if data.lower().endswith(".csv") or Path(data).exists():
+        if not label:
+            raise ValueError(f"--label COLUMN is needed to say which column of {data} is the label")
+        return datasets.load_csv(data, label)
+    raise ValueError(f"unknown data set {data!r}; expected one of {', '.join(datasets.DATASETS)}, or a .csv file")
 
 
 def _fit_output(data: datasets.Dataset, output: str | None) -> tuple[np.ndarray, str]:
@@ -225,87 +318,36 @@ def _fit_output(data: datasets.Dataset, output: str | None) -> tuple[np.ndarray,
                      f"{'classes' if data.classes else 'targets'})")
 
 
-def _config(args: argparse.Namespace, n_x: int, n_y: int, output: str) -> ModelConfig:
-    return ModelConfig([n_x, *args.hidden_layers, n_y], args.hidden_activation, output)
-
-
 # --- train ----------------------------------------------------------------------------------
 
 
-class _Progress:
-    """Per-epoch reporting: a live bar on a terminal, plain lines otherwise, nothing when quiet."""
-
-    def __init__(self, total: int, start: int, every: int, mode: str):
-        self.total, self.start, self.every, self.mode = total, start, every, mode
-        self.bar = None
-        if mode == "live":
-            try:
-                from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-            except ImportError:                                   # without rich: plain lines
-                self.mode = "lines"
-                return
-            self.bar = Progress(TextColumn("epoch {task.completed}/{task.total}"), BarColumn(),
-                                TextColumn("{task.fields[figures]}"), TimeRemainingColumn(), transient=False)
-            self.task = self.bar.add_task("train", total=total, figures="")
-            self.bar.start()
-
-    def __call__(self, record) -> None:
-        figures = f"cost {record.cost:.6f}"
-        if not np.isnan(record.val_cost):
-            figures += f"  val cost {record.val_cost:.6f}"
-        if not np.isnan(record.val_accuracy):
-            figures += f"  val acc {100 * record.val_accuracy:.2f} %"
-        if self.bar is not None:
-            self.bar.update(self.task, completed=record.epoch - self.start + 1, figures=figures)
-        elif self.mode == "lines" and (record.epoch % self.every == 0):
-            print(f"Cost after epoch {record.epoch}: {record.cost:.6f}" +
-                  (f"  ({figures.split('  ', 1)[1]})" if "  " in figures else ""), flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
+def _check_resume(args: argparse.Namespace, request: TrainRequest, saved: SavedModel) -> None:
+    """Refuse what a resumed run cannot change: its settings are in the model file."""
+    changed = sorted({_flag(k) for k in request.given - set(RESUMABLE)
+                      if getattr(request.train, k) != getattr(saved.train, k)}
+                     | {_flag(k) for k in NETWORK_KEYS if getattr(args, k, None) is not None})
+    if args.config:
+        raise ValueError("--config and --resume do not go together: the run's settings are in the model file")
+    if changed:
+        raise ValueError(f"{', '.join(changed)} cannot change when resuming: the run's settings are in "
+                         f"{args.resume} (only --num-epochs, --out and the output flags can be given)")
+    if saved.train is None or saved.state is None or saved.prep is None or saved.prep.data is None:
+        raise ValueError(f"{args.resume} was not written by chainrule train (it lacks the training options, "
+                         f"state or data); it cannot be resumed")
 
 
-TRAIN_OPTIONS = ("optimizer", "learning_rate", "num_epochs", "mini_batch_size", "beta", "beta1", "beta2", "epsilon",
-                 "decay", "decay_rate", "time_interval", "lambd", "keep_prob", "convention", "patience", "min_delta",
-                 "restore_best", "divergence_factor")
-RESUME_MAY_SET = {"command", "resume", "num_epochs", "out", "quiet", "json", "print_every", "debug", "seed", "given_seed"}
-
-
-def _changed(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[str]:
-    """The options whose value is not the parser's default: those the user gave."""
-    return [dest for dest, value in vars(args).items() if value != parser.get_default(dest)]
-
-
-def _check_train_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+def _check_flags(request: TrainRequest) -> None:
     """Refuse flags that would be ignored, instead of silently ignoring them."""
-    changed = set(_changed(args, parser))
-    flag = lambda dest: "--" + dest.replace("_", "-")               # noqa: E731
-    if args.resume:
-        fixed = sorted(changed - RESUME_MAY_SET)
-        if fixed:
-            raise ValueError(f"{', '.join(map(flag, fixed))} cannot change when resuming: the run's settings are "
-                             f"in {args.resume} (only --num-epochs, --out and the output flags can be given)")
-    if args.decay is None and changed & {"decay_rate", "time_interval"}:
+    train, given = request.train, request.given
+    if train.decay is None and given & {"decay_rate", "time_interval"}:
         raise ValueError("--decay-rate and --time-interval need --decay inverse_time or stepped")
-    if args.init != "random" and "scale" in changed:
-        raise ValueError(f"--scale is the factor of --init random; --init {args.init} has its own")
-    if args.patience is None and changed & {"min_delta", "restore_best"}:
+    if train.init != "random" and "scale" in given:
+        raise ValueError(f"--scale is the factor of --init random; --init {train.init} has its own")
+    if train.patience is None and given & {"min_delta", "restore_best"}:
         raise ValueError("--min-delta and --restore-best are for early stopping: give --patience too")
 
 
-def _run_settings(model: SavedModel, path: str) -> dict:
-    """The settings a run of chainrule train recorded, checked; a clear error for any other file."""
-    settings = model.settings
-    kinds = {"data": str, "test_fraction": (int, float), "standardize": bool, "seed": int, "options": dict}
-    wrong = [k for k, kind in kinds.items() if not isinstance(settings.get(k), kind)]
-    if wrong or model.history is None or not set(TRAIN_OPTIONS) <= set(settings["options"]):
-        raise ValueError(f"{path} was not written by chainrule train (its settings lack "
-                         f"{', '.join(wrong) or 'the training options'}); it cannot be resumed")
-    return settings
-
-
-def _prepare(args, data, Y, test_fraction, seed, standardize, standardizer=None):
+def _prepare(data, Y, test_fraction, seed, standardize, standardizer=None):
     """(X_train, Y_train, X_test, Y_test, standardizer): the split, standardised on its training part."""
     X_train, Y_train, X_test, Y_test = datasets.split(data.X, Y, test_fraction, seed)
     if standardize and standardizer is None:
@@ -324,55 +366,61 @@ def _output_folder(out: str) -> Path:
     return folder
 
 
-def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    _check_train_flags(args, parser)
-    resumed = load_model(args.resume) if args.resume else None
-    if resumed is not None:
-        settings = _run_settings(resumed, args.resume)
-        args.data, args.label, args.output = settings["data"], settings.get("label"), resumed.config.output
-        if args.given_seed is not None and args.given_seed != settings["seed"]:
-            raise ValueError(f"--seed cannot change when resuming: the run's seed, {settings['seed']}, is in the model file")
-    out = _output_folder(args.out)
-    data = _load_data(args)
-    Y, output = _fit_output(data, args.output)
-    if resumed is not None:
-        config, params, state = resumed.config, resumed.params, resumed.optimizer_state
-        seed, start_epoch, test_fraction = settings["seed"], len(resumed.history), settings["test_fraction"]
-        standardize, init = settings["standardize"], settings.get("init")
-        options = dict(settings["options"], num_epochs=args.num_epochs)
-        prepared = _prepare(args, data, Y, test_fraction, seed, standardize, resumed.standardizer)
+def _train(args: argparse.Namespace) -> int:
+    request = _request(args)
+    saved = load(args.resume) if args.resume else None
+    if saved is not None:
+        _check_resume(args, request, saved)
+        train = dataclasses.replace(saved.train, num_epochs=request.train.num_epochs if "num_epochs" in request.given
+                                    else saved.train.num_epochs)
+        prep = saved.prep
+        request = request._replace(data=prep.data, data_options=prep.data_options or {}, label=prep.label,
+                                   output=saved.config.output, train=train)
     else:
-        config = _config(args, data.X.shape[0], Y.shape[0], output)
-        params = init_params(config, np.random.RandomState(args.seed), args.init, args.scale)
-        seed, start_epoch, state = args.seed, 0, None
-        test_fraction = args.test_fraction if args.test_fraction is not None else (0.0 if data.name == "flower" else 0.2)
-        standardize = args.standardize if args.standardize is not None else data.name not in datasets.DATASETS or \
-            data.name in REAL_DATA
-        init = {"init": args.init, **({"scale": args.scale} if args.init == "random" else {})}
-        options = {name: getattr(args, name) for name in TRAIN_OPTIONS}
-        if options["divergence_factor"] == 0:
-            options["divergence_factor"] = None
-        prepared = _prepare(args, data, Y, test_fraction, seed, standardize)
-    X_train, Y_train, X_test, Y_test, standardizer = prepared
+        _check_flags(request)
+    for name, value in (("--print-every", args.print_every), ("--save-every", args.save_every)):
+        if value is not None and value < 1:
+            raise ValueError(f"{name} must be a positive integer; got {value}")
+    train = request.train
+    if train.seed is None:
+        raise ValueError("--seed none is for the library; the command line's runs are reproducible: give a seed")
+    out = _output_folder(args.out)
+    data = _load_data(request.data, request.label, request.data_options)
+    Y, output = _fit_output(data, request.output)
+    if saved is not None:
+        config, state, prep = saved.config, saved.state, saved.prep
+        X_train, Y_train, X_test, Y_test, standardizer = _prepare(data, Y, prep.test_fraction, train.seed,
+                                                                  False, prep.standardizer)
+    else:
+        config = ModelConfig([data.X.shape[0], *request.hidden_layers, Y.shape[0]], request.hidden_activation, output)
+        state = None
+        test_fraction = request.test_fraction
+        if test_fraction is None:
+            test_fraction = 0.0 if data.name == "flower" else 0.2
+        standardize = request.standardize
+        if standardize is None:
+            standardize = data.name not in datasets.DATASETS or data.name in REAL_DATA
+        X_train, Y_train, X_test, Y_test, standardizer = _prepare(data, Y, test_fraction, train.seed, standardize)
+        prep = DataPrep(request.data, request.data_options, request.label, test_fraction, standardizer)
     validation = (X_test, Y_test) if X_test.shape[1] else None
     mode = "quiet" if (args.quiet or args.json) else ("live" if sys.stdout.isatty() else "lines")
-    if args.print_every is not None and args.print_every < 1:
-        raise ValueError(f"--print-every must be a positive integer; got {args.print_every}")
-    every = args.print_every or max(1, options["num_epochs"] // 10)
     if mode != "quiet":
-        _print_setup(config, data, X_train, X_test, {**init, **options}, seed, standardizer, out)
-    progress = _Progress(options["num_epochs"], start_epoch, every, mode)
-    try:
-        result = fit(config, X_train, Y_train, params=params, seed=seed, validation_data=validation,
-                     callbacks=[progress], optimizer_state=state, start_epoch=start_epoch, **options)
-    except TrainingDiverged as exc:
-        raise ValueError(f"{exc.reason} Nothing was written.") from None
-    finally:
-        progress.close()
-    history = _joined(resumed.history, result.history) if resumed is not None else result.history
+        _print_setup(config, data, X_train, X_test, train, request.preset, standardizer, out)
+    model = SavedModel(config, [], train, None, None, prep, data.feature_names, data.classes)
+    callbacks = []
+    if args.save_every:
+        callbacks.append(Checkpoint(saver(out / "model.npz", model), args.save_every,
+                                    before=saved.history if saved is not None else None))
+    with Progress(train.num_epochs, args.print_every or max(1, train.num_epochs // 10), mode) as progress:
+        try:
+            result = fit(config, X_train, Y_train, train, state=state, validation_data=validation,
+                         callbacks=[progress, *callbacks])
+        except TrainingDiverged as exc:
+            kept = "Nothing was written." if not args.save_every else f"{out / 'model.npz'} holds the last checkpoint."
+            raise ValueError(f"{exc.reason} {kept}") from None
+    history = saved.history.then(result.history) if saved is not None and saved.history is not None else result.history
 
     figures = {"final_cost": float(history.cost[-1]) if len(history) else None,
-               "epochs": len(history), "stop_reason": history.stop_reason, "best_epoch": history.best_epoch,
                "train_cost": compute_data_cost(result.params, X_train, Y_train, config)}
     if validation is not None:
         figures["test_cost"] = compute_data_cost(result.params, X_test, Y_test, config)
@@ -380,19 +428,17 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         figures["train_accuracy"] = accuracy(result.params, X_train, Y_train, config)
         if validation is not None:
             figures["test_accuracy"] = accuracy(result.params, X_test, Y_test, config)
-    settings = {"data": args.data, "label": args.label, "test_fraction": test_fraction, "standardize": standardize,
-                "seed": seed, "init": init, "options": options, "figures": figures}
-    model_path = save_model(out / "model.npz", SavedModel(
-        config, result.params, history, result.optimizer.name, _hyper(options), result.optimizer_state,
-        settings, standardizer, data.feature_names, data.classes))
+    model_path = save(out / "model.npz", model._replace(params=result.params, state=result.state, history=history,
+                                                         figures=figures))
     _write_history_csv(out / "history.csv", history)
     picture = _save_picture(out / "training.png", history, result.params, config, data, Y, standardizer)
     if args.json:
         print(json.dumps({"model": str(model_path), "history": str(out / "history.csv"),
                           "picture": picture and str(picture), "layer_dims": list(config.layer_dims),
-                          **figures}, indent=2))
+                          "epochs": len(history), "stop_reason": history.stop_reason,
+                          "best_epoch": history.best_epoch, **figures}, indent=2))
         return 0
-    print("\n".join(_figure_lines(figures, history, options.get("restore_best", True))))
+    print("\n".join(_figure_lines(figures, history, train.restore_best)))
     if mode != "quiet":
         print(f"Wrote {model_path}, {out / 'history.csv'}" +
               (f", {picture}" if picture else " (no picture: matplotlib is not installed)"))
@@ -414,29 +460,20 @@ def _figure_lines(figures: dict, history: History, restore_best: bool) -> list[s
     return lines
 
 
-def _hyper(options: dict) -> dict:
-    return {k: options[k] for k in ("beta", "beta1", "beta2", "epsilon") if options.get(k) is not None}
-
-
 HISTORY_COLUMNS = EpochRecord._fields
 
 
-def _joined(before: History, after: History) -> History:
-    """One history from a run and its continuation."""
-    columns = {name: np.concatenate([getattr(before, name), getattr(after, name)]) for name in HISTORY_COLUMNS}
-    return History(**columns, stop_reason=after.stop_reason, best_epoch=after.best_epoch, seed=after.seed)
-
-
-def _print_setup(config, data, X_train, X_test, options, seed, standardizer, out) -> None:
+def _print_setup(config, data, X_train, X_test, train: TrainConfig, preset: Preset, standardizer, out) -> None:
+    """What will be trained: the options always shown, and those that differ from the preset's."""
     dims = ", ".join(map(str, config.layer_dims))
-    defaults = {name: p.default for name, p in inspect.signature(fit).parameters.items()}
-    always = ("init", "optimizer", "learning_rate", "num_epochs", "mini_batch_size")
-    chosen = {k: ("full batch" if k == "mini_batch_size" and v is None else v) for k, v in options.items()
-              if k in always or (v is not None and v != defaults.get(k))}
+    order = ("init", "scale", "init_draws", *(name for name in TRAIN_FIELDS if not name.startswith(("init", "scale"))))
+    chosen = {name: getattr(train, name) for name in order
+              if name != "seed" and (name in ALWAYS_SHOWN or getattr(train, name) != getattr(preset.train, name))}
+    shown = {k: ("full batch" if k == "mini_batch_size" and v is None else v) for k, v in chosen.items()}
     print(f"Network [{dims}]: {config.hidden_activation} hidden layers, {config.output} output")
     print(f"Data: {data.name}, {X_train.shape[1]} training and {X_test.shape[1]} test examples"
           + (", standardised on the training part" if standardizer is not None else ""))
-    print("Training: " + ", ".join(f"{k} {v}" for k, v in chosen.items()) + f", seed {seed}; output in {out}")
+    print("Training: " + ", ".join(f"{k} {v}" for k, v in shown.items()) + f", seed {train.seed}; output in {out}")
 
 
 def _write_history_csv(path: Path, history: History) -> None:
@@ -445,11 +482,7 @@ def _write_history_csv(path: Path, history: History) -> None:
     writer.writerow(HISTORY_COLUMNS)
     for row in zip(*(getattr(history, n) for n in HISTORY_COLUMNS)):
         writer.writerow([int(row[0]), *(repr(float(v)) for v in row[1:])])
-    _write_text_atomically(path, buffer.getvalue())
-
-
-def _write_text_atomically(path: Path, text: str) -> None:
-    write_atomically(path, lambda handle: handle.write(text.encode("utf-8")))
+    write_text_atomically(path, buffer.getvalue())
 
 
 def _save_picture(path, history, params, config, data, Y, standardizer):
@@ -471,12 +504,16 @@ def _save_picture(path, history, params, config, data, Y, standardizer):
 
 
 def _network_for(args: argparse.Namespace, layer_dims: list[int] | None = None):
-    """(config, data) for the network flags, or for explicit layer sizes (data None)."""
+    """(config, data) for the network flags (the planar preset's where not given), or for
+    explicit layer sizes (data None)."""
+    hidden_activation = args.hidden_activation or PLANAR.hidden_activation
     if layer_dims:
-        return ModelConfig(layer_dims, args.hidden_activation, args.output or "sigmoid"), None
-    data = _load_data(args)
+        return ModelConfig(layer_dims, hidden_activation, args.output or "sigmoid"), None
+    data = _load_data(args.data or PLANAR.data, args.label)
     Y, output = _fit_output(data, args.output)
-    return _config(args, data.X.shape[0], Y.shape[0], output), data._replace(Y=Y, output=output)
+    hidden = PLANAR.hidden_layers if args.hidden_layers is None else args.hidden_layers
+    config = ModelConfig([data.X.shape[0], *hidden, Y.shape[0]], hidden_activation, output)
+    return config, data._replace(Y=Y, output=output)
 
 
 def _explain(args: argparse.Namespace) -> int:
@@ -486,7 +523,7 @@ def _explain(args: argparse.Namespace) -> int:
     m = args.examples if args.examples is not None else data.X.shape[1]
     console = _rich_console() if args.format == "text" and sys.stdout.isatty() else None
     form = "markdown" if console is not None else args.format
-    text = explain(config, m, convention=args.convention, format=form, check=args.check, seed=args.seed)
+    text = explain(config, m, convention=args.convention, format=form, measure=args.check, seed=args.seed)
     if console is not None:
         from rich.markdown import Markdown
 
@@ -506,7 +543,7 @@ def _rich_console():
 
 
 def _gradcheck(args: argparse.Namespace) -> int:
-    if args.layer_dims and (args.data != "flower" or args.label):
+    if args.layer_dims and (args.data is not None or args.label):
         raise ValueError("--layer-dims gives the whole network; it does not go with --data or --label")
     config, _ = _network_for(args, args.layer_dims)
     if args.examples < 1:
@@ -553,7 +590,8 @@ def _compare(args: argparse.Namespace) -> int:
         header += f"  {'per-ex. J':>10}" + "".join(f"  {'W[' + str(l) + ']':>9}" for l in range(1, config.L + 1))
     print(header)
     for row in rows:
-        line = f"{row.epoch:>7}  {row.J:>10.6f}  {row.absorbed_J:>10.1e}" + "".join(f"  {d:>9.1e}" for d in row.absorbed_W)
+        line = (f"{row.epoch:>7}  {row.J:>10.6f}  {row.absorbed_J:>10.1e}"
+                + "".join(f"  {d:>9.1e}" for d in row.absorbed_W))
         if per_example:
             line += f"  {row.per_example_J:>10.1e}" + "".join(f"  {d:>9.1e}" for d in row.per_example_W)
         print(line)
@@ -575,7 +613,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    model = load_model(args.model)
+    model = load(args.model)
     if not model.feature_names:
         raise ValueError(f"{args.model} records no feature names, so its columns cannot be found in a CSV file")
     X = datasets.load_csv_features(args.data, model.feature_names)
@@ -603,14 +641,14 @@ def _predict(args: argparse.Namespace) -> int:
                              *(f"p_{k + 1}" for k in range(config.n_y))])
             writer.writerows([*map(int, k), *(repr(float(p)) for p in column)] for k, column in zip(labels.T, P.T))
     if args.out:
-        _write_text_atomically(Path(args.out), buffer.getvalue())
+        write_text_atomically(Path(args.out), buffer.getvalue())
     else:
         sys.stdout.write(buffer.getvalue())
     return 0
 
 
 def _summary(args: argparse.Namespace) -> int:
-    model = load_model(args.model)
+    model = load(args.model)
     config = model.config
     print(f"{args.model}: a network of {config.L} layer{'s' if config.L > 1 else ''}, "
           f"{sum(W.size + b.size for W, b in model.params)} parameters ({model.params[0].W.dtype})\n")
@@ -624,23 +662,26 @@ def _summary(args: argparse.Namespace) -> int:
     if model.feature_names:
         names = ", ".join(model.feature_names[:8]) + (", …" if len(model.feature_names) > 8 else "")
         print(f"Features: {names}" + (" (standardised)" if model.standardizer is not None else ""))
-    settings = model.settings
-    if isinstance(settings.get("options"), dict):
-        options = {k: v for k, v in settings["options"].items() if v is not None}
-        print(f"Trained on: {settings.get('data')}, test fraction {settings.get('test_fraction')}, seed {settings.get('seed')}")
-        print("Settings: " + ", ".join(f"{k} {v}" for k, v in options.items()))
-        figures = settings.get("figures") if isinstance(settings.get("figures"), dict) else {}
-        parts = []
-        if figures.get("final_cost") is not None:
-            parts.append(f"final cost {figures['final_cost']:.6f} after {figures.get('epochs')} epochs "
-                         f"({figures.get('stop_reason')})")
-        for key, name in (("train_accuracy", "training accuracy"), ("test_accuracy", "test accuracy")):
-            if figures.get(key) is not None:
-                parts.append(f"{name} {100 * figures[key]:.2f} %")
-        if parts:
-            print("Figures: " + "; ".join(parts))
-    if model.optimizer_state is not None:
-        print(f"Optimizer: {model.optimizer} after {model.optimizer_state.t} steps (resumable with --resume)")
+    if model.prep is not None and model.prep.data is not None:
+        print(f"Trained on: {model.prep.data}" + (f" (label {model.prep.label})" if model.prep.label else "")
+              + f", test fraction {model.prep.test_fraction:g}")
+    if model.train is not None:
+        settings = {name: getattr(model.train, name) for name in TRAIN_FIELDS
+                    if getattr(model.train, name) is not None}
+        print("Settings: " + ", ".join(f"{k} {v}" for k, v in settings.items()))
+    figures, parts = model.figures or {}, []
+    if model.history is not None and len(model.history):
+        parts.append(f"final cost {model.history.cost[-1]:.6f} after {len(model.history)} epochs "
+                     f"({model.history.stop_reason})")
+    for key, name in (("train_accuracy", "training accuracy"), ("test_accuracy", "test accuracy")):
+        if figures.get(key) is not None:
+            parts.append(f"{name} {100 * figures[key]:.2f} %")
+    if parts:
+        print("Figures: " + "; ".join(parts))
+    if model.state is not None and model.state.opt_state is not None:
+        resumable = " (resumable with --resume)" if model.train is not None and model.prep is not None else ""
+        print(f"State: epoch {model.state.epoch}, {type(model.state.opt_state).__name__} after "
+              f"{model.state.opt_state.t} steps{resumable}")
     return 0
 
 
@@ -655,7 +696,7 @@ def main(argv: list[str] | None = None) -> int:
         parser = _parser()
         args = _parse(argv, parser)
         if args.command == "train":
-            return _train(args, parser.train)
+            return _train(args)
         run = {"explain": _explain, "gradcheck": _gradcheck, "compare": _compare,
                "predict": _predict, "summary": _summary}[args.command]
         return run(args)

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import csv
 import inspect
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from .validation import as_matrix, as_rng, check_number
+from ._checks import as_matrix, as_rng, check_number
 
 
 class Dataset(NamedTuple):

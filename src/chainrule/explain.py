@@ -29,16 +29,17 @@ from __future__ import annotations
 
 import re
 import textwrap
-from typing import Any, Callable, Mapping, NamedTuple, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from ._checks import CONVENTIONS, check_convention, check_number
 from .activations import LEAKY_RELU_SLOPE
-from .gradcheck import THRESHOLD, gradient_check, random_problem, relative_difference
-from .layers import CONVENTIONS, check_convention
+from .gradcheck import THRESHOLD, gradient_check, relative_difference
 from .losses import get_output
 from .model import ModelConfig, backward_per_example, backward_trace, check_config, forward
-from .validation import check_number
+from .testing import random_problem
 
 __all__ = ["Equation", "FORMATS", "PER_EXAMPLE", "OF_COST", "equations", "check", "render", "explain"]
 
@@ -296,6 +297,7 @@ def check(
         worst[name] = max(worst[name], float(difference))
 
     params, X, Y = random_problem(config, m, np.random.default_rng(seed))
+    n = m                                                          # L2's training-set size: one full batch
 
     result = gradient_check(params, X, Y, config, convention=convention, lambd=lambd)
     for array in result.arrays:                                    # "dW2" → "dW[2]"
@@ -309,7 +311,7 @@ def check(
         W = params[l - 1].W
         note(f"dW[{l}]", relative_difference(deferred.dW, absorbed.dW))
         note(f"db[{l}]", relative_difference(deferred.db, absorbed.db))
-        note(f"dW[{l}]", relative_difference(chosen.dW, reference[l - 1].dW + (lambd / m) * W))
+        note(f"dW[{l}]", relative_difference(chosen.dW, reference[l - 1].dW + (lambd / n) * W))
         note(f"db[{l}]", relative_difference(chosen.db, reference[l - 1].db))
 
     deferred = _nodes(traces["deferred"], L, fused)
@@ -614,27 +616,28 @@ def explain(
     m: int,
     convention: str = "deferred",
     format: str = "text",
-    check: bool = False,
+    measure: bool = False,
     seed: int = 0,
     fused: bool = True,
     lambd: float = 0.0,
 ) -> str:
-    """Every equation of ``config`` for m examples, rendered; with ``check``, measured too.
+    """Every equation of ``config`` for m examples, rendered; with ``measure``, measured too.
 
     ``render(equations(config, m, convention, fused, lambd), format, checks, title)``,
-    where ``checks`` is ``check(config, m, seed, convention, fused, lambd)`` when
-    ``check`` is true. See those functions for the parameters.
+    where ``checks`` is ``check(config, min(m, 64), seed, convention, fused, lambd)`` when
+    ``measure`` is true. See those functions for the parameters.
     """
     eqs = equations(config, m, convention, fused, lambd)
     _check_format(format)
+    if not isinstance(measure, bool):
+        raise ValueError(f"measure must be True or False; got {measure!r}")
     title = _title(config, int(m), convention)
     checks = None
-    if check:                                                      # the flag; measure() is the function
+    if measure:
         m_check = min(int(m), CHECK_EXAMPLES)
-        checks = measure(config, m_check, seed, convention, fused, lambd)
+        checks = check(config, m_check, seed, convention, fused, lambd)
         title += f"; measured on {m_check} random examples of this shape"
     return render(eqs, format, checks, title)
 
 
 CHECK_EXAMPLES = 64  # finite differences cost two forward passes per parameter: m is capped for them
-measure = check

@@ -18,9 +18,12 @@ scalar J = (1/m) Σ_i L⁽ⁱ⁾. A loss is never a cost: the names keep them ap
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
+
+from .precision import accumulate_dtype
 
 
 class Output(NamedTuple):
@@ -38,6 +41,11 @@ class Output(NamedTuple):
     dAL: Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
+def _per_example(L: np.ndarray) -> np.ndarray:
+    """Σ_k over the outputs (the axis before the examples): the per-example loss (1, m)."""
+    return L if L.shape[-2] == 1 else L.sum(axis=-2, keepdims=True)
+
+
 def _log(A: np.ndarray) -> np.ndarray:
     """log A with A floored at the smallest normal number, so log 0 is finite (≈ −708 in float64)."""
     return np.log(np.maximum(A, np.finfo(A.dtype).tiny))
@@ -49,12 +57,15 @@ def binary_cross_entropy(AL: np.ndarray, Y: np.ndarray) -> np.ndarray:
     Exact while 0 < a < 1; where the sigmoid saturated to exactly 0 or 1 the information is
     gone, and only ``binary_cross_entropy_from_Z`` gives the true value.
     """
-    return -np.sum(Y * _log(AL) + (1 - Y) * _log(1 - AL), axis=0, keepdims=True)
+    return _per_example(-(Y * _log(AL) + (1 - Y) * _log(1 - AL)))
 
 
 def binary_cross_entropy_from_Z(ZL: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    """L = Σ_k [max(z, 0) − z y + log(1 + e^{−|z|})] per column: the same loss, stable for any z."""
-    return (np.maximum(ZL, 0) - ZL * Y + np.log1p(np.exp(-np.abs(ZL)))).sum(axis=0, keepdims=True)
+    """L = Σ_k [log(1 + e^{z}) − z y] per column: the same loss, stable for any z
+    (``np.logaddexp(0, z)`` computes log(1 + e^{z}) as max(z, 0) + log(1 + e^{−|z|}))."""
+    L = np.logaddexp(0.0, ZL)
+    L -= ZL * Y
+    return _per_example(L)
 
 
 def binary_cross_entropy_dAL(AL: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -64,14 +75,14 @@ def binary_cross_entropy_dAL(AL: np.ndarray, Y: np.ndarray) -> np.ndarray:
 
 def categorical_cross_entropy(AL: np.ndarray, Y: np.ndarray) -> np.ndarray:
     """L = −Σ_k y_k log a_k per column, from probabilities a = A[L]: (1, m)."""
-    return -np.sum(Y * _log(AL), axis=0, keepdims=True)
+    return -np.sum(Y * _log(AL), axis=-2, keepdims=True)
 
 
 def categorical_cross_entropy_from_Z(ZL: np.ndarray, Y: np.ndarray) -> np.ndarray:
     """L = −Σ_k y_k (z_k − log Σ_j e^{z_j}) per column, with log-sum-exp shifted by the maximum."""
-    Zmax = ZL.max(axis=0, keepdims=True)
-    log_sum = Zmax + np.log(np.exp(ZL - Zmax).sum(axis=0, keepdims=True))
-    return -(Y * (ZL - log_sum)).sum(axis=0, keepdims=True)
+    Zmax = ZL.max(axis=-2, keepdims=True)
+    log_sum = Zmax + np.log(np.exp(ZL - Zmax).sum(axis=-2, keepdims=True))
+    return -(Y * (ZL - log_sum)).sum(axis=-2, keepdims=True)
 
 
 def categorical_cross_entropy_dAL(AL: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -81,7 +92,9 @@ def categorical_cross_entropy_dAL(AL: np.ndarray, Y: np.ndarray) -> np.ndarray:
 
 def squared_error(AL: np.ndarray, Y: np.ndarray) -> np.ndarray:
     """L = ½ Σ_k (a_k − y_k)² per column: (1, m). The ½ makes ∂L/∂a = a − y."""
-    return 0.5 * np.sum((AL - Y) ** 2, axis=0, keepdims=True)
+    E = AL - Y
+    E *= E
+    return _per_example(0.5 * E)
 
 
 def squared_error_dAL(AL: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -113,24 +126,27 @@ def get_output(name: str) -> Output:
         raise ValueError(f"unknown output {name!r}; expected one of: {known}") from None
 
 
-def fused_delta(AL: np.ndarray, Y: np.ndarray) -> np.ndarray:
+def fused_delta(AL: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """dZ[L] = A[L] − Y: ∂L⁽ⁱ⁾/∂Z[L]⁽ⁱ⁾ for every example i, shape (n_y, m), per example (no 1/m).
 
     The same for all three outputs, because each loss is the one that matches its activation
     (the canonical link): sigmoid with binary cross-entropy, softmax with categorical
-    cross-entropy (columns of Y summing to 1), identity with ½ squared error.
+    cross-entropy (columns of Y summing to 1), identity with ½ squared error. ``out``: a
+    buffer to write it into.
     """
-    return AL - Y
+    return np.subtract(AL, Y, out)
 
 
-def cost_from_loss(loss: np.ndarray) -> np.floating:
+def cost_from_loss(loss: np.ndarray, m: int | None = None) -> np.floating:
     """J = (1/m) Σ_i L⁽ⁱ⁾ for a (1, m) per-example ``loss``: the data term of the cost.
 
-    Summed in float64, or in the loss's own dtype when that is wider (long double), and
-    returned as a NumPy scalar of that precision; ``float(J)`` gives the Python number.
+    Summed in ``precision.accumulate_dtype`` (float64, or long double for long double
+    losses) and returned as a NumPy scalar of that precision; ``float(J)`` gives the Python
+    number. ``m`` defaults to the loss's number of columns; a shard of a larger batch gives
+    the global m and gets its share of J.
     """
-    m = loss.shape[1]
-    return (1.0 / m) * loss.sum(dtype=np.promote_types(loss.dtype, np.float64))
+    m = loss.shape[-1] if m is None else m
+    return (1.0 / m) * loss.sum(dtype=accumulate_dtype(loss.dtype))     # the 1/m of J
 
 
 def l2_cost(Ws: Sequence[np.ndarray], lambd: float, n: int) -> np.floating:
@@ -138,7 +154,6 @@ def l2_cost(Ws: Sequence[np.ndarray], lambd: float, n: int) -> np.floating:
 
     n is the training-set size, not the batch's m, so that J is one function of the
     parameters whatever the batch size; in full-batch training n = m and this is the
-    course's λ/(2m) Σ_l ‖W[l]‖². Summed in float64, or wider when W is.
+    course's λ/(2m) Σ_l ‖W[l]‖². Summed in ``precision.accumulate_dtype``.
     """
-    return (lambd / (2 * n)) * sum(np.sum(np.square(W), dtype=np.promote_types(W.dtype, np.float64))
-                                   for W in Ws)
+    return (lambd / (2 * n)) * sum(np.sum(np.square(W), dtype=accumulate_dtype(W.dtype)) for W in Ws)

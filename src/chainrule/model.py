@@ -25,25 +25,15 @@ training-set size; inverted dropout multiplies each hidden A[l] by a 0/1 mask D[
 
 from __future__ import annotations
 
+import functools
 import numbers
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from .activations import HIDDEN_ACTIVATIONS, get_activation
-from .layers import (
-    LayerGrads,
-    LayerParams,
-    LinearCache,
-    apply_mask,
-    dropout_backward,
-    dropout_forward,
-    linear_backward,
-    linear_forward,
-)
-from .losses import cost_from_loss, fused_delta, get_output, l2_cost
-from .validation import (
+from ._checks import (
     as_matrix,
     as_rng,
     check_AL,
@@ -53,6 +43,19 @@ from .validation import (
     check_X,
     check_Y,
 )
+from .activations import HIDDEN_ACTIVATIONS, Activation, get_activation
+from .layers import (
+    LayerGrads,
+    LayerParams,
+    LinearCache,
+    apply_mask,
+    dropout_mask,
+    linear_backward,
+    linear_forward,
+)
+from .losses import cost_from_loss, fused_delta, get_output, l2_cost
+from .precision import stored_dtype
+from .workspace import NO_BUFFERS, Workspace
 
 INIT_SCHEMES = ("zeros", "random", "he", "xavier")
 
@@ -122,6 +125,11 @@ class ModelConfig:
         if not 1 <= l <= self.L:
             raise ValueError(f"layer l must be in 1 … {self.L}; got {l}")
         return get_output(self.output).activation if l == self.L else self.hidden_activation
+
+    @functools.cached_property
+    def g(self) -> tuple[Activation, ...]:
+        """The activations g[1], …, g[L] themselves (``g[l-1]`` is g[l]), looked up once."""
+        return tuple(get_activation(self.activation(l)) for l in range(1, self.L + 1))
 
 
 class LayerCache(NamedTuple):
@@ -217,9 +225,7 @@ def init_params(
     if scheme not in INIT_SCHEMES:
         raise ValueError(f"scheme must be one of {', '.join(INIT_SCHEMES)}; got {scheme!r}")
     check_number("scale", scale, "a finite number", lambda v: True)
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be float32 or float64; got {dtype}")
+    dtype = stored_dtype(dtype)
     rng = as_rng(rng)
     factor = {                                                     # the scheme's factor, by n_{l-1}
         "zeros": lambda n_prev: 0.0,
@@ -241,27 +247,28 @@ def init_params(
 # --- forward ------------------------------------------------------------------------------
 
 
-def _forward(params: Sequence[LayerParams], X: np.ndarray, config: ModelConfig,
-             keep_prob: float = 1.0, rng: Any = None, masks: Sequence[np.ndarray] | None = None):
-    """forward without input checks: X (n_x, m) of the working dtype, params matching config."""
+def _forward(params: Sequence[LayerParams], X: np.ndarray, config: ModelConfig, keep_prob: float = 1.0,
+             rng: Any = None, masks: Sequence[np.ndarray] | None = None, workspace: Workspace | None = None):
+    """forward without input checks: X (n_x, m) of the working dtype, params matching config.
+
+    With a ``workspace`` every Z, A and mask is written into its buffers (see ``workspace``).
+    """
     caches = []
-    A = X
-    for l, (W, b) in enumerate(params, start=1):
+    A, dtype, L = X, X.dtype, len(params)
+    layers = workspace.layers if workspace is not None else (NO_BUFFERS,) * L
+    for l, ((W, b), g, buffers) in enumerate(zip(params, config.g, layers), start=1):
         A_prev = A
-        W = W.astype(X.dtype, copy=False)
-        b = b.astype(X.dtype, copy=False)
-        Z = linear_forward(A_prev, W, b)                           # (n_l, m)
-        A = get_activation(config.activation(l)).forward(Z)        # (n_l, m)
+        if W.dtype != dtype or b.dtype != dtype:                   # the compute dtype (precision)
+            W, b = W.astype(dtype), b.astype(dtype)
+        Z = linear_forward(A_prev, W, b, out=buffers.Z)            # (n_l, m)
+        A = g.forward(Z, out=buffers.A)                            # (n_l, m)
         D = None
-        if l < config.L and keep_prob < 1:                         # hidden layers only
-            if masks is None:
-                A_out, D = dropout_forward(A, keep_prob, rng)
-            else:
-                D = masks[l - 1]
-                A_out = apply_mask(A, D, keep_prob)
-        caches.append(LayerCache(A_prev, W, b, Z, A, config.activation(l), D, keep_prob))
+        if keep_prob < 1 and l < L:                                # hidden layers only
+            D = (masks[l - 1] if masks is not None else
+                 dropout_mask(A.shape, keep_prob, rng, dtype, out=buffers.D, draws=buffers.U))
+        caches.append(LayerCache(A_prev, W, b, Z, A, g.name, D, keep_prob))
         if D is not None:
-            A = A_out
+            A = apply_mask(A, D, keep_prob, out=buffers.A_kept)     # what layer l+1 reads
     return A, caches
 
 
@@ -340,7 +347,17 @@ def _check_l2(lambd: Any, n: Any, m: int) -> tuple[float, int]:
     lambd = check_number("lambd", lambd, "a non-negative number", lambda v: v >= 0)
     if n is None:
         return lambd, m
-    return lambd, check_number("n (the training-set size for L2)", n, "a positive integer", lambda v: v >= 1, integer=True)
+    return lambd, check_number("n (the training-set size for L2)", n, "a positive integer",
+                               lambda v: v >= 1, integer=True)
+
+
+def _check_m_l2(m: Any, lambd: Any, n: Any, batch: int) -> tuple[int, float, int]:
+    """Checked (m, λ, n): m the m of J (default: the batch's), n the training-set size (default: m)."""
+    if m is not None:
+        m = check_number("m (the number of examples J averages over)", m, "a positive integer",
+                         lambda v: v >= 1, integer=True)
+    m = batch if m is None else m
+    return (m, *_check_l2(lambd, n, m))
 
 
 def compute_cost(
@@ -352,6 +369,7 @@ def compute_cost(
     params: Sequence[LayerParams] | None = None,
     lambd: float = 0.0,
     n: int | None = None,
+    m: int | None = None,
 ) -> float:
     """The cost J = (1/m) Σ_i L(A[L]⁽ⁱ⁾, Y⁽ⁱ⁾)  [+ λ/(2n) Σ_l ‖W[l]‖²_F].
 
@@ -373,24 +391,27 @@ def compute_cost(
     n : int, optional
         The training-set size the penalty is divided by, so that J is one function whatever
         the batch size (default m: full batch, the course's λ/(2m)).
+    m : int, optional
+        The m of J (default: AL's number of columns). A shard of a larger batch gives the
+        global m and gets its share of J.
 
     Returns
     -------
     float
-        J, summed in float64 whatever the dtype of AL.
+        J, summed in ``precision.accumulate_dtype`` (float64 at least) whatever the dtype of AL.
     """
     check_config(config)
     AL = check_AL(AL, config.output, config.n_y)
     Y = check_Y(Y, config.output, config.n_y, AL.shape[1], AL.dtype, like="AL")
-    lambd, n = _check_l2(lambd, n, AL.shape[1])
+    m, lambd, n = _check_m_l2(m, lambd, n, AL.shape[1])
     output = get_output(config.output)
     if ZL is None:
-        J = cost_from_loss(output.loss(AL, Y))
+        J = cost_from_loss(output.loss(AL, Y), m)
     else:
         ZL = as_matrix(ZL, "ZL", AL.dtype)
         if ZL.shape != AL.shape:
             raise ValueError(f"ZL must have the shape of AL, {AL.shape}; got {ZL.shape}")
-        J = cost_from_loss(output.loss_from_Z(ZL, Y))
+        J = cost_from_loss(output.loss_from_Z(ZL, Y), m)
     if lambd > 0:
         if params is None:
             raise ValueError("the L2 term needs the weights: pass params with lambd > 0")
@@ -402,39 +423,60 @@ def compute_cost(
 # --- backward -----------------------------------------------------------------------------
 
 
-def _output_delta(AL, Y, last: LayerCache, config: ModelConfig, convention: str, fused: bool):
+def _absorbed(delta: np.ndarray, m: int) -> np.ndarray:
+    """delta ← (1/m) delta, in place: the 1/m of J moved into the output delta ("absorbed")."""
+    delta *= 1.0 / m                                               # the 1/m of J, applied once (absorbed)
+    return delta
+
+
+def _output_delta(AL, Y, last: LayerCache, config: ModelConfig, convention: str, fused: bool, m: int,
+                  out: np.ndarray | None = None):
     """(dA[L] or None, dZ[L]) under ``convention``; see ``backward_trace``."""
-    m = AL.shape[1]
-    scale = 1.0 / m if convention == "absorbed" else 1.0         # the 1/m of J, applied once
+    absorbed = convention == "absorbed"
     if fused:
-        return None, scale * fused_delta(AL, Y)                    # ∂L/∂Z[L] or ∂J/∂Z[L]
+        dZ = fused_delta(AL, Y, out=out)                           # ∂L/∂Z[L] per example
+        return None, _absorbed(dZ, m) if absorbed else dZ          # … or ∂J/∂Z[L]
     with np.errstate(divide="ignore", invalid="ignore"):
-        dAL = scale * get_output(config.output).dAL(AL, Y)         # ∂L/∂A[L] or ∂J/∂A[L]
-    if not np.all(np.isfinite(dAL)):
+        dA = get_output(config.output).dAL(AL, Y)                  # ∂L/∂A[L] per example
+    if not np.all(np.isfinite(dA)):
         raise ValueError(
             "the unfused chain dA[L] = ∂L/∂A[L] is not finite because A[L] saturated "
             "at 0 or 1; use the fused delta dZ[L] = A[L] − Y (fused=True)"
         )
-    return dAL, get_activation(last.activation).backward(dAL, last.Z, last.A)
+    if absorbed:
+        dA = _absorbed(dA, m)                                      # ∂J/∂A[L]
+    return dA, config.g[-1].backward(dA, last.Z, last.A, out=out)
 
 
-def _backward_trace(AL, Y, caches, config, convention, fused=True, need_dX=True, lambd=0.0, n=None):
-    """backward_trace without input checks; need_dX=False skips dA[0] = ∂/∂X."""
-    L = config.L
-    dA, dZ = _output_delta(AL, Y, caches[-1], config, convention, fused)
+def _backward_trace(AL, Y, caches, config, convention, fused=True, need_dX=True, lambd=0.0, n=None,
+                    m=None, workspace: Workspace | None = None, keep: bool = True) -> list[LayerTrace]:
+    """backward_trace without input checks; need_dX=False skips dA[0] = ∂/∂X.
+
+    m (default: the batch's) is the m of J; n (default: m) the training-set size of L2.
+    With a ``workspace`` every dA, dZ, dW and db is written into its buffers, and with
+    ``keep`` False nothing is returned but the workspace's gradients (the training step's case).
+    """
+    L = len(caches)
+    m = AL.shape[-1] if m is None else m
+    n = m if n is None else n
+    layers = workspace.layers if workspace is not None else (NO_BUFFERS,) * L
+    dA, dZ = _output_delta(AL, Y, caches[-1], config, convention, fused, m, out=layers[-1].dZ)
     trace = [None] * L
     for l in range(L, 0, -1):
-        cache = caches[l - 1]
-        dA_prev, dW, db = linear_backward(dZ, cache.linear, convention, l > 1 or need_dX)
+        cache, buffers = caches[l - 1], layers[l - 1]
+        below = layers[l - 2] if l > 1 else NO_BUFFERS
+        dA_prev, dW, db = linear_backward(dZ, cache, convention, l > 1 or need_dX, m=m,
+                                          out=(below.dA, buffers.dW, buffers.db))
         if lambd > 0:
-            dW = dW + (lambd / n) * cache.W                        # ∂/∂W of λ/(2n) ‖W[l]‖²
-        trace[l - 1] = LayerTrace(dA, dZ, dW, db, dA_prev)
+            dW += (lambd / n) * cache.W                            # ∂/∂W of λ/(2n) ‖W[l]‖²
+        trace[l - 1] = LayerTrace(dA, dZ, dW, db, dA_prev) if keep else None
         if l > 1:
             prev = caches[l - 2]
             dA = dA_prev                                           # dA[l-1]
-            dA_kept = dA if prev.D is None else dropout_backward(dA, prev.D, prev.keep_prob)
-            dZ = get_activation(prev.activation).backward(dA_kept, prev.Z, prev.A)
-    return trace
+            if prev.D is not None:
+                dA_prev = apply_mask(dA, prev.D, prev.keep_prob, out=below.dA_kept)
+            dZ = config.g[l - 2].backward(dA_prev, prev.Z, prev.A, out=below.dZ)
+    return trace if keep else workspace.grads
 
 
 def _check_backward_inputs(AL, Y, caches, config, convention):
@@ -475,6 +517,7 @@ def backward_trace(
     *,
     lambd: float = 0.0,
     n: int | None = None,
+    m: int | None = None,
 ) -> list[LayerTrace]:
     """Backward propagation, keeping every dA[l] and dZ[l] for inspection.
 
@@ -496,6 +539,9 @@ def backward_trace(
         numbers where the output does not saturate.
     lambd, n : float, int
         L2 strength and training-set size (default m): dW[l] gains (λ/n) W[l].
+    m : int, optional
+        The m of J = (1/m) Σ_i L⁽ⁱ⁾ (default: the batch's). A shard of a larger batch gives
+        the global m, and its dW, db are its share of the global ∂J/∂W, ∂J/∂b.
 
     Returns
     -------
@@ -503,8 +549,8 @@ def backward_trace(
         trace[l-1] = (dA[l], dZ[l], dW[l], db[l], dA[l-1]) for layer l.
     """
     AL, Y = _check_backward_inputs(AL, Y, caches, config, convention)
-    lambd, n = _check_l2(lambd, n, AL.shape[1])
-    return _backward_trace(AL, Y, caches, config, convention, fused, lambd=lambd, n=n)
+    m, lambd, n = _check_m_l2(m, lambd, n, AL.shape[1])
+    return _backward_trace(AL, Y, caches, config, convention, fused, lambd=lambd, n=n, m=m)
 
 
 def backward(
@@ -516,6 +562,7 @@ def backward(
     *,
     lambd: float = 0.0,
     n: int | None = None,
+    m: int | None = None,
 ) -> list[LayerGrads]:
     """Backward propagation: the gradients of J for every layer.
 
@@ -536,6 +583,8 @@ def backward(
     n : int, optional
         The training-set size (default m, the batch's). Dropout needs nothing here: the
         masks travel in the caches.
+    m : int, optional
+        The m of J (default: the batch's); see ``backward_trace``.
 
     Returns
     -------
@@ -544,9 +593,41 @@ def backward(
         db[l] = ∂J/∂b[l]: (n_l, 1)).
     """
     AL, Y = _check_backward_inputs(AL, Y, caches, config, convention)
-    lambd, n = _check_l2(lambd, n, AL.shape[1])
-    trace = _backward_trace(AL, Y, caches, config, convention, need_dX=False, lambd=lambd, n=n)
+    m, lambd, n = _check_m_l2(m, lambd, n, AL.shape[1])
+    trace = _backward_trace(AL, Y, caches, config, convention, need_dX=False, lambd=lambd, n=n, m=m)
     return [LayerGrads(t.dW, t.db) for t in trace]
+
+
+class Step(NamedTuple):
+    """One forward and backward pass over a batch of m examples.
+
+    ZL, AL : (n_y, m)
+        Z[L] and A[L].
+    grads : list of LayerGrads
+        grads[l-1] = (∂J/∂W[l], ∂J/∂b[l]) of the batch's cost (with L2: plus (λ/n) W[l]).
+    """
+
+    ZL: np.ndarray
+    AL: np.ndarray
+    grads: list
+
+
+def gradients(params: Sequence[LayerParams], X: np.ndarray, Y: np.ndarray, config: ModelConfig,
+              convention: str = "deferred", *, keep_prob: float = 1.0, rng: Any = None, lambd: float = 0.0,
+              n: int | None = None, m: int | None = None, workspace: Workspace | None = None) -> Step:
+    """``forward`` then ``backward`` for a batch, without checking the inputs: the training step.
+
+    For callers that checked X (n_x, m), Y (n_y, m), params and the options once (the
+    training loop does, before its first epoch). With a ``workspace`` (of this batch size)
+    every array is written into its buffers, and the gradients returned are views of them,
+    valid until the next call.
+    """
+    AL, caches = _forward(params, X, config, keep_prob, rng, workspace=workspace)
+    if workspace is not None:
+        return Step(caches[-1].Z, AL, _backward_trace(AL, Y, caches, config, convention, True, False, lambd, n, m,
+                                                      workspace, keep=False))
+    trace = _backward_trace(AL, Y, caches, config, convention, True, False, lambd, n, m)
+    return Step(caches[-1].Z, AL, [LayerGrads(t.dW, t.db) for t in trace])
 
 
 def backward_per_example(
@@ -581,7 +662,7 @@ def backward_per_example(
     X = check_X(X, config.n_x)
     m = X.shape[1]
     Y = check_Y(Y, config.output, config.n_y, m, X.dtype)
-    params = check_params(params, config.layer_dims, X.dtype)
+    params = [LayerParams(*p) for p in check_params(params, config.layer_dims, X.dtype)]
     total = [LayerGrads(np.zeros_like(W), np.zeros_like(b)) for W, b in params]
     for i in range(m):
         x, y = X[:, i:i + 1], Y[:, i:i + 1]                        # (n_x, 1), (n_y, 1)
@@ -636,15 +717,34 @@ def _labels_of(AL: np.ndarray, output: str) -> np.ndarray:
     if output == "sigmoid":
         return (AL > 0.5).astype(np.int64)
     if output == "softmax":
-        return np.argmax(AL, axis=0)[np.newaxis, :]
+        return np.argmax(AL, axis=-2)[np.newaxis, :]
     return AL
 
 
-def _fraction_correct(AL: np.ndarray, Y: np.ndarray, output: str) -> float:
-    """The fraction of correct predictions: of all n_y · m labels for sigmoid, of m for softmax."""
+def count_correct(AL: np.ndarray, Y: np.ndarray, output: str) -> tuple[int, int]:
+    """(correct, total): correct predictions of A[L] (n_y, m) against Y, without input checks.
+
+    sigmoid: each of the n_y · m labels, predicted 1 where A[L] > 0.5 (the course's rule) and
+    compared with Y > 0.5; softmax: each of the m examples, the arg-max of A[L] against the
+    arg-max of Y.
+    """
     if output == "sigmoid":
-        return np.count_nonzero((AL > 0.5) == (Y > 0.5)) / AL.size
-    return np.count_nonzero(AL.argmax(axis=0) == Y.argmax(axis=0)) / AL.shape[1]
+        return np.count_nonzero((AL > 0.5) == (Y > 0.5)), AL.size
+    return np.count_nonzero(AL.argmax(axis=-2) == Y.argmax(axis=-2)), AL.shape[-1]
+
+
+def evaluate(params: Sequence[LayerParams], X: np.ndarray, Y: np.ndarray, config: ModelConfig) -> tuple[float, float]:
+    """(J, accuracy) of params on (X, Y) without dropout and without checking the inputs.
+
+    J is the data cost (no L2), from Z[L]; accuracy is NaN for an identity output. For
+    callers that checked X (n_x, m) and Y (n_y, m) once (training's validation figures).
+    """
+    AL, caches = _forward(params, X, config)
+    J = float(cost_from_loss(get_output(config.output).loss_from_Z(caches[-1].Z, Y)))
+    if config.output == "identity":
+        return J, float("nan")
+    correct, total = count_correct(AL, Y, config.output)
+    return J, correct / total
 
 
 def compute_data_cost(params: Sequence[LayerParams], X: Any, Y: Any, config: ModelConfig) -> float:
@@ -665,4 +765,5 @@ def accuracy(params: Sequence[LayerParams], X: Any, Y: Any, config: ModelConfig)
                          "measured by its cost (squared error)")
     AL, _ = forward(params, X, config)
     Y = check_Y(Y, config.output, config.n_y, AL.shape[1], AL.dtype)
-    return _fraction_correct(AL, Y, config.output)
+    correct, total = count_correct(AL, Y, config.output)
+    return correct / total

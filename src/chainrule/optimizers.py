@@ -7,8 +7,10 @@ Each optimizer is two pure functions:
 
 ``params`` and ``grads`` are lists of LayerParams / LayerGrads (params[l-1] holds W[l], b[l]);
 the state is a named tuple of such lists and a step counter, so it can be saved, compared
-and tested without reaching into objects. ``update`` returns new arrays and never changes
-its arguments.
+and tested without reaching into objects. ``update`` never changes its arguments: it
+returns new arrays, or, given ``out`` (a ``Slot`` of buffers shaped like its result, none of
+them an argument), writes the result there and returns it, allocating nothing; a training
+loop alternates two slots within an epoch.
 
 The equations, per parameter array (W shown; b alike), with dW = ∂J/∂W of the mini-batch:
 
@@ -35,12 +37,16 @@ Other libraries write some of them differently:
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+import inspect
+import itertools
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from ._checks import check_number
 from .layers import LayerGrads, LayerParams
-from .validation import check_number
 
 
 class GDState(NamedTuple):
@@ -71,25 +77,74 @@ class AdamState(NamedTuple):
     t: int = 0
 
 
+class Slot(NamedTuple):
+    """Buffers for one ``update``'s result: params (LayerParams) and the state's arrays."""
+
+    params: list
+    state: Any
+
+
 class Optimizer(NamedTuple):
-    """An optimizer: ``init(params) -> state`` and ``update(params, grads, state, learning_rate)``."""
+    """An optimizer: ``init(params) -> state`` and ``update(params, grads, state, learning_rate)``.
+
+    ``takes_out``: whether ``update`` also takes ``out=`` (a ``Slot``); the built-in ones do.
+    """
 
     name: str
     init: Callable[[list], Any]
-    update: Callable[[list, list, Any, float], tuple[list, Any]]
+    update: Callable[..., tuple[list, Any]]
+    takes_out: bool = False
 
 
 def _zeros_like(params: list) -> list[LayerGrads]:
     return [LayerGrads(np.zeros_like(W), np.zeros_like(b)) for W, b in params]
 
 
-def _average(old: list, new: list, beta: float, power: int = 1) -> list[LayerGrads]:
-    """β·old + (1 − β)·newᵖ, layer by layer, for exponentially weighted averages."""
-    def powered(a):
-        return a if power == 1 else a ** power
+def new_slot(optimizer: Optimizer, params: list) -> Slot:
+    """Buffers shaped like ``optimizer.update``'s result for ``params``, for its ``out=``."""
+    return Slot([LayerParams(np.empty_like(W), np.empty_like(b)) for W, b in params], optimizer.init(params))
 
-    return [LayerGrads(beta * o.dW + (1 - beta) * powered(n.dW), beta * o.db + (1 - beta) * powered(n.db))
-            for o, n in zip(old, new)]
+
+_NO_OUT = itertools.repeat((None, None))          # no buffers, for every layer: every result a new array
+
+
+# --- one parameter array at a time (W shown; b alike). ``out`` may be None: a new array. ------
+
+
+def _descend(W: np.ndarray, step: np.ndarray, learning_rate: float, out: np.ndarray | None) -> np.ndarray:
+    """W − α·step, computed as (−α)·step + W (the same bits) without a temporary."""
+    new = np.multiply(step, -learning_rate, out)
+    new += W
+    return new
+
+
+def _average(v: np.ndarray, dW: np.ndarray, beta: float, out: np.ndarray | None, scratch: np.ndarray | None):
+    """β v + (1 − β) dW, an exponentially weighted average; ``scratch`` (dW's shape) is
+    overwritten. Returns (average, scratch)."""
+    scratch = np.multiply(dW, 1 - beta, scratch)
+    new = np.multiply(v, beta, out)
+    new += scratch
+    return new, scratch
+
+
+def _average_of_squares(s: np.ndarray, dW: np.ndarray, beta: float, out: np.ndarray | None,
+                        scratch: np.ndarray | None):
+    """β s + (1 − β) dW², like ``_average``."""
+    scratch = np.square(dW, scratch)
+    scratch *= 1 - beta
+    new = np.multiply(s, beta, out)
+    new += scratch
+    return new, scratch
+
+
+def _scaled_step(v: np.ndarray, s: np.ndarray, epsilon: float, out: np.ndarray | None) -> np.ndarray:
+    """v / (√s + ε), written into ``out``."""
+    step = np.sqrt(s, out)
+    step += epsilon
+    return np.divide(v, step, step)
+
+
+# --- the optimizers ----------------------------------------------------------------------------
 
 
 def gd() -> Optimizer:
@@ -98,12 +153,17 @@ def gd() -> Optimizer:
     def init(params):
         return GDState()
 
-    def update(params, grads, state, learning_rate):
-        new = [LayerParams(p.W - learning_rate * g.dW, p.b - learning_rate * g.db)
-               for p, g in zip(params, grads)]
+    def update(params, grads, state, learning_rate, out=None):
+        step = -learning_rate
+        new = []
+        for (W, b), (dW, db), (oW, ob) in zip(params, grads, _NO_OUT if out is None else out.params):
+            W_new, b_new = np.multiply(dW, step, oW), np.multiply(db, step, ob)    # −α dW, −α db
+            W_new += W                                                              # W − α dW
+            b_new += b
+            new.append(LayerParams(W_new, b_new))
         return new, GDState(state.t + 1)
 
-    return Optimizer("gd", init, update)
+    return Optimizer("gd", init, update, takes_out=True)
 
 
 def momentum(beta: float = 0.9) -> Optimizer:
@@ -117,13 +177,20 @@ def momentum(beta: float = 0.9) -> Optimizer:
     def init(params):
         return MomentumState(_zeros_like(params))
 
-    def update(params, grads, state, learning_rate):
-        v = _average(state.v, grads, beta)
-        new = [LayerParams(p.W - learning_rate * vl.dW, p.b - learning_rate * vl.db)
-               for p, vl in zip(params, v)]
+    def one(W, dW, v, learning_rate, oW, ov):
+        v, scratch = _average(v, dW, beta, ov, oW)
+        return _descend(W, v, learning_rate, scratch), v
+
+    def update(params, grads, state, learning_rate, out=None):
+        P, V = (_NO_OUT, _NO_OUT) if out is None else (out.params, out.state.v)
+        new, v = [], []
+        for (W, b), (dW, db), (vW, vb), (oW, ob), (ovW, ovb) in zip(params, grads, state.v, P, V):
+            (W, vW), (b, vb) = one(W, dW, vW, learning_rate, oW, ovW), one(b, db, vb, learning_rate, ob, ovb)
+            new.append(LayerParams(W, b))
+            v.append(LayerGrads(vW, vb))
         return new, MomentumState(v, state.t + 1)
 
-    return Optimizer("momentum", init, update)
+    return Optimizer("momentum", init, update, takes_out=True)
 
 
 def rmsprop(beta: float = 0.9, epsilon: float = 1e-8) -> Optimizer:
@@ -138,14 +205,20 @@ def rmsprop(beta: float = 0.9, epsilon: float = 1e-8) -> Optimizer:
     def init(params):
         return RMSpropState(_zeros_like(params))
 
-    def update(params, grads, state, learning_rate):
-        s = _average(state.s, grads, beta, power=2)
-        new = [LayerParams(p.W - learning_rate * g.dW / (np.sqrt(sl.dW) + epsilon),
-                           p.b - learning_rate * g.db / (np.sqrt(sl.db) + epsilon))
-               for p, g, sl in zip(params, grads, s)]
+    def one(W, dW, s, learning_rate, oW, os):
+        s, scratch = _average_of_squares(s, dW, beta, os, oW)
+        return _descend(W, _scaled_step(dW, s, epsilon, scratch), learning_rate, scratch), s
+
+    def update(params, grads, state, learning_rate, out=None):
+        P, S = (_NO_OUT, _NO_OUT) if out is None else (out.params, out.state.s)
+        new, s = [], []
+        for (W, b), (dW, db), (sW, sb), (oW, ob), (osW, osb) in zip(params, grads, state.s, P, S):
+            (W, sW), (b, sb) = one(W, dW, sW, learning_rate, oW, osW), one(b, db, sb, learning_rate, ob, osb)
+            new.append(LayerParams(W, b))
+            s.append(LayerGrads(sW, sb))
         return new, RMSpropState(s, state.t + 1)
 
-    return Optimizer("rmsprop", init, update)
+    return Optimizer("rmsprop", init, update, takes_out=True)
 
 
 def adam(beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8) -> Optimizer:
@@ -163,17 +236,28 @@ def adam(beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8) -> Opt
     def init(params):
         return AdamState(_zeros_like(params), _zeros_like(params))
 
-    def update(params, grads, state, learning_rate):
+    def one(W, dW, v, s, learning_rate, c1, c2, oW, ov, os):
+        v, scratch = _average(v, dW, beta1, ov, oW)
+        s, scratch = _average_of_squares(s, dW, beta2, os, scratch)
+        s_hat = np.divide(s, c2, scratch)                       # ŝ = s / (1 − β2ᵗ)
+        step = _scaled_step(v, s_hat, epsilon, scratch)             # v / (√ŝ + ε)
+        return _descend(W, step, learning_rate / c1, step), v, s   # W − (α / c1) v / (√ŝ + ε): v̂ = v / c1
+
+    def update(params, grads, state, learning_rate, out=None):
         t = state.t + 1
-        v = _average(state.v, grads, beta1)
-        s = _average(state.s, grads, beta2, power=2)
-        c1, c2 = 1 - beta1 ** t, 1 - beta2 ** t          # bias corrections
-        new = [LayerParams(p.W - learning_rate * (vl.dW / c1) / (np.sqrt(sl.dW / c2) + epsilon),
-                           p.b - learning_rate * (vl.db / c1) / (np.sqrt(sl.db / c2) + epsilon))
-               for p, vl, sl in zip(params, v, s)]
+        c1, c2 = 1 - beta1 ** t, 1 - beta2 ** t                     # bias corrections
+        P, V, S = (_NO_OUT,) * 3 if out is None else (out.params, out.state.v, out.state.s)
+        new, v, s = [], [], []
+        for (W, b), (dW, db), (vW, vb), (sW, sb), (oW, ob), (ovW, ovb), (osW, osb) in zip(
+                params, grads, state.v, state.s, P, V, S):
+            W, vW, sW = one(W, dW, vW, sW, learning_rate, c1, c2, oW, ovW, osW)
+            b, vb, sb = one(b, db, vb, sb, learning_rate, c1, c2, ob, ovb, osb)
+            new.append(LayerParams(W, b))
+            v.append(LayerGrads(vW, vb))
+            s.append(LayerGrads(sW, sb))
         return new, AdamState(v, s, t)
 
-    return Optimizer("adam", init, update)
+    return Optimizer("adam", init, update, takes_out=True)
 
 
 def _check_beta(name: str, beta: float) -> float:
@@ -199,15 +283,15 @@ def get_optimizer(optimizer: str | Optimizer, **hyperparameters: Any) -> Optimiz
         make = OPTIMIZERS[optimizer]
     except (KeyError, TypeError):
         raise ValueError(f"unknown optimizer {optimizer!r}; expected one of: {', '.join(OPTIMIZERS)}") from None
-    try:
-        return make(**hyperparameters)
-    except TypeError:
-        raise ValueError(
-            f"optimizer {optimizer!r} takes no hyperparameter(s) {', '.join(sorted(hyperparameters))}"
-        ) from None
+    unknown = sorted(set(hyperparameters) - set(inspect.signature(make).parameters))
+    if unknown:
+        raise ValueError(f"optimizer {optimizer!r} takes no hyperparameter(s) {', '.join(unknown)}")
+    return make(**hyperparameters)
 
 
 # --- learning-rate decay -------------------------------------------------------------------
+
+DECAYS = ("inverse_time", "stepped")
 
 
 def inverse_time_decay(learning_rate: float, decay_rate: float, epoch: int) -> float:
@@ -218,3 +302,36 @@ def inverse_time_decay(learning_rate: float, decay_rate: float, epoch: int) -> f
 def stepped_decay(learning_rate: float, decay_rate: float, epoch: int, time_interval: int = 1000) -> float:
     """α = α0 / (1 + decay_rate · ⌊epoch / time_interval⌋): the course's scheduled decay."""
     return learning_rate / (1 + decay_rate * (epoch // time_interval))
+
+
+def learning_rate_schedule(learning_rate: float, decay: Any = None, decay_rate: float = 1.0,
+                           time_interval: int = 1000) -> Callable[[int], float]:
+    """α_e as a function of the epoch e: α0 itself, a decay of ``DECAYS``, or ``decay(α0, e)``.
+
+    Every α_e is checked to be a positive finite number and returned as a Python float (so
+    that float32 parameters stay float32); a decay that gives anything else, or reaches 0,
+    is a clear error naming the epoch.
+    """
+    if not (decay is None or decay in DECAYS or callable(decay)):
+        raise ValueError(f"decay must be None, 'inverse_time', 'stepped' or a function (lr0, epoch) -> lr; "
+                         f"got {decay!r}")
+    if decay is None:
+        learning_rate = check_number("learning_rate", learning_rate, "a positive number", lambda v: v > 0)
+        return lambda epoch: learning_rate                   # checked once: α0 throughout
+
+    def schedule(epoch: int) -> float:
+        if decay == "inverse_time":
+            alpha = inverse_time_decay(learning_rate, decay_rate, epoch)
+        elif decay == "stepped":
+            alpha = stepped_decay(learning_rate, decay_rate, epoch, time_interval)
+        else:
+            alpha = decay(learning_rate, epoch)
+        if type(alpha) is float and 0 < alpha < math.inf:                     # the usual case, tested quickly
+            return alpha
+        try:
+            return check_number("α", alpha, "a positive number", lambda v: v > 0)
+        except ValueError:
+            raise ValueError(f"the learning-rate decay gave α = {alpha!r} for epoch {epoch}; "
+                             f"expected a positive number") from None
+
+    return schedule

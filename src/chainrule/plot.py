@@ -16,17 +16,18 @@ from __future__ import annotations
 import io
 import os
 import types
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
+from ._checks import check_number, check_X, check_Y
+from ._files import write_atomically
 from .datasets import Standardizer, standardize
+from .history import History
 from .layers import LayerParams
-from .io import write_atomically
 from .model import ModelConfig, check_config, predict_proba
-from .training import History
-from .validation import check_number, check_X, check_Y
 
 __all__ = ["decision_grid", "plot_decision_boundary", "plot_history", "save_figure", "training_figure"]
 
@@ -73,7 +74,6 @@ def _axes_or_new(ax: Any):
     if ax is None:
         figure = _new_figure()
         return figure, figure.add_subplot()
-    import matplotlib.axes
     if not isinstance(ax, matplotlib.axes.Axes):
         raise ValueError(f"ax must be a matplotlib Axes to draw into, or None for a new figure; "
                          f"got {type(ax).__name__}")

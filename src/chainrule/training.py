@@ -1,4 +1,4 @@
-"""The training loop: mini-batches, optimizers, regularisation, history, early stopping.
+"""The training loop: one vocabulary (TrainConfig), one state (TrainState), one loop (iterate).
 
     for each epoch e:
         α_e = decay(α0, e)
@@ -6,309 +6,422 @@
             AL, caches = forward(params, X_b)          (dropout masks drawn here)
             J_b = data cost of the batch + λ/(2n) Σ‖W‖²
             grads = backward(AL, Y_b, caches)           (dW includes (λ/n) W)
-            params, state = optimizer.update(params, grads, state, α_e)
+            params, opt_state = optimizer.update(params, grads, opt_state, α_e)
+        yield TrainState(params, opt_state, e + 1), EpochRecord(e, cost, …)
+
+``iterate`` runs that loop one epoch per step, for a caller that wants to stand between
+epochs (a live page, a distributed driver, a notebook cell); ``fit`` is a short loop over it
+whose policies (the divergence guard, early stopping, progress, checkpoints) are callbacks
+(``chainrule.callbacks``) that see each epoch's ``(record, state)``.
 
 The history's ``cost`` of epoch e is the example-weighted mean of the J_b, each computed
 before its update: for full-batch training, J of the parameters at the start of epoch e,
 which is what the course prints as "Cost after iteration e". With dropout it is the cost
 of the thinned networks that were trained on.
 
-Randomness comes from one seed. Initialisation, the shuffling of epoch e and the dropout
-masks of epoch e each draw from their own stream, ``default_rng([seed, stream, e])``, so
-that a run resumed at epoch e (same seed) draws what an uninterrupted run would have.
+Randomness comes from ``TrainConfig.seed``: initialisation, the shuffling of epoch e and the
+dropout masks of epoch e each draw from their own stream (``chainrule.batches``), so that a
+run resumed at epoch e draws what an uninterrupted run would have.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
+import itertools
 import math
-from dataclasses import dataclass, fields
-from typing import Any, Callable, Iterable, NamedTuple, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import fastpath
+from ._checks import CONVENTIONS, check_choice, check_number, check_params, check_X, check_Y
+from .batches import (
+    DROPOUT_STREAM,
+    INIT_STREAM,
+    SCHEDULES,
+    Batches,
+    check_batch_size,
+    epoch_batches,
+    epoch_rng,
+    schedule_for,
+)
+from .callbacks import Callback, DivergenceGuard, EarlyStopping, TrainingDiverged
+from .history import EpochRecord, History
 from .layers import LayerGrads, LayerParams
 from .losses import cost_from_loss, get_output, l2_cost
-from .model import (
-    ModelConfig,
-    _backward_trace,
-    _check_dropout,
-    _check_l2,
-    _forward,
-    _fraction_correct,
-    check_config,
-    init_params,
-)
-from .optimizers import Optimizer, get_optimizer, inverse_time_decay, stepped_decay
-from .validation import all_finite, as_rng, check_convention, check_number, check_params, check_X, check_Y
+from .model import INIT_SCHEMES, ModelConfig, check_config, count_correct, evaluate, gradients, init_params
+from .optimizers import DECAYS, OPTIMIZERS, Optimizer, get_optimizer, learning_rate_schedule, new_slot
+from .workspace import Workspace, gather, make_workspace
 
-Batches = Callable[[int, int], Iterable[Any]]  # (epoch, m) -> index arrays or slices
-INIT_STREAM, SHUFFLE_STREAM, DROPOUT_STREAM = 0, 1, 2
+INIT_DRAWS = ("chainrule", "course")
 
 
-class EpochRecord(NamedTuple):
-    """What one epoch measured; NaN where a figure does not apply.
-
-    cost = data_cost + l2_cost: example-weighted means over the epoch's batches, each
-    computed before its update. accuracy: the fraction of the epoch's examples classified
-    correctly in those same forward passes. val_cost (the data cost, no L2) and
-    val_accuracy: on the validation data, with the parameters at the end of the epoch.
-    """
-
-    epoch: int
-    cost: float
-    data_cost: float
-    l2_cost: float
-    accuracy: float
-    learning_rate: float
-    val_cost: float
-    val_accuracy: float
+def _option(default: Any, help: str, **more: Any) -> Any:
+    """A TrainConfig field: its default and a one-line meaning (the command line's help)."""
+    return field(default=default, metadata={"help": help, **more})
 
 
 @dataclass(frozen=True)
-class History:
-    """Per-epoch figures as arrays (one entry per epoch trained), easy to plot.
+class TrainConfig:
+    """Every option of a training run, validated once: the one vocabulary of the library, the
+    command line (``chainrule train --learning-rate …``), the model file and every adapter.
 
-    stop_reason : "completed", "early stopping", "callback" or "diverged".
-    best_epoch : the epoch early stopping chose (None without early stopping).
-    seed : the seed every random draw of the run came from (to reproduce or resume it).
+    Fields hold plain values (a model file stores them as JSON), except that ``optimizer``,
+    ``decay`` and ``batches`` may also be given as functions in Python, for a schedule or
+    an optimizer of your own (such a run cannot be saved to a model file).
     """
 
-    epoch: np.ndarray
-    cost: np.ndarray
-    data_cost: np.ndarray
-    l2_cost: np.ndarray
-    accuracy: np.ndarray
-    learning_rate: np.ndarray
-    val_cost: np.ndarray
-    val_accuracy: np.ndarray
-    stop_reason: str = "completed"
-    best_epoch: int | None = None
-    seed: int | None = None
+    optimizer: Any = _option("gd", "gd, momentum, rmsprop or adam", choices=tuple(OPTIMIZERS))
+    learning_rate: float = _option(0.01, "α0, the learning rate before any decay", short="--lr")
+    num_epochs: int = _option(1000, "how many epochs to train", short="--epochs")
+    mini_batch_size: int | None = _option(None, "examples per step; none: full batch, one step per epoch",
+                                          short="--batch")
+    batches: Any = _option("shuffled", "shuffled: a fresh permutation of the examples each epoch; course: "
+                           "the course's random_mini_batches (its seeds, 10 + 1 + epoch)", choices=SCHEDULES)
+    beta: float | None = _option(None, "β of momentum and RMSprop (none: the optimizer's default, 0.9)")
+    beta1: float | None = _option(None, "β1 of Adam (none: 0.9)")
+    beta2: float | None = _option(None, "β2 of Adam (none: 0.999)")
+    epsilon: float | None = _option(None, "ε of RMSprop and Adam (none: 1e-8)")
+    decay: Any = _option(None, "learning-rate decay: inverse_time α0/(1 + rate·e) or stepped "
+                         "α0/(1 + rate·⌊e/interval⌋); none: α0 throughout", choices=DECAYS)
+    decay_rate: float = _option(1.0, "the rate of the decay")
+    time_interval: int = _option(1000, "epochs per step of the stepped decay")
+    lambd: float = _option(0.0, "L2 strength λ: J + λ/(2n) Σ‖W[l]‖², n the training-set size")
+    keep_prob: float = _option(1.0, "inverted dropout on the hidden layers: the probability of keeping a unit")
+    convention: str = _option("deferred", "where backward applies the 1/m of J: deferred (in dW and db, the "
+                              "course's) or absorbed (in dZ[L])", choices=CONVENTIONS)
+    init: str = _option("he", "initial weights: zeros, random (× scale), he (× √(2/n_prev)) or xavier "
+                        "(× √(1/n_prev)); biases zero", choices=INIT_SCHEMES)
+    scale: float = _option(0.01, "the factor of init random")
+    init_draws: str = _option("chainrule", "where the initial weights are drawn from: chainrule, a stream "
+                              "of the seed's own; course, np.random.seed(seed) then randn, W1 first, "
+                              "as the course does", choices=INIT_DRAWS)
+    seed: int | None = _option(0, "the seed of every random draw: initialisation, shuffling, dropout "
+                               "(none: a fresh one, recorded in the history)")
+    patience: int | None = _option(None, "early stopping: stop after this many epochs without improvement "
+                                   "(of the validation cost, or else the training cost)")
+    min_delta: float = _option(0.0, "early stopping: the least decrease that counts as an improvement")
+    restore_best: bool = _option(True, "early stopping: return the parameters of the best epoch")
+    divergence_factor: float | None = _option(100.0, "stop as diverged when an epoch's cost exceeds this many "
+                                              "times the first epoch's (none: only NaN or inf stop)")
 
-    @classmethod
-    def from_records(cls, records: Sequence[EpochRecord], **extra: Any) -> "History":
-        columns = {name: np.array([getattr(r, name) for r in records],
-                                  dtype=np.int64 if name == "epoch" else np.float64)
-                   for name in EpochRecord._fields}
-        return cls(**columns, **extra)
+    def __post_init__(self) -> None:
+        for name, value in _validated(self).items():
+            object.__setattr__(self, name, value)
 
-    def __len__(self) -> int:
-        return len(self.epoch)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+    def optimizer_hyperparameters(self) -> dict[str, float]:
+        """The hyperparameters given (beta, beta1, beta2, epsilon), as the optimizer takes them."""
+        return {k: getattr(self, k) for k in ("beta", "beta1", "beta2", "epsilon") if getattr(self, k) is not None}
 
 
-class TrainingDiverged(ValueError):
-    """Training diverged.
+def _validated(train: TrainConfig) -> dict[str, Any]:
+    """The fields of ``train``, checked (one sentence per mistake) and made plain Python numbers."""
+    def number(name, what, test, integer=False, optional=False):
+        value = getattr(train, name)
+        if optional and value is None:
+            return None
+        return check_number(name, value, what, test, integer)
 
-    ``params`` are those at the start of the epoch with the lowest cost so far (finite, and
-    the best the run reached), ``history`` the epochs before the divergence, ``epoch`` the
-    epoch where it was seen, ``reason`` the message without the sentence on what is kept.
+    checked = {
+        "learning_rate": number("learning_rate", "a positive number", lambda v: v > 0),
+        "num_epochs": number("num_epochs", "a non-negative integer", lambda v: v >= 0, integer=True),
+        "decay_rate": number("decay_rate", "a non-negative number", lambda v: v >= 0),
+        "time_interval": number("time_interval", "a positive integer", lambda v: v >= 1, integer=True),
+        "lambd": number("lambd", "a non-negative number", lambda v: v >= 0),
+        "keep_prob": number("keep_prob", "in (0, 1]", lambda v: 0 < v <= 1),
+        "scale": number("scale", "a finite number", lambda v: True),
+        "seed": number("seed", "a non-negative integer", lambda v: v >= 0, integer=True, optional=True),
+        "patience": number("patience", "a positive integer", lambda v: v >= 1, integer=True, optional=True),
+        "min_delta": number("min_delta", "a non-negative number", lambda v: v >= 0),
+        "divergence_factor": number("divergence_factor", "a number above 1", lambda v: v > 1, optional=True),
+    }
+    for name in ("beta", "beta1", "beta2", "epsilon"):
+        checked[name] = number(name, "a number", lambda v: True, optional=True)
+    if train.mini_batch_size is not None:
+        checked["mini_batch_size"] = check_batch_size(train.mini_batch_size)
+    if not isinstance(train.optimizer, Optimizer):
+        get_optimizer(train.optimizer, **{k: checked[k] for k in ("beta", "beta1", "beta2", "epsilon")
+                                          if checked[k] is not None})      # its own clear errors
+    elif any(checked[k] is not None for k in ("beta", "beta1", "beta2", "epsilon")):
+        raise ValueError("hyperparameters go to the optimizer's constructor, not beside an Optimizer")
+    if not callable(train.batches):
+        check_choice("batches", train.batches, SCHEDULES, " (or a function (epoch, m) -> index arrays)")
+    learning_rate_schedule(checked["learning_rate"], train.decay)              # refuses an unknown decay
+    check_choice("convention", train.convention, CONVENTIONS)
+    check_choice("init", train.init, INIT_SCHEMES)
+    check_choice("init_draws", train.init_draws, INIT_DRAWS)
+    if train.init_draws == "course" and checked["seed"] is not None and checked["seed"] >= 2 ** 32:
+        raise ValueError(f"seed must be below 2³² with init_draws 'course' (np.random.seed's range); "
+                         f"got {checked['seed']}")
+    if not isinstance(train.restore_best, bool):
+        raise ValueError(f"restore_best must be True or False; got {train.restore_best!r}")
+    return checked
+
+
+class TrainState(NamedTuple):
+    """Where a run stands, as one value: resume a run by passing it to ``fit`` or ``iterate``.
+
+    params : list of LayerParams
+        params[l-1] = (W[l]: (n_l, n_{l-1}), b[l]: (n_l, 1)).
+    opt_state : the optimizer's state (GDState, MomentumState, …), or None
+        None: fresh, ``optimizer.init(params)``.
+    epoch : int
+        The next epoch to run (the number of epochs trained so far).
+    best : callbacks.Best or None
+        Early stopping's memory, to resume it exactly: the lowest monitored cost so far,
+        its epoch, the parameters it was measured on, and the epochs waited since.
     """
 
-    def __init__(self, reason: str, kept: str, epoch: int, params: list, history: History):
-        super().__init__(f"{reason} {kept}")
-        self.reason = reason
-        self.epoch = epoch
-        self.params = params
-        self.history = history
+    params: list
+    opt_state: Any = None
+    epoch: int = 0
+    best: Any = None
 
 
-class TrainResult(NamedTuple):
-    """fit's result: params, history, and the optimizer and its state after the last epoch."""
+class FitResult(NamedTuple):
+    """``fit``'s result.
+
+    params : the trained parameters (the best epoch's when early stopping restored them).
+    history : a History, one entry per epoch of this call.
+    state : where training stands after the last epoch: continue with ``fit(…, state=state)``.
+    """
 
     params: list
     history: History
-    optimizer: Optimizer
-    optimizer_state: Any
+    state: TrainState
 
 
-# --- mini-batch schedules --------------------------------------------------------------------
+# --- setting a run up -----------------------------------------------------------------------------
 
 
-def epoch_rng(seed: int, stream: int, epoch: int) -> np.random.Generator:
-    """The generator of one stream (shuffling, dropout) in one epoch of a run with ``seed``."""
-    return np.random.default_rng([seed, stream, epoch])
+def train_config(train: TrainConfig | None = None, **options: Any) -> TrainConfig:
+    """``train`` (default: TrainConfig()) with ``options`` replacing some of its fields."""
+    if train is None:
+        train = TrainConfig()
+    elif not isinstance(train, TrainConfig):
+        raise ValueError(f"train must be a chainrule.TrainConfig; got {type(train).__name__}")
+    if not options:
+        return train
+    unknown = sorted(set(options) - {f.name for f in dataclasses.fields(TrainConfig)})
+    if unknown:
+        raise ValueError(f"unknown training option(s) {', '.join(unknown)}; the options are the fields "
+                         f"of TrainConfig: {', '.join(f.name for f in dataclasses.fields(TrainConfig))}")
+    return dataclasses.replace(train, **options)
 
 
-def _checked(schedule: Batches) -> Batches:
-    """Mark a schedule of this module's as known to use every example once (no per-epoch check)."""
-    schedule.uses_every_example_once = True
-    return schedule
+def make_optimizer(train: TrainConfig) -> Optimizer:
+    """The optimizer ``train`` names, with its hyperparameters."""
+    return get_optimizer(train.optimizer, **train.optimizer_hyperparameters())
 
 
-def full_batch() -> Batches:
-    """One batch of all m examples per epoch, in order (one step per epoch)."""
-    return _checked(lambda epoch, m: [slice(None)])
+def init_state(config: ModelConfig, train: TrainConfig, dtype: Any = np.float64) -> TrainState:
+    """The start of a run: ``init_params`` drawn as ``train`` says (its init, scale, init_draws
+    and seed), a fresh optimizer state, epoch 0."""
+    if train.seed is None:
+        raise ValueError("init_state needs a seed; fit and iterate choose one when TrainConfig.seed is None")
+    if train.init_draws == "course":
+        rng = np.random.RandomState(train.seed)                      # np.random.seed(seed), then randn
+    else:
+        rng = np.random.default_rng([train.seed, INIT_STREAM])
+    params = init_params(config, rng, train.init, train.scale, dtype=dtype)
+    return TrainState(params, make_optimizer(train).init(params), 0)
 
 
-def _cut(permutation: np.ndarray, mini_batch_size: int) -> list[np.ndarray]:
-    """Full batches of ``mini_batch_size`` from the permutation's start, then the remainder."""
-    return [permutation[k:k + mini_batch_size] for k in range(0, len(permutation), mini_batch_size)]
-
-
-def shuffled_batches(mini_batch_size: int, seed: int) -> Batches:
-    """Each epoch e a permutation of the m examples from ``epoch_rng(seed, SHUFFLE_STREAM, e)``,
-    cut into batches of the given size; the last batch holds the remainder."""
-    _check_batch_size(mini_batch_size)
-    return _checked(lambda epoch, m: _cut(epoch_rng(seed, SHUFFLE_STREAM, epoch).permutation(m), mini_batch_size))
-
-
-def course_mini_batches(mini_batch_size: int, seed: int = 10) -> Batches:
-    """The course's ``random_mini_batches`` as a schedule, seed incremented before each epoch.
-
-    Epoch e (from 0) does ``np.random.seed(seed + 1 + e); permutation(m)`` with its own
-    legacy RandomState, and cuts the shuffled examples into full batches of
-    ``mini_batch_size`` followed by the remainder: the Optimization assignment's batches,
-    exactly, without touching NumPy's global generator.
-    """
-    _check_batch_size(mini_batch_size)
-    return _checked(lambda epoch, m: _cut(np.random.RandomState(seed + 1 + epoch).permutation(m), mini_batch_size))
-
-
-def _check_batch_size(mini_batch_size: Any) -> int:
-    return check_number("mini_batch_size", mini_batch_size, "a positive integer or None",
-                        lambda v: v >= 1, integer=True)
-
-
-def _epoch_batches(schedule: Batches, epoch: int, m: int) -> list:
-    """The epoch's batches from ``schedule``, checked to use every example exactly once."""
-    everything = np.arange(m)
-    try:
-        batches = list(schedule(epoch, m))
-    except TypeError as exc:
-        raise ValueError(f"the mini-batch schedule must be a function (epoch, m) returning index "
-                         f"arrays; calling it failed: {exc}") from None
-    used = []
-    for batch in batches:
-        try:
-            indices = everything[batch]
-        except (IndexError, TypeError, ValueError):
-            raise ValueError(f"the mini-batch schedule gave {batch!r:.60} in epoch {epoch}; expected "
-                             f"integer index arrays or slices of 0 … {m - 1}") from None
-        if indices.ndim != 1:
-            raise ValueError(f"the mini-batch schedule gave a batch of shape {indices.shape} in epoch "
-                             f"{epoch}; expected 1-D index arrays")
-        used.append(indices)
-    counts = np.bincount(np.concatenate(used or [np.zeros(0, np.int64)]), minlength=m)
-    if not np.all(counts == 1):
-        i = int(np.argmax(counts != 1))
-        raise ValueError(f"the mini-batch schedule must use every example once per epoch; in epoch "
-                         f"{epoch} example {i} is used {counts[i]} times")
-    return [b if isinstance(b, slice) else u for b, u in zip(batches, used) if len(u)]
-
-
-# --- learning rate ----------------------------------------------------------------------------
-
-
-def _learning_rate_schedule(learning_rate, decay, decay_rate, time_interval) -> Callable[[int], float]:
-    if decay is None:
-        return lambda epoch: learning_rate
-    if decay == "inverse_time":
-        return lambda epoch: inverse_time_decay(learning_rate, decay_rate, epoch)
-    if decay == "stepped":
-        return lambda epoch: stepped_decay(learning_rate, decay_rate, epoch, time_interval)
-    if callable(decay):
-        return lambda epoch: decay(learning_rate, epoch)
-    raise ValueError(f"decay must be None, 'inverse_time', 'stepped' or a function (lr0, epoch) -> lr; got {decay!r}")
-
-
-def _checked_rate(alpha: Any, epoch: int) -> float:
-    """The epoch's learning rate as a float (so float32 stays float32), if it is a positive
-    finite number; else a clear error (a decay function may give anything)."""
-    if type(alpha) is float and 0 < alpha < math.inf:        # the usual case, tested quickly
-        return alpha
-    try:
-        return check_number("α", alpha, "a positive number", lambda v: v > 0)
-    except ValueError:
-        raise ValueError(f"the learning-rate decay gave α = {alpha!r} for epoch {epoch}; "
-                         f"expected a positive number") from None
-
-
-# --- the pieces of fit ------------------------------------------------------------------------
-
-
-def _check_optimizer_state(state: Any, fresh: Any, optimizer: Optimizer, dtype: np.dtype) -> Any:
-    """``state`` if it is the kind ``optimizer.init`` makes, with the same shapes, cast to ``dtype``."""
-    if type(state) is not type(fresh):
-        raise ValueError(f"optimizer_state must be the state of the {optimizer.name!r} optimizer, a "
-                         f"{type(fresh).__name__}; got {type(state).__name__}")
+def _checked_state(state: Any, config: ModelConfig, optimizer: Optimizer, dtype: np.dtype) -> TrainState:
+    """``state`` with params of the config's shapes and an optimizer state of ``optimizer``'s kind,
+    all cast to ``dtype``; a clear error naming what does not fit."""
+    if not isinstance(state, TrainState):
+        raise ValueError(f"state must be a chainrule.TrainState(params, opt_state, epoch); got {type(state).__name__}")
+    params = [LayerParams(W.astype(dtype), b.astype(dtype)) for W, b in check_params(state.params, config.layer_dims)]
+    epoch = check_number("state.epoch", state.epoch, "a non-negative integer", lambda v: v >= 0, integer=True)
+    fresh = optimizer.init(params)
+    if state.opt_state is None:
+        return TrainState(params, fresh, epoch, state.best)
+    given = state.opt_state
+    if type(given) is not type(fresh):
+        raise ValueError(f"state.opt_state must be the state of the {optimizer.name!r} optimizer, a "
+                         f"{type(fresh).__name__}; got {type(given).__name__}")
     checked = {}
     for name in fresh._fields:
         if name == "t":
-            checked[name] = check_number("optimizer_state.t", state.t, "a non-negative integer",
+            checked[name] = check_number("state.opt_state.t", given.t, "a non-negative integer",
                                          lambda v: v >= 0, integer=True)
             continue
-        given, expected = getattr(state, name), getattr(fresh, name)
-        if len(given) != len(expected) or any(np.shape(a) != np.shape(e) for g, f in zip(given, expected)
-                                              for a, e in zip(g, f)):
-            raise ValueError(f"optimizer_state.{name} does not have the shapes of these parameters")
-        checked[name] = [LayerGrads(*(np.asarray(a, dtype=dtype) for a in g)) for g in given]
-    return type(fresh)(**checked)
+        mine, theirs = getattr(given, name), getattr(fresh, name)
+        if len(mine) != len(theirs) or any(np.shape(a) != np.shape(e) for g, f in zip(mine, theirs)
+                                           for a, e in zip(g, f)):
+            raise ValueError(f"state.opt_state.{name} does not have the shapes of these parameters")
+        checked[name] = [LayerGrads(*(np.asarray(a, dtype=dtype) for a in g)) for g in mine]
+    return TrainState(params, type(fresh)(**checked), epoch, state.best)
 
 
-def _reference_step(config: ModelConfig, convention: str, keep_prob: float, lambd: float, n: int) -> Callable:
-    """``fastpath.make_step``'s step computed by the model's forward and backward, new arrays each time."""
+def _checked_validation(validation_data: Any, config: ModelConfig, dtype: np.dtype):
+    if validation_data is None:
+        return None
+    try:
+        X_val, Y_val = validation_data
+    except (TypeError, ValueError):
+        raise ValueError("validation_data must be a pair (X_val, Y_val)") from None
+    X_val = check_X(X_val, config.n_x, "X_val").astype(dtype, copy=False)
+    Y_val = check_Y(Y_val, config.output, config.n_y, X_val.shape[1], dtype, like="X_val", name="Y_val")
+    return X_val, Y_val
 
-    def step(params, X, Y, batch, rng) -> fastpath.StepResult:
-        X_b, Y_b = X[:, batch], Y[:, batch]
-        AL, caches = _forward(params, X_b, config, keep_prob, rng)
-        trace = _backward_trace(AL, Y_b, caches, config, convention, need_dX=False, lambd=lambd, n=n)
-        return fastpath.StepResult(Y_b, caches[-1].Z, AL, [LayerGrads(t.dW, t.db) for t in trace])
+
+# --- one epoch -----------------------------------------------------------------------------------
+
+
+class Run(NamedTuple):
+    """What every epoch of a run needs, checked once: the data, the step, the optimizer and the
+    schedules. ``iterate`` builds it; ``run_epoch`` reads it."""
+
+    config: ModelConfig
+    train: TrainConfig
+    X: np.ndarray
+    Y: np.ndarray
+    validation: tuple[np.ndarray, np.ndarray] | None
+    step: Callable
+    optimizer: Optimizer
+    schedule: Batches
+    rate: Callable[[int], float]
+    slots: list
+    loss_from_Z: Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def make_step(config: ModelConfig, train: TrainConfig, X: np.ndarray, Y: np.ndarray) -> Callable:
+    """``step(params, batch, rng) -> (Y_b, model.Step)``: the gradients of one batch of (X, Y).
+
+    A batch is an index array or a slice of the columns; a slice is used as a view. One
+    Workspace is kept per batch size seen (usually two: the full batches and the remainder),
+    so a step allocates nothing.
+    """
+    workspaces: dict[int, Workspace] = {}
+    n, dropout = X.shape[1], train.keep_prob < 1
+
+    def step(params, batch, rng):
+        if isinstance(batch, slice):
+            X_b, Y_b = X[:, batch], Y[:, batch]
+            m = X_b.shape[1]
+        else:
+            m = len(batch)
+        ws = workspaces.get(m)
+        if ws is None:
+            ws = workspaces[m] = make_workspace(config.layer_dims, m, X, Y, dropout)
+        if not isinstance(batch, slice):
+            X_b, Y_b = gather(X, batch, ws.X), gather(Y, batch, ws.Y)
+        return Y_b, gradients(params, X_b, Y_b, config, train.convention, keep_prob=train.keep_prob, rng=rng,
+                              lambd=train.lambd, n=n, workspace=ws)
 
     return step
 
 
-class _Best(NamedTuple):
-    """A cost, the epoch it was measured in, and the parameters it was measured on."""
+def run_epoch(state: TrainState, run: Run) -> tuple[TrainState, EpochRecord]:
+    """One epoch from ``state``: every batch of the epoch's schedule, one update each.
 
-    cost: float
-    epoch: int | None
-    params: list
+    Returns the state after the epoch and what it measured. The steps write into buffers;
+    the parameters and optimizer state returned are new arrays, which later epochs never
+    overwrite. An epoch whose cost becomes NaN or infinite ends at that batch (its record's
+    cost says so).
+    """
+    train, epoch, n, output = run.train, state.epoch, run.X.shape[1], run.config.output
+    alpha = run.rate(epoch)
+    rng = epoch_rng(train.seed, DROPOUT_STREAM, epoch) if train.keep_prob < 1 else None
+    batches = epoch_batches(run.schedule, epoch, n)
+    loss_from_Z, lambd = run.loss_from_Z, train.lambd
+    params, opt_state, update, last = state.params, state.opt_state, run.optimizer.update, len(batches) - 1
+    data_sum = l2_sum = correct = labels = 0.0
+    with np.errstate(over="ignore", invalid="ignore"):        # overflow and NaN: tested for below
+        for k, batch in enumerate(batches):
+            Y_b, (ZL, AL, grads) = run.step(params, batch, rng)
+            m_b = Y_b.shape[1]
+            data_sum += m_b * float(cost_from_loss(loss_from_Z(ZL, Y_b)))     # Σ_b m_b J_b
+            if lambd:
+                l2_sum += m_b * float(l2_cost([W for W, _ in params], lambd, n))
+            if output != "identity":
+                right, total = count_correct(AL, Y_b, output)
+                correct, labels = correct + right, labels + total
+            if not math.isfinite(data_sum + l2_sum):
+                if k > 0:                                     # out of the slots, which the next epoch reuses
+                    params = [LayerParams(W.copy(), b.copy()) for W, b in params]
+                break
+            if run.slots:                                     # a built-in optimizer: into a slot, the last
+                params, opt_state = update(params, grads, opt_state, alpha,      # step into new arrays
+                                           out=None if k == last else run.slots[k % 2])
+            else:                                             # someone else's optimizer may keep the grads
+                grads = [LayerGrads(dW.copy(), db.copy()) for dW, db in grads]
+                params, opt_state = update(params, grads, opt_state, alpha)
+    val_cost = val_accuracy = math.nan
+    if run.validation is not None:
+        val_cost, val_accuracy = evaluate(params, *run.validation, run.config)
+    record = EpochRecord(epoch, (data_sum + l2_sum) / n, data_sum / n, l2_sum / n,        # means over the n examples
+                         correct / labels if labels else math.nan, alpha, val_cost, val_accuracy)
+    return TrainState(params, opt_state, epoch + 1, state.best), record
 
 
-def fit(
-    config: ModelConfig,
-    X: Any,
-    Y: Any,
-    *,
-    params: Sequence[LayerParams] | None = None,
-    init: str = "he",
-    scale: float = 0.01,
-    seed: int | None = 0,
-    rng: Any = None,
-    optimizer: str | Optimizer = "gd",
-    learning_rate: float = 0.01,
-    num_epochs: int = 1000,
-    mini_batch_size: int | None = None,
-    beta: float | None = None,
-    beta1: float | None = None,
-    beta2: float | None = None,
-    epsilon: float | None = None,
-    decay: str | Callable | None = None,
-    decay_rate: float = 1.0,
-    time_interval: int = 1000,
-    lambd: float = 0.0,
-    keep_prob: float = 1.0,
-    convention: str = "deferred",
-    validation_data: tuple[Any, Any] | None = None,
-    patience: int | None = None,
-    min_delta: float = 0.0,
-    restore_best: bool = True,
-    callbacks: Callable | Sequence[Callable[[EpochRecord], Any]] = (),
-    batches: Batches | None = None,
-    optimizer_state: Any = None,
-    start_epoch: int = 0,
-    divergence_factor: float | None = 100.0,
-    engine: str = "fast",
-) -> TrainResult:
-    """Train a network by mini-batch gradient descent or one of its refinements.
+# --- the loop -------------------------------------------------------------------------------------
 
-    ``fit`` returns a TrainResult (params, history, optimizer, optimizer_state);
-    ``train`` takes the same arguments and returns (params, history).
+
+class Epochs:
+    """The iterator ``iterate`` returns: each ``next()`` trains one epoch and gives ``(state, record)``.
+
+    ``state`` is where the run stands (before the first ``next()``: its start); ``train`` is
+    the run's TrainConfig, its seed chosen if it was None.
+    """
+
+    def __init__(self, run: Run, state: TrainState):
+        self.run, self.state = run, state
+
+    @property
+    def train(self) -> TrainConfig:
+        return self.run.train
+
+    def __iter__(self) -> Iterator[tuple[TrainState, EpochRecord]]:
+        return self
+
+    def __next__(self) -> tuple[TrainState, EpochRecord]:
+        self.state, record = run_epoch(self.state, self.run)
+        return self.state, record
+
+
+def iterate(config: ModelConfig, X: Any, Y: Any, train: TrainConfig | None = None, state: TrainState | None = None,
+            *, validation_data: tuple[Any, Any] | None = None, **options: Any) -> Epochs:
+    """Train epoch by epoch, for ever: an iterator of ``(state, record)``, one per epoch.
+
+    The arguments are ``fit``'s (``train.num_epochs`` and the stopping options are not used:
+    the caller decides when to stop). Everything is checked here, once.
+
+    >>> import chainrule as cr
+    >>> data = cr.datasets.planar_flower()
+    >>> config, train = cr.presets.planar()
+    >>> epochs = cr.iterate(config, data.X, data.Y, train)
+    >>> state, record = next(epochs)
+    >>> print(f"{record.cost:.6f}", state.epoch)
+    0.693048 1
+    """
+    config = check_config(config)
+    train = train_config(train, **options)
+    X = check_X(X, config.n_x)
+    Y = check_Y(Y, config.output, config.n_y, X.shape[1], X.dtype)
+    if train.keep_prob < 1 and config.L == 1:
+        raise ValueError("keep_prob < 1 drops hidden units, and this network has no hidden layer")
+    validation = _checked_validation(validation_data, config, X.dtype)
+    if train.seed is None:
+        train = dataclasses.replace(train, seed=int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> 1))
+    optimizer = make_optimizer(train)
+    state = init_state(config, train, X.dtype) if state is None else _checked_state(state, config, optimizer, X.dtype)
+    slots = [new_slot(optimizer, state.params) for _ in range(2)] if optimizer.takes_out else []
+    run = Run(config, train, X, Y, validation, make_step(config, train, X, Y), optimizer,
+              schedule_for(train.batches, train.mini_batch_size, train.seed, X.shape[1]),
+              learning_rate_schedule(train.learning_rate, train.decay, train.decay_rate, train.time_interval),
+              slots, get_output(config.output).loss_from_Z)
+    return Epochs(run, state)
+
+
+def fit(config: ModelConfig, X: Any, Y: Any, train: TrainConfig | None = None, *, state: TrainState | None = None,
+        validation_data: tuple[Any, Any] | None = None, callbacks: Sequence[Callable] | None = (),
+        **options: Any) -> FitResult:
+    """Train a network for ``train.num_epochs`` epochs, or until a callback stops it.
 
     Parameters
     ----------
@@ -317,318 +430,92 @@ def fit(
         Training examples, one per column. float32 trains in float32.
     Y : (n_y, m)
         Labels: 0/1 for sigmoid, one-hot for softmax, values for identity.
-    params : list of (W, b), optional
-        Where to start; else ``init_params(config, …, init, scale)``.
-    init, scale :
-        The initialisation scheme ("he", "xavier", "random", "zeros") and the "random" scale.
-    seed, rng :
-        Every random draw (initialisation, shuffling, dropout) comes from ``seed`` (see the
-        module's docstring). None draws a fresh seed; ``rng`` (a Generator or RandomState),
-        when given, provides the seed instead. ``history.seed`` records the one used.
-    optimizer : "gd", "momentum", "rmsprop", "adam", or an Optimizer
-    learning_rate : float
-        α0, before decay.
-    num_epochs : int
-        Passes over the training set.
-    mini_batch_size : int or None
-        None: full batch, one step per epoch. Else shuffled batches of this size.
-    beta, beta1, beta2, epsilon : optional
-        The optimizer's hyperparameters (momentum and RMSprop: beta; Adam: beta1, beta2;
-        RMSprop and Adam: epsilon); the optimizer's defaults when None.
-    decay : None, "inverse_time", "stepped" or a function (lr0, epoch) -> lr
-        Learning-rate decay by epoch: epoch e trains with α0 / (1 + decay_rate · e), or
-        α0 / (1 + decay_rate · ⌊e / time_interval⌋). (The course's Optimization notebook
-        updates α after epoch e, so its epoch e uses the rate of e − 1; pass a function
-        to reproduce that.)
-    lambd : float
-        L2 strength λ; the penalty is λ/(2n) Σ‖W‖² with n the training-set size.
-    keep_prob : float
-        Inverted dropout on the hidden layers when below 1.
-    convention : "deferred" or "absorbed"
-        Where backward puts the 1/m; the trajectory is the same up to rounding.
+    train : TrainConfig, optional
+        Every training option (default: TrainConfig()).
+    state : TrainState, optional
+        Where to start: ``TrainState(params)`` for given initial parameters, or an earlier
+        run's ``FitResult.state`` (or a model file's) to continue it exactly (default: a new
+        start drawn as ``train`` says).
     validation_data : (X_val, Y_val), optional
-        Measured at the end of every epoch (val_cost, val_accuracy).
-    patience, min_delta, restore_best :
-        Early stopping: stop when the monitored cost has not fallen by more than min_delta
-        for ``patience`` epochs, and return the best parameters when ``restore_best``. The
-        monitored cost is val_cost (of the parameters at the end of the epoch) with
-        validation data, else the epoch's training cost (of the parameters at its start,
-        exactly so for full batches; with mini-batches the epoch's mean).
-    callbacks : a function of an EpochRecord, or a list of them (None: none)
-        All are called after every epoch, under the caller's floating-point error settings;
-        if any returns a true value, training ends cleanly.
-    batches : function (epoch, m) -> index arrays or slices, optional
-        A mini-batch schedule (e.g. ``course_mini_batches(64)``) that replaces the
-        shuffling of ``mini_batch_size``, so that someone else's batches are reproduced.
-        Each epoch must use every example exactly once.
-    optimizer_state, start_epoch :
-        To resume: the state of an earlier run (``fit``'s optimizer_state, which is the
-        state after its last epoch) and the epoch to count from. With the same seed the
-        resumed run draws the batches and masks an uninterrupted one would.
-    divergence_factor : float or None
-        Training stops as diverged when an epoch's cost exceeds this many times the first
-        epoch's (a learning rate too large sends it up, not down), or when the cost or the
-        parameters become NaN or infinite. None keeps only the NaN/inf test.
-    engine : "fast" or "reference"
-        How each step is computed. "fast" (``fastpath``) writes every quantity into buffers
-        allocated once; "reference" calls the model's forward and backward, which build new
-        arrays as the equations read. They give the same gradients to rounding.
+        Measured after every epoch (val_cost, val_accuracy); early stopping watches it.
+    callbacks : list of callables, optional
+        Each is called as ``callback(record, state)`` after every epoch, under the caller's
+        floating-point settings; training stops when any returns a true value. Objects with
+        ``start(state)`` and ``finish(state) -> state`` methods have them called before the
+        first epoch and after the last (``chainrule.callbacks``).
+    **options
+        Fields of TrainConfig that replace those of ``train``: ``fit(config, X, Y,
+        learning_rate=0.1, num_epochs=100)``.
+
+    The divergence guard (``train.divergence_factor``) and early stopping (``train.patience``,
+    ``min_delta``, ``restore_best``) run as the first callbacks.
 
     Returns
     -------
-    TrainResult
-        params (list of LayerParams), history (History), the optimizer and its state.
+    FitResult
+        params, history and the final state.
 
     Raises
     ------
     TrainingDiverged
         When training diverges; it names the epoch and the learning rate, and holds the
-        parameters at the start of the epoch with the lowest cost so far (``.params``).
+        parameters at the start of the epoch with the lowest cost so far (``.params``) and
+        the history up to there.
     """
-    # --- the arguments
-    check_config(config)
-    X = check_X(X, config.n_x)
-    m = X.shape[1]
-    Y = check_Y(Y, config.output, config.n_y, m, X.dtype)
-    check_convention(convention)
-    lambd, n = _check_l2(lambd, None, m)
-    learning_rate = check_number("learning_rate", learning_rate, "a positive number", lambda v: v > 0)
-    check_number("num_epochs", num_epochs, "a non-negative integer", lambda v: v >= 0, integer=True)
-    check_number("start_epoch", start_epoch, "a non-negative integer", lambda v: v >= 0, integer=True)
-    decay_rate = check_number("decay_rate", decay_rate, "a non-negative number", lambda v: v >= 0)
-    check_number("time_interval", time_interval, "a positive integer", lambda v: v >= 1, integer=True)
-    min_delta = check_number("min_delta", min_delta, "a non-negative number", lambda v: v >= 0)
-    if patience is not None:
-        check_number("patience", patience, "a positive integer", lambda v: v >= 1, integer=True)
-    if divergence_factor is not None:
-        divergence_factor = check_number("divergence_factor", divergence_factor, "a number above 1", lambda v: v > 1)
-    if mini_batch_size is not None:
-        _check_batch_size(mini_batch_size)
-    if engine not in ("fast", "reference"):
-        raise ValueError(f"engine must be 'fast' or 'reference'; got {engine!r}")
-    if not isinstance(restore_best, bool):
-        raise ValueError(f"restore_best must be True or False; got {restore_best!r}")
+    epochs = iterate(config, X, Y, train, state, validation_data=validation_data, **options)
+    train = epochs.train
+    early = None if train.patience is None else EarlyStopping(
+        train.patience, train.min_delta, train.restore_best, "val_cost" if validation_data is not None else "cost")
+    everyone = [DivergenceGuard(train.divergence_factor), *([early] if early else []), *_checked_callbacks(callbacks)]
+    records, stop_reason = [], "completed"
     try:
-        callbacks = [callbacks] if callable(callbacks) else list(callbacks or ())
-    except (TypeError, ValueError):
-        callbacks = [None]
-    if not all(callable(c) for c in callbacks):
-        raise ValueError("callbacks must be a function of an EpochRecord, or a list of them")
-    keep_prob, _, _ = _check_dropout(keep_prob, 0, None, config, m)   # (0: any rng, to check keep_prob)
-    if keep_prob < 1 and config.L == 1:
-        raise ValueError("keep_prob < 1 drops hidden units, and this network has no hidden layer")
-    if validation_data is not None:
-        try:
-            X_val, Y_val = validation_data
-        except (TypeError, ValueError):
-            raise ValueError("validation_data must be a pair (X_val, Y_val)") from None
-        X_val = check_X(X_val, config.n_x, "X_val").astype(X.dtype, copy=False)
-        Y_val = check_Y(Y_val, config.output, config.n_y, X_val.shape[1], X.dtype, like="X_val", name="Y_val")
-
-    # --- the start
-    if rng is not None:
-        rng = as_rng(rng)
-        seed = int(rng.integers(2 ** 63) if isinstance(rng, np.random.Generator) else rng.randint(2 ** 31))
-    elif seed is None:
-        seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> 1)
-    else:
-        seed = check_number("seed", seed, "a non-negative integer", lambda v: v >= 0, integer=True)
-    if params is None:
-        params = init_params(config, np.random.default_rng([seed, INIT_STREAM]), init, scale, dtype=X.dtype)
-    else:
-        params = [LayerParams(W.astype(X.dtype), b.astype(X.dtype))
-                  for W, b in check_params(params, config.layer_dims)]
-    hyper = {k: v for k, v in (("beta", beta), ("beta1", beta1), ("beta2", beta2), ("epsilon", epsilon))
-             if v is not None}
-    # the fast step reuses its gradient arrays: an optimizer from outside (which might keep them) gets copies
-    copy_grads = engine == "fast" and not isinstance(optimizer, str)
-    optimizer = get_optimizer(optimizer, **hyper)
-    state = optimizer.init(params)
-    if optimizer_state is not None:
-        state = _check_optimizer_state(optimizer_state, state, optimizer, X.dtype)
-    if batches is not None:
-        schedule = batches
-    elif mini_batch_size is None or mini_batch_size >= m:
-        schedule = full_batch()
-    else:
-        schedule = shuffled_batches(mini_batch_size, seed)
-    learning_rate_at = _learning_rate_schedule(learning_rate, decay, decay_rate, time_interval)
-    loss_from_Z = get_output(config.output).loss_from_Z
-    classifies = config.output != "identity"
-    if engine == "fast":
-        step = fastpath.make_step(config, convention, keep_prob, lambd, n)
-    else:
-        step = _reference_step(config, convention, keep_prob, lambd, n)
-
-    # --- the epochs
-    records: list[EpochRecord] = []
-    best = _Best(np.inf, None, params)              # early stopping's choice
-    good = _Best(np.inf, None, params)              # kept if training diverges
-    stop_reason, waited = "completed", 0
-
-    def diverged(epoch: int, alpha: float, what: str) -> TrainingDiverged:
-        kept = (f"The parameters of epoch {good.epoch} (cost {good.cost:.6g}) are kept."
-                if good.epoch is not None else "The initial parameters are kept.")
-        return TrainingDiverged(
-            f"training diverged: {what} in epoch {epoch} with learning rate {alpha:g}; "
-            f"try a smaller learning rate.", kept,
-            epoch, good.params, History.from_records(records, stop_reason="diverged", seed=seed))
-
-    trusted = getattr(schedule, "uses_every_example_once", False)
-    outside = np.geterr()                           # for the user's code: decay, schedule, callbacks
-    with np.errstate(over="ignore", invalid="ignore"):   # overflow and NaN: divergence is tested for below
-        for epoch in range(start_epoch, start_epoch + num_epochs):
-            if callable(decay):
-                with np.errstate(**outside):
-                    alpha = learning_rate_at(epoch)
-            else:
-                alpha = learning_rate_at(epoch)
-            alpha = _checked_rate(alpha, epoch)
-            dropout_rng = epoch_rng(seed, DROPOUT_STREAM, epoch) if keep_prob < 1 else None
-            start_params = params
-            data_sum = l2_sum = correct = 0.0            # Σ m_b·J_data, Σ m_b·J_l2, Σ m_b·accuracy
-            if trusted:
-                batches = schedule(epoch, m)
-            else:
-                with np.errstate(**outside):
-                    batches = _epoch_batches(schedule, epoch, m)
-            for batch in batches:
-                Y_b, ZL, AL, grads = step(params, X, Y, batch, dropout_rng)
-                J_data = float(cost_from_loss(loss_from_Z(ZL, Y_b)))
-                J_l2 = float(l2_cost([W for W, _ in params], lambd, n)) if lambd else 0.0
-                if not math.isfinite(J_data + J_l2):
-                    raise diverged(epoch, alpha, f"the cost became {J_data + J_l2}")
-                m_b = Y_b.shape[1]
-                data_sum += m_b * J_data
-                l2_sum += m_b * J_l2
-                if classifies:
-                    correct += m_b * _fraction_correct(AL, Y_b, config.output)
-                if copy_grads:
-                    grads = [LayerGrads(dW.copy(), db.copy()) for dW, db in grads]
-                params, state = optimizer.update(params, grads, state, alpha)
-            cost = (data_sum + l2_sum) / m
-            if divergence_factor is not None and records and cost > divergence_factor * records[0].cost:
-                raise diverged(epoch, alpha, f"the cost rose from {records[0].cost:.6g} to {cost:.6g}")
-            if cost < good.cost:
-                good = _Best(cost, epoch, start_params)
-
-            val_cost = val_accuracy = np.nan
-            if validation_data is not None:
-                with np.errstate(**outside):
-                    AL_val, caches_val = _forward(params, X_val, config)
-                    val_cost = float(cost_from_loss(loss_from_Z(caches_val[-1].Z, Y_val)))
-                val_accuracy = _fraction_correct(AL_val, Y_val, config.output) if classifies else np.nan
-            record = EpochRecord(epoch, cost, data_sum / m, l2_sum / m, correct / m if classifies else np.nan,
-                                 alpha, val_cost, val_accuracy)
+        state = epochs.state
+        for callback in everyone:
+            getattr(callback, "start", _nothing)(state)
+        for state, record in itertools.islice(epochs, train.num_epochs):
             records.append(record)
-
-            if patience is not None:
-                monitored, measured_on = (val_cost, params) if validation_data is not None else (cost, start_params)
-                if monitored < best.cost - min_delta:
-                    best, waited = _Best(monitored, epoch, measured_on), 0
-                else:
-                    waited += 1
-            if callbacks:
-                with np.errstate(**outside):
-                    answers = [bool(callback(record)) for callback in callbacks]   # (every one is called)
-                if any(answers):
-                    stop_reason = "callback"
-                    break
-            if patience is not None and waited >= patience:
-                stop_reason = "early stopping"
+            stops = [callback for callback in everyone if callback(record, state)]   # every one is called
+            if stops:
+                stop_reason = getattr(stops[0], "stop_reason", "callback")
                 break
-
-    if patience is not None and best.epoch is not None and restore_best:
-        params = best.params
-    if records and not all_finite(*(p for layer in params for p in layer)):
-        # (earlier epochs need no such test: the next batch's cost would be NaN or infinite)
-        raise diverged(records[-1].epoch, records[-1].learning_rate, "the parameters became NaN or infinite")
-    history = History.from_records(records, stop_reason=stop_reason, seed=seed,
-                                   best_epoch=best.epoch if patience is not None else None)
-    return TrainResult(params, history, optimizer, state)
-
-
-def train(config: ModelConfig, X: Any, Y: Any, **options: Any) -> tuple[list[LayerParams], History]:
-    result = fit(config, X, Y, **options)
-    return result.params, result.history
+        for callback in everyone:
+            state = getattr(callback, "finish", _same)(state)
+    except TrainingDiverged as exc:
+        exc.history = History.from_records(records, stop_reason="diverged", seed=train.seed)
+        raise
+    history = History.from_records(records, stop_reason=stop_reason, seed=train.seed,
+                                   best_epoch=early.best_epoch if early else None)
+    return FitResult(early.final_params(state) if early else state.params, history, state)
 
 
-train.__doc__ = "Train a network; returns (params, history). The arguments are fit's.\n\n" + (fit.__doc__ or "")
-train.__signature__ = inspect.signature(fit).replace(return_annotation="tuple[list[LayerParams], History]")
+def _nothing(state: TrainState) -> None:
+    return None
 
 
-# --- comparing the conventions ----------------------------------------------------------------
+def _same(state: TrainState) -> TrainState:
+    return state
 
 
-class ComparisonRow(NamedTuple):
-    """At one epoch: the largest |difference| from the deferred run in J and in each W[l].
+def _checked_callbacks(callbacks: Any) -> list:
+    """The callbacks as a list, each callable as ``callback(record, state)``; a clear error otherwise."""
+    try:
+        listed = [callbacks] if callable(callbacks) else list(callbacks or ())
+    except (TypeError, ValueError):
+        listed = [callbacks]
+    for callback in listed:
+        if not callable(callback):
+            raise ValueError("callbacks must be functions of (record, state), or a list of them; "
+                             f"got {type(callback).__name__}")
+        try:
+            inspect.signature(callback).bind(None, None)
+        except TypeError:
+            raise ValueError(f"callbacks are called as callback(record, state); "
+                             f"{getattr(callback, '__name__', type(callback).__name__)} cannot take those two "
+                             f"arguments") from None
+        except ValueError:                                    # a builtin without a signature: try it
+            pass
+    return listed
 
-    ``absorbed_J``, ``absorbed_W`` (one per layer) compare the absorbed run; the
-    ``per_example_*`` fields compare the per-example reference run (NaN when not run).
-    """
 
-    epoch: int
-    J: float
-    absorbed_J: float
-    absorbed_W: tuple[float, ...]
-    per_example_J: float
-    per_example_W: tuple[float, ...]
-
-
-def compare_conventions(
-    config: ModelConfig,
-    X: Any,
-    Y: Any,
-    params: Sequence[LayerParams],
-    learning_rate: float,
-    num_epochs: int,
-    milestones: Sequence[int],
-    per_example: bool = True,
-) -> list[ComparisonRow]:
-    """Train one network three ways from the same start and measure how far apart they drift.
-
-    Full-batch gradient descent with the gradients of "deferred" (1/m in dW, db), of
-    "absorbed" (1/m in dZ[L]), and, when ``per_example``, of ``backward_per_example`` (the
-    mean of m single-example gradients). At each milestone epoch (the parameters after that
-    many steps) the largest absolute difference from the deferred run in J and in every
-    W[l]: rounding, at most a few ulps per step, compounding slowly; a misplaced 1/m would
-    show as a factor of m at once.
-    """
-    from .model import backward_per_example       # the slow reference, used only here
-
-    check_config(config)
-    X = check_X(X, config.n_x)
-    Y = check_Y(Y, config.output, config.n_y, X.shape[1], X.dtype)
-    learning_rate = check_number("learning_rate", learning_rate, "a positive number", lambda v: v > 0)
-    check_number("num_epochs", num_epochs, "a non-negative integer", lambda v: v >= 0, integer=True)
-    start = [LayerParams(W.astype(X.dtype), b.astype(X.dtype)) for W, b in check_params(params, config.layer_dims)]
-    loss_from_Z = get_output(config.output).loss_from_Z
-    runs = {"deferred": start, "absorbed": start, **({"per_example": start} if per_example else {})}
-
-    def cost(params) -> float:
-        _, caches = _forward(params, X, config)
-        return float(cost_from_loss(loss_from_Z(caches[-1].Z, Y)))
-
-    def step(name, params):
-        if name == "per_example":
-            grads = backward_per_example(params, X, Y, config)
-        else:
-            AL, caches = _forward(params, X, config)
-            grads = _backward_trace(AL, Y, caches, config, name, need_dX=False)
-        return [LayerParams(p.W - learning_rate * g.dW, p.b - learning_rate * g.db) for p, g in zip(params, grads)]
-
-    rows, wanted = [], sorted({int(e) for e in milestones if 0 <= e <= num_epochs})
-    for epoch in range(num_epochs + 1):
-        if epoch in wanted:
-            J = {name: cost(p) for name, p in runs.items()}
-
-            def gaps(name):
-                if name not in runs:
-                    return np.nan, (np.nan,) * config.L
-                return (abs(J[name] - J["deferred"]),
-                        tuple(float(np.max(np.abs(p.W - q.W))) for p, q in zip(runs[name], runs["deferred"])))
-
-            rows.append(ComparisonRow(epoch, J["deferred"], *gaps("absorbed"), *gaps("per_example")))
-        if epoch < num_epochs:
-            runs = {name: step(name, p) for name, p in runs.items()}
-    return rows
+__all__ = ["Callback", "Epochs", "FitResult", "Run", "TrainConfig", "TrainState", "TrainingDiverged", "fit",
+           "init_state", "iterate", "make_optimizer", "make_step", "run_epoch", "train_config"]

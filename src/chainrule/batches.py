@@ -1,0 +1,116 @@
+"""Mini-batch schedules and the random streams of a run.
+
+A schedule is a function ``(epoch, m) -> batches``: the index arrays (or slices) of the
+examples each step of that epoch trains on, every example exactly once per epoch.
+
+    full_batch()                     one batch of all m examples, in order
+    shuffled_batches(size, seed)     a fresh permutation each epoch, cut into batches of size
+    course_mini_batches(size)        the course's ``random_mini_batches``, exactly
+
+Randomness comes from one seed. Initialisation, the shuffling of epoch e and the dropout
+masks of epoch e each draw from their own stream, ``default_rng([seed, stream, e])``
+(initialisation: ``default_rng([seed, INIT_STREAM])``), so that no stream's draws depend on
+how many another made, and a run resumed at epoch e draws what an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from ._checks import check_number
+
+Batches = Callable[[int, int], Iterable[Any]]      # (epoch, m) -> index arrays or slices
+INIT_STREAM, SHUFFLE_STREAM, DROPOUT_STREAM = 0, 1, 2
+SCHEDULES = ("shuffled", "course")                  # the schedules a TrainConfig names
+
+
+def epoch_rng(seed: int, stream: int, epoch: int) -> np.random.Generator:
+    """The generator of one stream (shuffling, dropout) in one epoch of a run with ``seed``."""
+    return np.random.default_rng([seed, stream, epoch])
+
+
+def _checked(schedule: Batches) -> Batches:
+    """Mark a schedule of this module's as known to use every example once (no per-epoch check)."""
+    schedule.uses_every_example_once = True
+    return schedule
+
+
+def full_batch() -> Batches:
+    """One batch of all m examples per epoch, in order (one step per epoch)."""
+    return _checked(lambda epoch, m: [slice(None)])
+
+
+def _cut(permutation: np.ndarray, mini_batch_size: int) -> list[np.ndarray]:
+    """Full batches of ``mini_batch_size`` from the permutation's start, then the remainder."""
+    return [permutation[k:k + mini_batch_size] for k in range(0, len(permutation), mini_batch_size)]
+
+
+def shuffled_batches(mini_batch_size: int, seed: int) -> Batches:
+    """Each epoch e a permutation of the m examples from ``epoch_rng(seed, SHUFFLE_STREAM, e)``,
+    cut into batches of the given size; the last batch holds the remainder."""
+    check_batch_size(mini_batch_size)
+    return _checked(lambda epoch, m: _cut(epoch_rng(seed, SHUFFLE_STREAM, epoch).permutation(m), mini_batch_size))
+
+
+def course_mini_batches(mini_batch_size: int, seed: int = 10) -> Batches:
+    """The course's ``random_mini_batches`` as a schedule, seed incremented before each epoch.
+
+    Epoch e (from 0) does ``np.random.seed(seed + 1 + e); permutation(m)`` with its own
+    legacy RandomState, and cuts the shuffled examples into full batches of
+    ``mini_batch_size`` followed by the remainder: the Optimization assignment's batches,
+    exactly, without touching NumPy's global generator.
+    """
+    check_batch_size(mini_batch_size)
+    return _checked(lambda epoch, m: _cut(np.random.RandomState(seed + 1 + epoch).permutation(m), mini_batch_size))
+
+
+def check_batch_size(mini_batch_size: Any) -> int:
+    """``mini_batch_size`` as an int if it is a positive integer, else a clear ``ValueError``."""
+    return check_number("mini_batch_size", mini_batch_size, "a positive integer or None",
+                        lambda v: v >= 1, integer=True)
+
+
+def schedule_for(batches: str | Batches, mini_batch_size: int | None, seed: int, m: int) -> Batches:
+    """The schedule of a run: a function given as ``batches`` is used as it is; otherwise full
+    batches when ``mini_batch_size`` is None or at least m, else "shuffled" (``shuffled_batches``
+    with the run's seed) or "course" (``course_mini_batches``, the course's seeds)."""
+    if callable(batches):
+        return batches
+    if mini_batch_size is None or mini_batch_size >= m:
+        return full_batch()
+    if batches == "course":
+        return course_mini_batches(mini_batch_size)
+    return shuffled_batches(mini_batch_size, seed)
+
+
+def epoch_batches(schedule: Batches, epoch: int, m: int) -> list:
+    """The epoch's batches from ``schedule``; a user's schedule is checked to use every example
+    exactly once, with a clear error naming what it gave."""
+    if getattr(schedule, "uses_every_example_once", False):
+        return schedule(epoch, m)
+    everything = np.arange(m)
+    try:
+        batches = list(schedule(epoch, m))
+    except TypeError as exc:
+        raise ValueError(f"the mini-batch schedule must be a function (epoch, m) returning index "
+                         f"arrays; calling it failed: {exc}") from None
+    used = []
+    for batch in batches:
+        try:
+            indices = everything[batch]
+        except (IndexError, TypeError, ValueError):
+            raise ValueError(f"the mini-batch schedule gave {batch!r:.60} in epoch {epoch}; expected "
+                             f"integer index arrays or slices of 0 … {m - 1}") from None
+        if indices.ndim != 1:
+            raise ValueError(f"the mini-batch schedule gave a batch of shape {indices.shape} in epoch "
+                             f"{epoch}; expected 1-D index arrays")
+        used.append(indices)
+    counts = np.bincount(np.concatenate(used or [np.zeros(0, np.int64)]), minlength=m)
+    if not np.all(counts == 1):
+        i = int(np.argmax(counts != 1))
+        raise ValueError(f"the mini-batch schedule must use every example once per epoch; in epoch "
+                         f"{epoch} example {i} is used {counts[i]} times")
+    return [b if isinstance(b, slice) else u for b, u in zip(batches, used) if len(u)]
