@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine with Python 3 and make:
 #   make run    set up .venv and run the main job on the built-in default data
-#   make test   set up .venv with the test dependencies and run the whole test suite
+#   make test   set up .venv with the test dependencies, lint with ruff and run the whole test suite
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -23,6 +23,7 @@ run: $(VENV)/.installed
 	$(BIN)/chainrule train
 
 test: $(VENV)/.installed-test
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest
 
 clean:

@@ -43,4 +43,5 @@ def test_a_readme_example_prints_what_it_says(block):
         with contextlib.redirect_stdout(out):
             exec(code, namespace)
         if is_print and comment:
-            assert _same(out.getvalue().strip(), comment.group(1).strip()), (lines[statement.lineno - 1], out.getvalue())
+            printed = out.getvalue().strip()
+            assert _same(printed, comment.group(1).strip()), (lines[statement.lineno - 1], printed)
