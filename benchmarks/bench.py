@@ -18,7 +18,7 @@ the same), and prints one table. ``--quick`` runs all workloads of an implementa
 process (``bench.py --one``), one after the other.
 
 Implementations
-    chainrule  chainrule.train
+    chainrule  chainrule.fit
     numpy      a hand-written NumPy loop in the course's style: the floor for plain NumPy
     sklearn    scikit-learn's MLPClassifier (solver "sgd" with momentum 0, or "adam")
     torch      PyTorch eager on the CPU, nn.Linear layers, torch.optim
@@ -42,9 +42,10 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -95,13 +96,16 @@ class Workload:
 
 
 WORKLOADS = {
-    "small": Workload("small", "planar flower 2-4-1 tanh/sigmoid, 400 ex., 10 000 full-batch epochs, gd lr 1.2, float64",
+    "small": Workload("small",
+                      "planar flower 2-4-1 tanh/sigmoid, 400 ex., 10 000 full-batch epochs, gd lr 1.2, float64",
                       (2, 4, 1), "tanh", "sigmoid", "float64", "gd", 1.2, 10_000, "full", None, 400),
-    "mnist128": Workload("mnist128", "60 000 x 784 synthetic, 784-256-128-10 relu/softmax, batch 128, 2 epochs SGD lr 0.1, float32",
+    "mnist128": Workload("mnist128",
+                         "60 000 x 784 synthetic, 784-256-128-10 relu/softmax, batch 128, 2 epochs SGD lr 0.1, float32",
                          (784, 256, 128, 10), "relu", "softmax", "float32", "gd", 0.1, 2, "shuffled", 128, 60_000),
     "mnist1024": Workload("mnist1024", "the same network, batch 1024, 2 epochs SGD lr 0.1, float32",
                           (784, 256, 128, 10), "relu", "softmax", "float32", "gd", 0.1, 2, "shuffled", 1024, 60_000),
-    "adam": Workload("adam", "moons(300, 0.2, seed=3), [2,5,2,1] relu/sigmoid, course_mini_batches(64), Adam lr 0.0007, 1 000 epochs, float64",
+    "adam": Workload("adam", "moons(300, 0.2, seed=3), [2,5,2,1] relu/sigmoid, course_mini_batches(64), "
+                             "Adam lr 0.0007, 1 000 epochs, float64",
                      (2, 5, 2, 1), "relu", "sigmoid", "float64", "adam", 0.0007, 1_000, "course", 64, 300),
 }
 
@@ -182,14 +186,13 @@ def epoch_schedule(w: Workload) -> list[list[Any]]:
     The batches are chainrule's own schedules, so every implementation that accepts a batch
     order trains on exactly the batches chainrule draws.
     """
-    import chainrule
-    from chainrule import training
+    from chainrule import batches
     if w.batching == "full":
         return [[None]] * w.num_epochs
     if w.batching == "course":
-        schedule = chainrule.course_mini_batches(w.batch_size)
+        schedule = batches.course_mini_batches(w.batch_size)
     else:
-        schedule = training.shuffled_batches(w.batch_size, w.seed)
+        schedule = batches.shuffled_batches(w.batch_size, w.seed)
     return [[np.asarray(b, dtype=np.int64) for b in schedule(e, w.m)] for e in range(w.num_epochs)]
 
 
@@ -221,17 +224,15 @@ def prepare_chainrule(w: Workload) -> Prepared:
     Y = one_hot_cols(labels, w.layer_dims[-1], X.dtype)
     init = initial_params(w)
     config = chainrule.ModelConfig(list(w.layer_dims), w.hidden, w.output)
-    options = dict(optimizer=w.optimizer, learning_rate=w.learning_rate, num_epochs=w.num_epochs, seed=w.seed)
-    if w.batching == "shuffled":
-        options["mini_batch_size"] = w.batch_size
-    elif w.batching == "course":
-        options["batches"] = chainrule.course_mini_batches(w.batch_size)
+    train = chainrule.TrainConfig(optimizer=w.optimizer, learning_rate=w.learning_rate, num_epochs=w.num_epochs,
+                                  seed=w.seed, mini_batch_size=None if w.batching == "full" else w.batch_size,
+                                  batches="course" if w.batching == "course" else "shuffled")
     before = current_rss_mb()
 
     def once():
-        start = [chainrule.LayerParams(W.copy(), b.copy()) for W, b in init]
-        t, (params, _) = timed(lambda: chainrule.train(config, X, Y, params=start, **options))
-        return t, [(np.asarray(W), np.asarray(b)) for W, b in params]
+        start = chainrule.TrainState([chainrule.LayerParams(W.copy(), b.copy()) for W, b in init])
+        t, result = timed(lambda: chainrule.fit(config, X, Y, train, state=start))
+        return t, [(np.asarray(W), np.asarray(b)) for W, b in result.params]
 
     return Prepared(once, (X, "cols", labels), before, [])
 
@@ -583,7 +584,8 @@ def check_workload(w: Workload) -> Workload:
 
 
 def describe_check(w: Workload) -> str:
-    return f"{w.num_epochs} epoch{'s' if w.num_epochs > 1 else ''}" + (f" on {w.m} examples" if w.batching == "shuffled" else "")
+    return (f"{w.num_epochs} epoch{'s' if w.num_epochs > 1 else ''}"
+            + (f" on {w.m} examples" if w.batching == "shuffled" else ""))
 
 
 def prepare(workload: str, impl: str, quick: bool) -> Prepared | dict:
@@ -936,7 +938,8 @@ def main_parent(args) -> int:
             t = r["median"]
             rate = gflop / t
             spread = 100 * (max(r["times"]) - min(r["times"])) / t
-            row = {"workload": name, "impl": impl, "median_s": t, "times_s": r["times"], "interleaved": bool(r.get("interleaved")), "spread_percent": spread,
+            row = {"workload": name, "impl": impl, "median_s": t, "times_s": r["times"],
+                   "interleaved": bool(r.get("interleaved")), "spread_percent": spread,
                    "ratio_to_chainrule": time_ratio(r, cr), "ratio_to_numpy": time_ratio(r, npy),
                    "gflops": rate, "percent_of_matmul": 100 * rate / rates[w.dtype],
                    "max_rss_mb": r["max_rss_mb"], "rss_before_training_mb": r["rss_before_training_mb"],
