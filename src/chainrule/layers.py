@@ -77,8 +77,9 @@ def linear_backward(
     m : int, optional
         The m of J = (1/m) Σ_i L⁽ⁱ⁾ (default: the batch's, dZ's number of columns). A shard
         of a larger batch gives the global m and gets its share of ∂J/∂W.
-    out : (dA_prev, dW, db), optional
-        Buffers to write them into; any may be None, for a new array.
+    out : (dA_prev, dW, db, dZ_mean), optional
+        Buffers to write them into, and one of dZ's shape for (1/m) dZ; any may be None,
+        for a new array.
 
     Returns
     -------
@@ -92,16 +93,21 @@ def linear_backward(
     Why the 1/m is here and not twice: J averages the per-example losses, so each parameter
     gradient is the average of the per-example gradients dZ⁽ⁱ⁾ A_prev⁽ⁱ⁾ᵀ. Under "deferred"
     dZ has not been averaged yet, and this is the one place it is; under "absorbed" it was
-    averaged in dZ[L] and the sums here must not average again.
+    averaged in dZ[L] and the sums here must not average again. It is one multiplication
+    either way, of dZ before the product when dZ (n_l, m) is the smaller array (m < n_{l-1}),
+    else of dW and db after it: the same numbers to rounding, the least work.
     """
     A_prev, W = cache[0], cache[1]
-    out_dA_prev, out_dW, out_db = out or (None, None, None)
+    out_dA_prev, out_dW, out_db, out_mean = out or (None, None, None, None)
     m = dZ.shape[-1] if m is None else m
     deferred = convention == "deferred" or check_convention(convention) == "deferred"
-    dW = np.dot(dZ, A_prev.T, out_dW)                  # Σ_i dZ⁽ⁱ⁾ A_prev⁽ⁱ⁾ᵀ: (n_l, m)·(m, n_{l-1})
-    db = np.add.reduce(dZ, axis=-1, keepdims=True, out=out_db)     # Σ_i dZ⁽ⁱ⁾: (n_l, 1)
-    if deferred:
-        mean = 1.0 / m                                      # the 1/m of J, applied once (deferred)
+    mean = 1.0 / m if deferred else 1.0                     # the 1/m of J: applied once, under "deferred"
+    # (1/m) dZ A_prevᵀ = ((1/m) dZ) A_prevᵀ: the 1/m goes to the smaller of dZ and dW, one pass either way
+    early = deferred and dZ.size < W.size
+    dZ_J = np.multiply(dZ, mean, out_mean) if early else dZ
+    dW = np.dot(dZ_J, A_prev.T, out_dW)                    # (n_l, m)·(m, n_{l-1})
+    db = np.add.reduce(dZ_J, axis=-1, keepdims=True, out=out_db)     # Σ_i: (n_l, 1)
+    if deferred and not early:
         dW *= mean
         db *= mean
     dA_prev = np.dot(W.T, dZ, out_dA_prev) if compute_dA_prev else None   # (n_{l-1}, n_l)·(n_l, m)

@@ -466,7 +466,7 @@ def _backward_trace(AL, Y, caches, config, convention, fused=True, need_dX=True,
         cache, buffers = caches[l - 1], layers[l - 1]
         below = layers[l - 2] if l > 1 else NO_BUFFERS
         dA_prev, dW, db = linear_backward(dZ, cache, convention, l > 1 or need_dX, m=m,
-                                          out=(below.dA, buffers.dW, buffers.db))
+                                          out=(below.dA, buffers.dW, buffers.db, buffers.dZ_mean))
         if lambd > 0:
             dW += (lambd / n) * cache.W                            # ∂/∂W of λ/(2n) ‖W[l]‖²
         trace[l - 1] = LayerTrace(dA, dZ, dW, db, dA_prev) if keep else None

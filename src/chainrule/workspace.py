@@ -32,8 +32,9 @@ class LayerBuffers(NamedTuple):
     dA, dA_kept : (n_l, m) or None
         dA[l] = W[l+1]ᵀ dZ[l+1] (hidden layers; None for the output layer, whose dZ comes
         from the fused delta) and, under dropout, dA[l] ⊙ D[l] / keep_prob.
-    dZ : (n_l, m)
-        dZ[l].
+    dZ, dZ_mean : (n_l, m)
+        dZ[l], and (1/m) dZ[l] where the deferred 1/m is applied to dZ before the product
+        (m < n_{l-1}: dZ is the smaller array); dZ_mean is None otherwise.
     dW, db : (n_l, n_{l-1}), (n_l, 1)
         ∂J/∂W[l] and ∂J/∂b[l].
     """
@@ -46,6 +47,7 @@ class LayerBuffers(NamedTuple):
     dA: np.ndarray | None
     dA_kept: np.ndarray | None
     dZ: np.ndarray
+    dZ_mean: np.ndarray
     dW: np.ndarray
     db: np.ndarray
 
@@ -88,7 +90,8 @@ def make_workspace(layer_dims: Sequence[int], m: int, X: np.ndarray, Y: np.ndarr
             A_kept=empty(n) if drops else None, D=empty(n) if drops else None,
             U=empty(n, np.float64) if drops else None,
             dA=empty(n) if hidden else None, dA_kept=empty(n) if drops else None,
-            dZ=empty(n), dW=np.empty((n, n_prev), dtype), db=np.empty((n, 1), dtype)))
+            dZ=empty(n), dZ_mean=empty(n) if m < n_prev else None,       # dZ smaller than dW: see linear_backward
+            dW=np.empty((n, n_prev), dtype), db=np.empty((n, 1), dtype)))
     return Workspace(_like(X, layer_dims[0], m), _like(Y, Y.shape[0], m), tuple(layers),
                      [LayerGrads(b.dW, b.db) for b in layers])
 
