@@ -177,22 +177,14 @@ def test_quiet_progress_writes_nothing_and_live_without_rich_writes_lines(monkey
 # --- checkpoints ---------------------------------------------------------------------------------
 
 
-def test_checkpoints_every_so_many_epochs_and_at_the_end_with_the_whole_history():
+def test_checkpoints_every_so_many_epochs_with_the_whole_history():
     saved = []
     before = History.from_records([record(0, 9.0), record(1, 8.0)], seed=4)
-    checkpoint = Checkpoint(lambda s, h: saved.append((s.epoch, list(h.epoch), list(h.cost), h.seed)), every=3,
-                            before=before)
+    checkpoint = Checkpoint(lambda s, h: saved.append((s.epoch, list(h.epoch), list(h.cost), h.seed, h.stop_reason)),
+                            every=3, before=before)
     _, states = run(checkpoint, [7.0, 6.0, 5.0, 4.0, 3.0], start=state(2, 1))
     checkpoint.finish(states[-1])
-    # epochs 2 … 6 trained; saved after epochs 2 and 5 ((e + 1) % 3 == 0), then at the end
-    assert saved == [(3, [0, 1, 2], [9.0, 8.0, 7.0], 4),
-                     (6, [0, 1, 2, 3, 4, 5], [9.0, 8.0, 7.0, 6.0, 5.0, 4.0], 4),
-                     (7, [0, 1, 2, 3, 4, 5, 6], [9.0, 8.0, 7.0, 6.0, 5.0, 4.0, 3.0], 4)]
-
-
-def test_no_second_checkpoint_when_the_last_epoch_was_just_saved():
-    saved = []
-    checkpoint = Checkpoint(lambda s, h: saved.append(s.epoch), every=2)
-    _, states = run(checkpoint, [3.0, 2.0])
-    checkpoint.finish(states[-1])
-    assert saved == [2]
+    # epochs 2 … 6 trained; saved after epochs 2 and 5 ((e + 1) % 3 == 0); the end is fit's to return
+    assert saved == [(3, [0, 1, 2], [9.0, 8.0, 7.0], 4, "in progress"),
+                     (6, [0, 1, 2, 3, 4, 5], [9.0, 8.0, 7.0, 6.0, 5.0, 4.0], 4, "in progress")]
+    assert checkpoint.saved_epoch == 5

@@ -207,7 +207,7 @@ def test_subprocess_commands():
     (["train", "--data", "GOOD.csv"], "--label COLUMN is needed"),
     (["train", "--data", "NAN.csv", "--label", "y"], "is not a finite number"),
     (["train", "--hidden-activation", "swish"], "invalid choice: 'swish'"),
-    (["train", "--learning-rate", "-1"], "learning_rate must be a positive number"),
+    (["train", "--learning-rate", "-1"], "--learning-rate must be a positive number; got -1.0"),
     (["train", "--learning-rate", "1000", "--num-epochs", "50"], "training diverged"),
     (["train", "--print-every", "0"], "--print-every must be a positive integer"),
     (["train", "--resume", "MISSING.npz"], "cannot load"),
@@ -219,6 +219,9 @@ def test_subprocess_commands():
     (["train", "--config", "MISSING.toml"], "cannot read the config file"),
     (["train", "--config", "BAD.toml"], "unknown option(s): learnin_rate"),
     (["explain", "-m", "0"], "m must be"),
+    (["train", "--seed", "18446744073709551616"], "--seed must be below 2³² with init_draws 'course'"),
+    (["train", "--seed", "-3"], "--seed must be a non-negative integer; got -3"),
+    (["train", "--data", "iris", "--restore-best"], "--restore-best is for early stopping: give --patience too"),
 ])
 def test_user_mistakes_end_in_one_line_and_status_2(args, message, tmp_path):
     (tmp_path / "BAD.csv").write_text("a,b,y\n1,x,0\n2,3,1\n")
@@ -266,6 +269,8 @@ def test_resume_refuses_other_settings_and_foreign_models(tmp_path, capsys):
     loaded = load_model(model)
     cr.checkpoint.save(foreign, loaded._replace(train=None))
     assert cli.main(["train", "--resume", str(foreign), "--out", str(tmp_path / "c")]) == 2
+    assert "was not written by chainrule train" in capsys.readouterr().err
+    assert cli.main(["train", "--resume", str(foreign), "--lr", "0.5", "--out", str(tmp_path / "c")]) == 2
     assert "was not written by chainrule train" in capsys.readouterr().err
     assert cli.main(["summary", str(foreign)]) == 0
     assert cli.main(["train", "--resume", str(model), "--hidden-layers", "3", "--out", str(tmp_path / "d")]) == 2
@@ -396,18 +401,17 @@ def test_a_seed_means_the_same_on_the_command_line_and_in_the_library(tmp_path):
 
 
 def test_the_optimization_preset_is_the_librarys(tmp_path, capsys):
-    """--preset optimization trains the preset's network on its data (moons with seed 3), 20 %
-    held out by the run's seed: the library's fit on that split gives the same model."""
+    """--preset optimization trains the preset's network on its data (moons with seed 3, all
+    300 examples, as the course does): the library's fit gives the same model."""
     assert cli.main(["train", "--preset", "optimization", "--num-epochs", "30", "--out", str(tmp_path)]) == 0
     setup = capsys.readouterr().out.splitlines()[:3]
     assert setup[0] == "Network [2, 5, 2, 1]: relu hidden layers, sigmoid output"
-    assert setup[1] == "Data: moons, 240 training and 60 test examples"
+    assert setup[1] == "Data: moons, 300 training and 0 test examples"
     assert setup[2].startswith("Training: init he, optimizer adam, learning_rate 0.0007, num_epochs 30, "
                                "mini_batch_size 64, seed 3")
     data = datasets.moons(300, 0.2, seed=3)
-    X, Y, _, _ = datasets.split(data.X, data.Y, 0.2, 3)
     config, train = cr.presets.optimization()
-    result = cr.fit(config, X, Y, train, num_epochs=30)
+    result = cr.fit(config, data.X, data.Y, train, num_epochs=30)
     for p, q in zip(load_model(tmp_path / "model.npz").params, result.params):
         np.testing.assert_array_equal(p.W, q.W)
 
@@ -415,7 +419,9 @@ def test_the_optimization_preset_is_the_librarys(tmp_path, capsys):
 @pytest.mark.parametrize("content, message", [
     ('standardize = "no"\n', "gives standardize = 'no'; expected true or false"),
     ('learning_rate = "0.1"\n', "learning_rate must be a positive number; got '0.1'"),
-    ('hidden_layers = 4\n', "gives hidden_layers = 4; expected a list or str"),
+    ('hidden_layers = 4\n', 'gives hidden_layers = 4; expected a list of sizes or "20,7,5"'),
+    ('hidden_layers = "4,x"\n', "gives hidden_layers = '4,x': expected comma-separated integers"),
+    ('divergence_factor = "never"\n', "divergence_factor must be a number above 1; got 'never'"),
     ('preset = "course"\n', "gives preset = 'course'; expected one of planar, optimization"),
     ('restore_best = "yes"\npatience = 3\n', "restore_best must be True or False; got 'yes'"),
 ])
@@ -425,10 +431,12 @@ def test_config_values_must_have_the_type_of_their_option(content, message, tmp_
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
 
 
-def test_hidden_layers_may_be_a_string_in_a_config_file(tmp_path, capsys):
-    (tmp_path / "run.toml").write_text('hidden_layers = "5,3"\nnum_epochs = 2\n')
+def test_hidden_layers_may_be_a_string_and_none_is_none_in_a_config_file(tmp_path, capsys):
+    """TOML has no null: "none" is None for the options that take it, as on the command line."""
+    (tmp_path / "run.toml").write_text('hidden_layers = "5,3"\nnum_epochs = 2\ndivergence_factor = "none"\n')
     assert cli.main(["train", "--config", str(tmp_path / "run.toml"), "--quiet", "--out", str(tmp_path / "o")]) == 0
-    assert load_model(tmp_path / "o" / "model.npz").config.layer_dims == (2, 5, 3, 1)
+    model = load_model(tmp_path / "o" / "model.npz")
+    assert model.config.layer_dims == (2, 5, 3, 1) and model.train.divergence_factor is None
 
 
 def test_save_every_keeps_the_work_of_a_run_that_fails(tmp_path):
@@ -437,7 +445,7 @@ def test_save_every_keeps_the_work_of_a_run_that_fails(tmp_path):
     done = _run("train", "--learning-rate", "300", "--num-epochs", "400", "--save-every", "4", "--quiet",
                 "--out", str(tmp_path))
     assert done.returncode == 2 and "training diverged" in done.stderr
-    assert f"{tmp_path / 'model.npz'} holds the last checkpoint" in done.stderr
+    assert f"{tmp_path / 'model.npz'} holds the checkpoint after epoch 3." in done.stderr
     epoch = int(done.stderr.split("in epoch ")[1].split()[0])
     model = load_model(tmp_path / "model.npz")
     assert model.state.epoch == 4 < epoch and len(model.history) == model.state.epoch   # diverged in epoch 6

@@ -38,7 +38,7 @@ def flower():
     data = datasets.planar_flower()
     X, Y, X_val, Y_val = datasets.split(data.X, data.Y, 0.25, seed=0)
     config = cr.ModelConfig([2, 4, 1], "tanh", "sigmoid")
-    params, history, _ = cr.fit(config, X, Y, learning_rate=1.2, num_epochs=30, seed=1,
+    params, history, *_ = cr.fit(config, X, Y, learning_rate=1.2, num_epochs=30, seed=1,
                                validation_data=(X_val, Y_val))
     return config, params, history, X, Y
 
@@ -52,7 +52,7 @@ def softmax_net():
     X = centres[:, labels] + rng.standard_normal((2, 90))
     Y = datasets.one_hot(labels, 3)
     config = cr.ModelConfig([2, 5, 3], "relu", "softmax")
-    params, history, _ = cr.fit(config, X, Y, learning_rate=0.1, num_epochs=20, seed=0)
+    params, history, *_ = cr.fit(config, X, Y, learning_rate=0.1, num_epochs=20, seed=0)
     return config, params, history, X, Y
 
 
@@ -99,7 +99,7 @@ def test_one_axes_otherwise(flower):
     ]
     for config, Y in cases:
         X = X4[:config.n_x]
-        params, history, _ = cr.fit(config, X, Y, learning_rate=0.1, num_epochs=3, seed=0)
+        params, history, *_ = cr.fit(config, X, Y, learning_rate=0.1, num_epochs=3, seed=0)
         figure = training_figure(history, params, config, X, Y)
         assert len(figure.axes) == 1, config
         np.testing.assert_array_equal(curve(figure.axes[0], "training").get_ydata(), history.cost)
@@ -185,7 +185,7 @@ def test_standardizer_is_applied_to_the_grid():
     X = 50.0 * data.X + 300.0                                            # units far from standard
     standardizer = datasets.fit_standardizer(X)
     config = cr.ModelConfig([2, 4, 1], "tanh", "sigmoid")
-    params, _, _ = cr.fit(config, datasets.standardize(X, standardizer), data.Y, learning_rate=1.2,
+    params, *_ = cr.fit(config, datasets.standardize(X, standardizer), data.Y, learning_rate=1.2,
                          num_epochs=30, seed=1)
     xx, yy, classes = decision_grid(params, config, X, standardizer, resolution=40)
     assert xx.min() < X[0].min() and xx.max() > X[0].max()
@@ -287,7 +287,7 @@ def test_no_pyplot_and_no_eager_import(tmp_path):
         assert "matplotlib" not in sys.modules, "imported eagerly"
         data = cr.datasets.planar_flower()
         config = cr.ModelConfig([2, 3, 1], "tanh")
-        params, history, _ = cr.fit(config, data.X, data.Y, learning_rate=1.0, num_epochs=3)
+        params, history, *_ = cr.fit(config, data.X, data.Y, learning_rate=1.0, num_epochs=3)
         save_figure(training_figure(history, params, config, data.X, data.Y, size=(2, 2), dpi=20),
                     {str(tmp_path / "fig.png")!r})
         figure = training_figure(history, size=(2, 2), dpi=20)

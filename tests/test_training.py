@@ -11,11 +11,13 @@ import pytest
 
 import chainrule as cr
 from chainrule import datasets
+from chainrule.callbacks import Best
 from chainrule.model import accuracy
 from chainrule.training import TrainConfig, TrainingDiverged, TrainState, fit, iterate
 from conftest import random_problem
 
 SHUFFLE, DROPOUT, INIT = 1, 2, 0          # the documented streams: default_rng([seed, stream, epoch])
+PARAMS = cr.init_params(cr.ModelConfig([3, 4, 1], "tanh", "sigmoid"), 0)   # params of the bad-input tests' network
 
 
 @pytest.fixture(scope="module")
@@ -373,6 +375,50 @@ def test_callbacks_and_validation_run_under_the_callers_floating_point_settings(
         fit(regression, X, Y, state=TrainState(params), num_epochs=1, validation_data=(X_val, np.zeros((1, 2))))
 
 
+def test_an_early_stopping_of_ones_own_chooses_the_parameters_returned():
+    """EarlyStopping given in callbacks does what patience= does; both at once is refused."""
+    config, X, Y, validation = _noisy_problem()
+    train = TrainConfig(optimizer="adam", learning_rate=0.01, num_epochs=2000, seed=0)
+    mine = fit(config, X, Y, train, validation_data=validation, callbacks=[cr.EarlyStopping(20)])
+    builtin = fit(config, X, Y, train, validation_data=validation, patience=20)
+    assert mine.history.best_epoch == builtin.history.best_epoch is not None
+    assert mine.history.stop_reason == "early stopping" and len(mine.history) == len(builtin.history)
+    _assert_same_params(mine.params, builtin.params)
+    assert mine.state.best[:2] == builtin.state.best[:2] and mine.state.best.waited == builtin.state.best.waited
+    with pytest.raises(ValueError, match="early stopping is asked for twice"):
+        fit(config, X, Y, train, patience=5, callbacks=[cr.EarlyStopping(20)], num_epochs=1)
+
+
+def test_a_checkpoint_during_training_carries_early_stoppings_memory(tmp_path):
+    """The state each callback after early stopping sees holds its memory, so a checkpoint
+    resumed stops where the uninterrupted run does."""
+    config, X, Y, validation = _noisy_problem()
+    train = TrainConfig(optimizer="adam", learning_rate=0.01, num_epochs=2000, patience=20, seed=0)
+    whole = fit(config, X, Y, train, validation_data=validation)
+    split = whole.history.best_epoch + 5
+    states = {}
+    fit(config, X, Y, train, validation_data=validation, num_epochs=split + 1,
+        callbacks=[lambda r, s: states.update({s.epoch: s})])
+    saved = states[split]
+    assert saved.best is not None and saved.best.epoch == whole.history.best_epoch and saved.best.waited == 4
+    rest = fit(config, X, Y, train, validation_data=validation, state=saved)
+    assert rest.history.stop_reason == "early stopping" and split + len(rest.history) == len(whole.history)
+    _assert_same_params(rest.params, whole.params)
+
+
+def test_an_epoch_that_breaks_off_returns_arrays_no_later_epoch_writes(rng):
+    """A cost that overflows in the middle of an epoch ends it at that batch; the parameters and
+    optimizer state it returns are its own, not the buffers the next epoch writes into."""
+    config = cr.ModelConfig([1, 1], output="identity")
+    X = np.linspace(-3, 3, 40)[np.newaxis]
+    epochs = iterate(config, X, 1e100 * X, optimizer="momentum", learning_rate=1e200, mini_batch_size=10, seed=1)
+    states = [next(epochs)[0] for _ in range(3)]
+    first = [a.copy() for a in (states[0].params[0].W, states[0].opt_state.v[0].dW)]
+    next(epochs)
+    np.testing.assert_array_equal(states[0].params[0].W, first[0])
+    np.testing.assert_array_equal(states[0].opt_state.v[0].dW, first[1])
+
+
 # --- resuming -----------------------------------------------------------------------------------
 
 
@@ -476,9 +522,13 @@ def test_a_seed_of_none_is_chosen_once_and_recorded(rng):
     _, X, Y = random_problem(config, 20, rng)
     result = fit(config, X, Y, num_epochs=2, mini_batch_size=5, seed=None)
     seed = result.history.seed
-    assert isinstance(seed, int) and seed >= 0
+    assert isinstance(seed, int) and seed >= 0 and result.train.seed == seed
     again = fit(config, X, Y, num_epochs=2, mini_batch_size=5, seed=seed)
     _assert_same_params(result.params, again.params)
+    whole = fit(config, X, Y, result.train, num_epochs=4)             # resumed with the run's TrainConfig
+    _assert_same_params(fit(config, X, Y, result.train, state=result.state, num_epochs=2).params, whole.params)
+    with pytest.raises(ValueError, match="seed None draws a fresh seed, and a run resumed at epoch 2 needs its own"):
+        fit(config, X, Y, num_epochs=2, seed=None, state=result.state)
 
 
 # --- bad input ------------------------------------------------------------------------------------
@@ -526,6 +576,18 @@ def test_a_seed_of_none_is_chosen_once_and_recorded(rng):
     (dict(validation_data=(np.ones((3, 5)), np.ones((2, 5)))), r"Y_val must have shape \(n_y, m\) = \(1, 5\)"),
     (dict(validation_data=(np.ones((5, 3)), np.ones((1, 5)))), "X_val must have shape.*pass X_val.T"),
     (dict(state=[1, 2]), r"state must be a chainrule.TrainState"),
+    (dict(state=TrainState([(np.ones((2, 2)), np.ones((2, 1)))])), r"state.params: params must hold 2 layers"),
+    (dict(state=TrainState(None, None, 0, best="best")), r"state.params: params must be a list"),
+    (dict(state=TrainState(PARAMS, None, 0, best="best")), r"state.best must be a chainrule.callbacks.Best"),
+    (dict(state=TrainState(PARAMS, None, 0, best=Best(1.0, 0, [PARAMS[0], (np.ones((1, 2)), np.ones((1, 1)))]))),
+     r"state.best.params: W2 must have shape \(n_2, n_1\) = \(1, 4\)"),
+    (dict(state=TrainState(PARAMS, None, 0, best=Best(1.0, -3, PARAMS))), r"state.best.epoch must be"),
+    (dict(optimizer="momentum", state=TrainState(PARAMS, cr.optimizers.MomentumState([1, 2]))),
+     r"state.opt_state.v does not have the shapes of these parameters"),
+    (dict(optimizer="momentum", state=TrainState(PARAMS, cr.optimizers.MomentumState(
+        [cr.LayerGrads(np.full((4, 3), np.nan), np.zeros((4, 1))),
+         cr.LayerGrads(np.zeros((1, 4)), np.zeros((1, 1)))]))),
+     r"state.opt_state.v must be finite"),
 ])
 def test_bad_training_arguments(options, message, rng):
     """Each mistake is a ValueError that names the argument (and nothing is trained)."""
@@ -555,5 +617,5 @@ def test_keep_prob_needs_a_hidden_layer_and_a_state_needs_these_shapes(rng):
     opt_state = cr.adam().init(cr.init_params(other, 0))
     with pytest.raises(ValueError, match="state.opt_state.v does not have the shapes of these parameters"):
         fit(config, X, Y, state=TrainState(params, opt_state), optimizer="adam", num_epochs=1)
-    with pytest.raises(ValueError, match="state of the 'adam' optimizer, a AdamState; got GDState"):
+    with pytest.raises(ValueError, match=r"state of the 'adam' optimizer \(AdamState\); got GDState"):
         fit(config, X, Y, state=TrainState(params, cr.optimizers.GDState()), optimizer="adam", num_epochs=1)

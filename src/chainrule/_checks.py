@@ -10,6 +10,7 @@ leaf) to choose the dtype inputs are computed in, and nothing else of chainrule.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Callable
 from typing import Any
@@ -49,7 +50,13 @@ def check_number(name: str, value: Any, what: str, test: Callable[[Any], bool], 
     numbers here, NumPy scalars are.
     """
     kind = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kind) or not np.isfinite(value) or not test(value):
+    ok = not isinstance(value, bool) and isinstance(value, kind)
+    if ok and not integer:
+        try:
+            ok = math.isfinite(value)
+        except OverflowError:                                  # an int beyond every float
+            ok = False
+    if not ok or not test(value):
         raise ValueError(f"{name} must be {what}; got {value!r}")
     return int(value) if integer else float(value)
 

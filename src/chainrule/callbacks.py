@@ -5,15 +5,20 @@ A callback is any function ``callback(record, state) -> bool`` called after ever
 training. An object may also have
 
     start(state)           called once before the first epoch, with the state it starts from
-    finish(state) -> state called once after the last, and may change what is returned
+    carry(state) -> state  called after it each epoch: the state with what the callback keeps
+                           that a resumed run needs (the callbacks after it, and the next
+                           epoch, see that state)
+    finish(state) -> state called once after the last epoch, and may change what is returned
     stop_reason            the History's stop_reason when it stopped the run
+    final_params(state), best_epoch
+                           the parameters to return instead of the last ones (early stopping)
 
 Each policy owns its state, so each can be tested on a made-up sequence of records:
 
     DivergenceGuard(factor)   NaN or inf, or a cost above factor × the first epoch's: raise
     EarlyStopping(patience)   no improvement for patience epochs: stop (and restore the best)
     Progress(total)           a live bar on a terminal, "Cost after epoch e" lines otherwise
-    Checkpoint(save, every)   save(state, history) every so many epochs and at the end
+    Checkpoint(save, every)   save(state, history) every so many epochs
 """
 
 from __future__ import annotations
@@ -100,7 +105,7 @@ class DivergenceGuard(Callback):
             raise self._diverged(record, f"the cost became {cost}")
         if self.first is None:
             self.first = cost
-        elif self.factor is not None and cost > self.factor * self.first:
+        elif self.factor is not None and self.first > 0 and cost > self.factor * self.first:   # (J = 0: no scale)
             raise self._diverged(record, f"the cost rose from {self.first:.6g} to {cost:.6g}")
         if cost < self.good_cost:                                  # the lowest so far, and where it was measured
             self.good_cost, self.good_epoch, self.good_params = cost, record.epoch, start_params
@@ -158,8 +163,11 @@ class EarlyStopping(Callback):
             self.best = self.best._replace(waited=self.best.waited + 1)
         return self.best.waited >= self.patience
 
-    def finish(self, state: Any) -> Any:
+    def carry(self, state: Any) -> Any:
+        """``state`` with this callback's memory, ``best``."""
         return state._replace(best=self.best)
+
+    finish = carry
 
     @property
     def best_epoch(self) -> int | None:
@@ -231,12 +239,14 @@ class Progress(Callback):
 
 
 class Checkpoint(Callback):
-    """``save(state, history)`` every ``every`` epochs and once more at the end, so that an
-    interrupted run loses at most ``every`` epochs of work.
+    """``save(state, history)`` after every epoch e with (e + 1) divisible by ``every``, so that
+    an interrupted run loses at most ``every`` epochs of work (the end result is ``fit``'s).
 
-    ``history`` is the History of the epochs so far (following ``before``, a resumed run's
-    earlier History). ``chainrule.checkpoint.saver`` makes a ``save`` that writes a model
-    file atomically.
+    ``state`` carries early stopping's memory when it runs before this callback (as ``fit``'s
+    own does); ``history`` is the History of the epochs so far, its stop_reason "in progress"
+    (following ``before``, a resumed run's earlier History). ``saved_epoch`` is the last
+    epoch saved (None before the first). ``chainrule.checkpoint.saver`` makes a ``save`` that
+    writes a model file atomically.
     """
 
     def __init__(self, save: Callable[[Any, History], Any], every: int = 100, before: History | None = None):
@@ -247,7 +257,8 @@ class Checkpoint(Callback):
         self.before, self.records, self.saved_epoch = before, [], None
 
     def history(self) -> History:
-        now = History.from_records(self.records, seed=self.before.seed if self.before is not None else None)
+        seed = self.before.seed if self.before is not None else None
+        now = History.from_records(self.records, stop_reason="in progress", seed=seed)
         return now if self.before is None else self.before.then(now)
 
     def __call__(self, record: EpochRecord, state: Any) -> bool:
@@ -256,8 +267,3 @@ class Checkpoint(Callback):
             self.save(state, self.history())
             self.saved_epoch = record.epoch
         return False
-
-    def finish(self, state: Any) -> Any:
-        if self.records and self.saved_epoch != self.records[-1].epoch:
-            self.save(state, self.history())
-        return state

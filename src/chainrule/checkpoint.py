@@ -175,8 +175,15 @@ def save(path: str | os.PathLike, model: SavedModel) -> Path:
 
 def saver(path: str | os.PathLike, model: SavedModel) -> Callable[[TrainState, History], Path]:
     """``save(state, history)`` writing ``model`` with that state and history (and the state's
-    parameters as the model's) to ``path``: for ``callbacks.Checkpoint``."""
+    parameters as the model's) to ``path``: for ``callbacks.Checkpoint``. ``model`` is a
+    SavedModel of the run, e.g. ``SavedModel(config, [], train)``: its params are replaced."""
+    if not isinstance(model, SavedModel):
+        raise ValueError(f"model must be a chainrule.checkpoint.SavedModel of the run, e.g. SavedModel(config, [], "
+                         f"train); got {type(model).__name__}")
+
     def save_state(state: TrainState, history: History) -> Path:
+        if history.seed is None and model.train is not None:
+            history = dataclasses.replace(history, seed=model.train.seed)
         return save(path, model._replace(params=state.params, state=state, history=history))
     return save_state
 

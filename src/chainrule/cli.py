@@ -45,10 +45,12 @@ from .training import TrainConfig, fit
 COMMANDS = ("train", "explain", "gradcheck", "compare", "predict", "summary")
 REAL_DATA = ("digits", "breast_cancer", "iris", "wine")
 TRAIN_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
-RESUMABLE = ("num_epochs",)                  # the training options --resume may set: how many epochs more
-ALWAYS_SHOWN = ("init", "optimizer", "learning_rate", "num_epochs", "mini_batch_size")
-NETWORK_KEYS = {"preset": str, "data": str, "label": str, "hidden_layers": (list, str), "hidden_activation": str,
-                "output": str, "test_fraction": (int, float), "standardize": bool}
+RESUMABLE = tuple(n for n, f in TRAIN_FIELDS.items() if f.metadata.get("resumable"))   # --resume may set them
+ALWAYS_SHOWN = tuple(n for n, f in TRAIN_FIELDS.items() if f.metadata.get("shown"))
+NETWORK_KEYS = {"preset": (str, "a preset's name"), "data": (str, "a data set's name or a CSV file"),
+                "label": (str, "a column's name"), "hidden_layers": ((list, str), 'a list of sizes or "20,7,5"'),
+                "hidden_activation": (str, "an activation's name"), "output": (str, "an output's name"),
+                "test_fraction": ((int, float), "a number"), "standardize": (bool, "true or false")}
 
 
 # --- arguments ------------------------------------------------------------------------------
@@ -159,7 +161,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="held-out share of the data (default: 0 for flower, as the course; else 0.2)")
     group.add_argument("--standardize", action=argparse.BooleanOptionalAction,
                        help="standardise features on the training part (default: yes for real and CSV data)")
-    group.add_argument("--out", "-o", default="chainrule-output", help="output folder (default: chainrule-output)")
+    group.add_argument("--out", "-o", help="output folder (default: chainrule-output; with --resume, the resumed "
+                                           "model's folder)")
     group.add_argument("--config", help="a TOML or JSON file of options, spelled as in Python; flags override it")
     group.add_argument("--resume", metavar="MODEL",
                        help="continue a saved run for --num-epochs more (default: as many as it was trained for)")
@@ -248,12 +251,20 @@ def _request(args: argparse.Namespace) -> TrainRequest:
     data = given.get("data", preset.data)
     hidden_layers = given.get("hidden_layers", preset.hidden_layers)
     if isinstance(hidden_layers, str):
-        hidden_layers = _int_list(hidden_layers)
+        try:
+            hidden_layers = _int_list(hidden_layers)
+        except argparse.ArgumentTypeError as exc:
+            raise ValueError(f"the config file {args.config} gives hidden_layers = {hidden_layers!r}: {exc}") from None
     options = {k: v for k, v in given.items() if k in TRAIN_FIELDS}
+    try:
+        train = dataclasses.replace(preset.train, **options)
+    except ValueError as exc:                                  # name the flag the user typed, if it was one
+        name = str(exc).split()[0]
+        raise ValueError(_flag(name) + str(exc)[len(name):] if name in flags else str(exc)) from None
     return TrainRequest(preset, data, preset.data_options if data == preset.data else {}, given.get("label"),
                         tuple(hidden_layers), given.get("hidden_activation", preset.hidden_activation),
                         given.get("output"), given.get("test_fraction"), given.get("standardize"),
-                        dataclasses.replace(preset.train, **options), frozenset(options))
+                        train, frozenset(options))
 
 
 def _read_config(path: str) -> dict[str, Any]:
@@ -274,18 +285,19 @@ def _read_config(path: str) -> dict[str, Any]:
                 import tomli as tomllib
             options = tomllib.loads(text.decode("utf-8"))
     except Exception as exc:                                      # the parsers' own error types
-        kind = file.suffix.lstrip(".").upper() or "TOML"
+        kind = "JSON" if file.suffix.lower() == ".json" else "TOML (a .json file is read as JSON)"
         raise ValueError(f"the config file {path} is not valid {kind}: {exc}") from None
     if not isinstance(options, dict):
         raise ValueError(f"the config file {path} must hold a table of options")
     unknown = sorted(set(options) - set(TRAIN_FIELDS) - set(NETWORK_KEYS))
     if unknown:
         raise ValueError(f"the config file {path} has unknown option(s): {', '.join(unknown)}")
-    for key, kind in NETWORK_KEYS.items():
+    for key, (kind, what) in NETWORK_KEYS.items():
         if key in options and (not isinstance(options[key], kind) or isinstance(options[key], bool) != (kind is bool)):
-            kinds = kind if isinstance(kind, tuple) else (kind,)
-            expected = "true or false" if kind is bool else "a " + " or ".join(k.__name__ for k in kinds)
-            raise ValueError(f"the config file {path} gives {key} = {options[key]!r}; expected {expected}")
+            raise ValueError(f"the config file {path} gives {key} = {options[key]!r}; expected {what}")
+    for key, value in options.items():                        # TOML has no null: "none" is None, as on the flags
+        if key in TRAIN_FIELDS and value == "none" and _kind(TRAIN_FIELDS[key])[1]:
+            options[key] = None
     if "preset" in options and options["preset"] not in PRESETS:
         raise ValueError(f"the config file {path} gives preset = {options['preset']!r}; expected one of "
                          f"{', '.join(PRESETS)}")
@@ -323,17 +335,25 @@ def _fit_output(data: datasets.Dataset, output: str | None) -> tuple[np.ndarray,
 
 def _check_resume(args: argparse.Namespace, request: TrainRequest, saved: SavedModel) -> None:
     """Refuse what a resumed run cannot change: its settings are in the model file."""
+    if not _resumable(saved):
+        raise ValueError(f"{args.resume} was not written by chainrule train (it lacks the training options, "
+                         f"state or data); it cannot be resumed")
+    if args.config:
+        raise ValueError("--config and --resume do not go together: the run's settings are in the model file")
     changed = sorted({_flag(k) for k in request.given - set(RESUMABLE)
                       if getattr(request.train, k) != getattr(saved.train, k)}
                      | {_flag(k) for k in NETWORK_KEYS if getattr(args, k, None) is not None})
-    if args.config:
-        raise ValueError("--config and --resume do not go together: the run's settings are in the model file")
     if changed:
+        allowed = ", ".join(_flag(k) for k in RESUMABLE)
         raise ValueError(f"{', '.join(changed)} cannot change when resuming: the run's settings are in "
-                         f"{args.resume} (only --num-epochs, --out and the output flags can be given)")
-    if saved.train is None or saved.state is None or saved.prep is None or saved.prep.data is None:
-        raise ValueError(f"{args.resume} was not written by chainrule train (it lacks the training options, "
-                         f"state or data); it cannot be resumed")
+                         f"{args.resume} (only {allowed}, --out and the output flags can be given)")
+
+
+def _resumable(saved: SavedModel) -> bool:
+    """Whether ``chainrule train --resume`` can continue this model: it needs the run's options,
+    its state and where its data came from."""
+    return (saved.train is not None and saved.state is not None and saved.prep is not None
+            and saved.prep.data is not None)
 
 
 def _check_flags(request: TrainRequest) -> None:
@@ -344,7 +364,8 @@ def _check_flags(request: TrainRequest) -> None:
     if train.init != "random" and "scale" in given:
         raise ValueError(f"--scale is the factor of --init random; --init {train.init} has its own")
     if train.patience is None and given & {"min_delta", "restore_best"}:
-        raise ValueError("--min-delta and --restore-best are for early stopping: give --patience too")
+        flags = " and ".join(_flag(k) for k in sorted(given & {"min_delta", "restore_best"}))
+        raise ValueError(f"{flags} {'are' if ' and ' in flags else 'is'} for early stopping: give --patience too")
 
 
 def _prepare(data, Y, test_fraction, seed, standardize, standardizer=None):
@@ -383,8 +404,9 @@ def _train(args: argparse.Namespace) -> int:
             raise ValueError(f"{name} must be a positive integer; got {value}")
     train = request.train
     if train.seed is None:
-        raise ValueError("--seed none is for the library; the command line's runs are reproducible: give a seed")
-    out = _output_folder(args.out)
+        raise ValueError("seed none (a fresh seed for each run) is for the library; the command line's runs are "
+                         "reproducible: give a seed")
+    out = _output_folder(args.out or (str(Path(args.resume).parent) if args.resume else "chainrule-output"))
     data = _load_data(request.data, request.label, request.data_options)
     Y, output = _fit_output(data, request.output)
     if saved is not None:
@@ -396,7 +418,8 @@ def _train(args: argparse.Namespace) -> int:
         state = None
         test_fraction = request.test_fraction
         if test_fraction is None:
-            test_fraction = 0.0 if data.name == "flower" else 0.2
+            test_fraction = (request.preset.test_fraction if request.data == request.preset.data
+                             else 0.0 if data.name == "flower" else 0.2)
         standardize = request.standardize
         if standardize is None:
             standardize = data.name not in datasets.DATASETS or data.name in REAL_DATA
@@ -407,17 +430,26 @@ def _train(args: argparse.Namespace) -> int:
     if mode != "quiet":
         _print_setup(config, data, X_train, X_test, train, request.preset, standardizer, out)
     model = SavedModel(config, [], train, None, None, prep, data.feature_names, data.classes)
-    callbacks = []
+    checkpoint = None
     if args.save_every:
-        callbacks.append(Checkpoint(saver(out / "model.npz", model), args.save_every,
-                                    before=saved.history if saved is not None else None))
+        checkpoint = Checkpoint(saver(out / "model.npz", model), args.save_every,
+                                before=saved.history if saved is not None else None)
     with Progress(train.num_epochs, args.print_every or max(1, train.num_epochs // 10), mode) as progress:
         try:
             result = fit(config, X_train, Y_train, train, state=state, validation_data=validation,
-                         callbacks=[progress, *callbacks])
+                         callbacks=[progress, *([checkpoint] if checkpoint else [])])
         except TrainingDiverged as exc:
-            kept = "Nothing was written." if not args.save_every else f"{out / 'model.npz'} holds the last checkpoint."
+            kept = "Nothing was written."
+            if checkpoint is not None and checkpoint.saved_epoch is not None:
+                kept = f"{out / 'model.npz'} holds the checkpoint after epoch {checkpoint.saved_epoch}."
             raise ValueError(f"{exc.reason} {kept}") from None
+        except KeyboardInterrupt:
+            if checkpoint is None or checkpoint.saved_epoch is None:
+                raise
+            end = (state.epoch if state is not None else 0) + train.num_epochs
+            raise KeyboardInterrupt(f"{out / 'model.npz'} holds the checkpoint after epoch {checkpoint.saved_epoch}; "
+                                    f"chainrule train --resume {out / 'model.npz'} --num-epochs "
+                                    f"{end - checkpoint.saved_epoch - 1} finishes the run") from None
     history = saved.history.then(result.history) if saved is not None and saved.history is not None else result.history
 
     figures = {"final_cost": float(history.cost[-1]) if len(history) else None,
@@ -679,7 +711,7 @@ def _summary(args: argparse.Namespace) -> int:
     if parts:
         print("Figures: " + "; ".join(parts))
     if model.state is not None and model.state.opt_state is not None:
-        resumable = " (resumable with --resume)" if model.train is not None and model.prep is not None else ""
+        resumable = " (resumable with --resume)" if _resumable(model) else ""
         print(f"State: epoch {model.state.epoch}, {type(model.state.opt_state).__name__} after "
               f"{model.state.opt_state.t} steps{resumable}")
     return 0
@@ -709,10 +741,10 @@ def main(argv: list[str] | None = None) -> int:
         message = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) and exc.strerror else str(exc)
         print(f"chainrule: error: {message}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if debug:
             raise
-        print("chainrule: interrupted", file=sys.stderr)
+        print("chainrule: interrupted" + (f"; {exc}" if str(exc) else ""), file=sys.stderr)
         return 130
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from ._checks import check_number, check_params, check_X, check_Y
 from .layers import LayerParams
 from .model import ModelConfig, backward_per_example, check_config, evaluate, gradients
+from .optimizers import gd
 
 
 class ComparisonRow(NamedTuple):
@@ -58,6 +59,7 @@ def compare_conventions(
     check_number("num_epochs", num_epochs, "a non-negative integer", lambda v: v >= 0, integer=True)
     start = [LayerParams(W.astype(X.dtype), b.astype(X.dtype)) for W, b in check_params(params, config.layer_dims)]
     runs = {"deferred": start, "absorbed": start, **({"per_example": start} if per_example else {})}
+    descend = gd()
 
     def cost(params) -> float:
         return evaluate(params, X, Y, config)[0]
@@ -67,7 +69,7 @@ def compare_conventions(
             grads = backward_per_example(params, X, Y, config)
         else:
             grads = gradients(params, X, Y, config, name).grads
-        return [LayerParams(p.W - learning_rate * g.dW, p.b - learning_rate * g.db) for p, g in zip(params, grads)]
+        return descend.update(params, grads, descend.init(params), learning_rate)[0]
 
     def gaps(name, runs, J):
         """|J − J_deferred| and the largest |W[l] − W[l]_deferred| of each layer, for run ``name``."""

@@ -38,8 +38,9 @@ class History:
     """Per-epoch figures as arrays (one entry per epoch trained), easy to plot.
 
     The arrays are the fields of EpochRecord. stop_reason : "completed", "early stopping",
-    "callback" or "diverged". best_epoch : the epoch early stopping chose (None without
-    early stopping). seed : the seed every random draw of the run came from.
+    "callback", "diverged", or "in progress" (a checkpoint of a run still training).
+    best_epoch : the epoch early stopping chose (None without early stopping). seed : the
+    seed every random draw of the run came from.
     """
 
     epoch: np.ndarray

@@ -95,7 +95,11 @@ class ModelConfig:
                 raise ValueError(f"layer_dims must be positive integers; got {list(dims)}")
         object.__setattr__(self, "layer_dims", tuple(int(n) for n in dims))
         if self.hidden_activation not in HIDDEN_ACTIVATIONS:
-            get_activation(self.hidden_activation)  # unknown name: its own clear error
+            try:
+                get_activation(self.hidden_activation)
+            except ValueError:
+                raise ValueError(f"unknown activation {self.hidden_activation!r} for the hidden layers; expected "
+                                 f"one of: {', '.join(HIDDEN_ACTIVATIONS)}") from None
             raise ValueError(
                 f"hidden_activation {self.hidden_activation!r} is for output layers only; "
                 f"expected one of: {', '.join(HIDDEN_ACTIVATIONS)}"

@@ -22,12 +22,13 @@ from .training import TrainConfig
 
 class Preset(NamedTuple):
     """A recipe: ``data`` (a built-in data set's name) with ``data_options`` for
-    ``datasets.load``, the hidden layers, and the training options."""
+    ``datasets.load`` and the share of it held out, the hidden layers, and the training options."""
 
     name: str
     description: str
     data: str
     data_options: dict
+    test_fraction: float
     hidden_layers: tuple[int, ...]
     hidden_activation: str
     train: TrainConfig
@@ -40,13 +41,14 @@ class Preset(NamedTuple):
 PLANAR = Preset(
     "planar", "Course 1, week 3: the flower, 4 tanh units, weights 0.01·randn after np.random.seed(2), "
     "learning rate 1.2, 10 000 full-batch epochs",
-    "flower", {}, (4,), "tanh",
+    "flower", {}, 0.0, (4,), "tanh",
     TrainConfig(learning_rate=1.2, num_epochs=10_000, init="random", scale=0.01, init_draws="course", seed=2))
 
 OPTIMIZATION = Preset(
-    "optimization", "Course 2, week 2: moons(300, noise 0.2, seed 3), [5, 2] relu, He weights after "
-    "np.random.seed(3), the course's mini-batches of 64, Adam with learning rate 0.0007, 10 000 epochs",
-    "moons", {"m": 300, "noise": 0.2, "seed": 3}, (5, 2), "relu",
+    "optimization", "Course 2, week 2: moons(300, noise 0.2, seed 3), all for training, [5, 2] relu, He "
+    "weights after np.random.seed(3), the course's mini-batches of 64, Adam with learning rate 0.0007, "
+    "10 000 epochs",
+    "moons", {"m": 300, "noise": 0.2, "seed": 3}, 0.0, (5, 2), "relu",
     TrainConfig(optimizer="adam", learning_rate=0.0007, num_epochs=10_000, mini_batch_size=64, batches="course",
                 init="he", init_draws="course", seed=3))
 

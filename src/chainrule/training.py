@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import itertools
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._checks import CONVENTIONS, check_choice, check_number, check_params, check_X, check_Y
+from ._checks import CONVENTIONS, as_matrix, check_choice, check_number, check_params, check_X, check_Y
 from .batches import (
     DROPOUT_STREAM,
     INIT_STREAM,
@@ -47,19 +46,24 @@ from .batches import (
     epoch_rng,
     schedule_for,
 )
-from .callbacks import Callback, DivergenceGuard, EarlyStopping, TrainingDiverged
+from .callbacks import Best, Callback, DivergenceGuard, EarlyStopping, TrainingDiverged
 from .history import EpochRecord, History
 from .layers import LayerGrads, LayerParams
 from .losses import cost_from_loss, get_output, l2_cost
 from .model import INIT_SCHEMES, ModelConfig, check_config, count_correct, evaluate, gradients, init_params
 from .optimizers import DECAYS, OPTIMIZERS, Optimizer, get_optimizer, learning_rate_schedule, new_slot
+from .precision import STORED
 from .workspace import Workspace, gather, make_workspace
 
 INIT_DRAWS = ("chainrule", "course")
 
 
 def _option(default: Any, help: str, **more: Any) -> Any:
-    """A TrainConfig field: its default and a one-line meaning (the command line's help)."""
+    """A TrainConfig field: its default and a one-line meaning (the command line's help).
+
+    ``more`` is what the command line reads too: ``choices``, a ``short`` flag, ``shown``
+    (always shown in the line that says what will be trained) and ``resumable`` (may be given
+    with ``--resume``)."""
     return field(default=default, metadata={"help": help, **more})
 
 
@@ -73,11 +77,11 @@ class TrainConfig:
     an optimizer of your own (such a run cannot be saved to a model file).
     """
 
-    optimizer: Any = _option("gd", "gd, momentum, rmsprop or adam", choices=tuple(OPTIMIZERS))
-    learning_rate: float = _option(0.01, "α0, the learning rate before any decay", short="--lr")
-    num_epochs: int = _option(1000, "how many epochs to train", short="--epochs")
+    optimizer: Any = _option("gd", "gd, momentum, rmsprop or adam", choices=tuple(OPTIMIZERS), shown=True)
+    learning_rate: float = _option(0.01, "α0, the learning rate before any decay", short="--lr", shown=True)
+    num_epochs: int = _option(1000, "how many epochs to train", short="--epochs", shown=True, resumable=True)
     mini_batch_size: int | None = _option(None, "examples per step; none: full batch, one step per epoch",
-                                          short="--batch")
+                                          short="--batch", shown=True)
     batches: Any = _option("shuffled", "shuffled: a fresh permutation of the examples each epoch; course: "
                            "the course's random_mini_batches (its seeds, 10 + 1 + epoch)", choices=SCHEDULES)
     beta: float | None = _option(None, "β of momentum and RMSprop (none: the optimizer's default, 0.9)")
@@ -93,7 +97,7 @@ class TrainConfig:
     convention: str = _option("deferred", "where backward applies the 1/m of J: deferred (in dW and db, the "
                               "course's) or absorbed (in dZ[L])", choices=CONVENTIONS)
     init: str = _option("he", "initial weights: zeros, random (× scale), he (× √(2/n_prev)) or xavier "
-                        "(× √(1/n_prev)); biases zero", choices=INIT_SCHEMES)
+                        "(× √(1/n_prev)); biases zero", choices=INIT_SCHEMES, shown=True)
     scale: float = _option(0.01, "the factor of init random")
     init_draws: str = _option("chainrule", "where the initial weights are drawn from: chainrule, a stream "
                               "of the seed's own; course, np.random.seed(seed) then randn, W1 first, "
@@ -185,19 +189,26 @@ class FitResult(NamedTuple):
 
     params : the trained parameters (the best epoch's when early stopping restored them).
     history : a History, one entry per epoch of this call.
-    state : where training stands after the last epoch: continue with ``fit(…, state=state)``.
+    state : where training stands after the last epoch: continue with
+        ``fit(config, X, Y, result.train, state=result.state)``.
+    train : the run's TrainConfig (its seed chosen, if it was None).
     """
 
     params: list
     history: History
     state: TrainState
+    train: TrainConfig
 
 
 # --- setting a run up -----------------------------------------------------------------------------
 
 
 def train_config(train: TrainConfig | None = None, **options: Any) -> TrainConfig:
-    """``train`` (default: TrainConfig()) with ``options`` replacing some of its fields."""
+    """``train`` (default: TrainConfig()) with ``options`` replacing some of its fields.
+
+    >>> train_config(TrainConfig(learning_rate=0.5), num_epochs=3).num_epochs
+    3
+    """
     if train is None:
         train = TrainConfig()
     elif not isinstance(train, TrainConfig):
@@ -230,40 +241,67 @@ def init_state(config: ModelConfig, train: TrainConfig, dtype: Any = np.float64)
 
 
 def _checked_state(state: Any, config: ModelConfig, optimizer: Optimizer, dtype: np.dtype) -> TrainState:
-    """``state`` with params of the config's shapes and an optimizer state of ``optimizer``'s kind,
-    all cast to ``dtype``; a clear error naming what does not fit."""
+    """``state`` with params of the config's shapes, an optimizer state of ``optimizer``'s kind
+    and early stopping's memory, all finite and cast to ``dtype``; a clear error naming what
+    does not fit."""
     if not isinstance(state, TrainState):
-        raise ValueError(f"state must be a chainrule.TrainState(params, opt_state, epoch); got {type(state).__name__}")
-    params = [LayerParams(W.astype(dtype), b.astype(dtype)) for W, b in check_params(state.params, config.layer_dims)]
+        raise ValueError("state must be a chainrule.TrainState(params, opt_state, epoch, best); "
+                         f"got {type(state).__name__}")
+    params = _checked_params("state.params", state.params, config, dtype)
     epoch = check_number("state.epoch", state.epoch, "a non-negative integer", lambda v: v >= 0, integer=True)
     fresh = optimizer.init(params)
-    if state.opt_state is None:
-        return TrainState(params, fresh, epoch, state.best)
-    given = state.opt_state
+    opt_state = fresh if state.opt_state is None else _checked_opt_state(state.opt_state, fresh, optimizer, dtype)
+    best = state.best
+    if best is not None:
+        if not isinstance(best, Best):
+            raise ValueError(f"state.best must be a chainrule.callbacks.Best or None; got {type(best).__name__}")
+        best = Best(check_number("state.best.cost", best.cost, "a number", lambda v: True) if best.epoch is not None
+                    else math.inf,
+                    None if best.epoch is None else check_number("state.best.epoch", best.epoch,
+                                                                 "a non-negative integer", lambda v: v >= 0, True),
+                    _checked_params("state.best.params", best.params, config, dtype),
+                    check_number("state.best.waited", best.waited, "a non-negative integer", lambda v: v >= 0, True))
+    return TrainState(params, opt_state, epoch, best)
+
+
+def _checked_params(name: str, params: Any, config: ModelConfig, dtype: np.dtype) -> list:
+    try:
+        checked = check_params(params, config.layer_dims)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+    return [LayerParams(W.astype(dtype), b.astype(dtype)) for W, b in checked]
+
+
+def _checked_opt_state(given: Any, fresh: Any, optimizer: Optimizer, dtype: np.dtype) -> Any:
+    """``given`` if it is a state of ``optimizer``'s kind with arrays of the parameters' shapes,
+    finite, cast to ``dtype``."""
     if type(given) is not type(fresh):
-        raise ValueError(f"state.opt_state must be the state of the {optimizer.name!r} optimizer, a "
-                         f"{type(fresh).__name__}; got {type(given).__name__}")
-    checked = {}
+        raise ValueError(f"state.opt_state must be the state of the {optimizer.name!r} optimizer "
+                         f"({type(fresh).__name__}); got {type(given).__name__}")
+    checked = {"t": check_number("state.opt_state.t", given.t, "a non-negative integer", lambda v: v >= 0, True)}
     for name in fresh._fields:
         if name == "t":
-            checked[name] = check_number("state.opt_state.t", given.t, "a non-negative integer",
-                                         lambda v: v >= 0, integer=True)
             continue
-        mine, theirs = getattr(given, name), getattr(fresh, name)
-        if len(mine) != len(theirs) or any(np.shape(a) != np.shape(e) for g, f in zip(mine, theirs)
-                                           for a, e in zip(g, f)):
+        shapes = [tuple(np.shape(a) for a in layer) for layer in getattr(fresh, name)]
+        try:
+            layers = [tuple(as_matrix(a, f"state.opt_state.{name}", dtype, columns="") for a in layer)
+                      for layer in getattr(given, name)]
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, ValueError) and "must be finite" in str(exc):
+                raise
+            layers = None
+        if layers is None or [tuple(a.shape for a in layer) for layer in layers] != shapes:
             raise ValueError(f"state.opt_state.{name} does not have the shapes of these parameters")
-        checked[name] = [LayerGrads(*(np.asarray(a, dtype=dtype) for a in g)) for g in mine]
-    return TrainState(params, type(fresh)(**checked), epoch, state.best)
+        checked[name] = [LayerGrads(*layer) for layer in layers]
+    return type(fresh)(**checked)
 
 
 def _checked_validation(validation_data: Any, config: ModelConfig, dtype: np.dtype):
     if validation_data is None:
         return None
-    try:
-        X_val, Y_val = validation_data
-    except (TypeError, ValueError):
-        raise ValueError("validation_data must be a pair (X_val, Y_val)") from None
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+        raise ValueError(f"validation_data must be a pair (X_val, Y_val); got {type(validation_data).__name__}")
+    X_val, Y_val = validation_data
     X_val = check_X(X_val, config.n_x, "X_val").astype(dtype, copy=False)
     Y_val = check_Y(Y_val, config.output, config.n_y, X_val.shape[1], dtype, like="X_val", name="Y_val")
     return X_val, Y_val
@@ -292,23 +330,35 @@ class Run(NamedTuple):
 def make_step(config: ModelConfig, train: TrainConfig, X: np.ndarray, Y: np.ndarray) -> Callable:
     """``step(params, batch, rng) -> (Y_b, model.Step)``: the gradients of one batch of (X, Y).
 
-    A batch is an index array or a slice of the columns; a slice is used as a view. One
-    Workspace is kept per batch size seen (usually two: the full batches and the remainder),
-    so a step allocates nothing.
+    Parameters
+    ----------
+    config : ModelConfig
+    train : TrainConfig
+        Its convention, keep_prob and lambd are used (L2's n is X's number of examples).
+    X : (n_x, n), Y : (n_y, n)
+        The checked training data, in the dtype the step computes in.
+
+    The step takes params (params[l-1] = (W[l], b[l])), a batch (an index array of m
+    examples, gathered into a buffer, or a slice, used as a view) and the dropout generator
+    (None without dropout), and returns Y_b (n_y, m) and the Step: Z[L], A[L] (n_y, m) and
+    [(∂J/∂W[l], ∂J/∂b[l])] of the batch's cost, the gradients views of buffers that the next
+    step overwrites. One Workspace is kept per batch size seen (usually two: the full batches
+    and the remainder), so a step allocates no array of the batch's size.
     """
-    workspaces: dict[int, Workspace] = {}
-    n, dropout = X.shape[1], train.keep_prob < 1
+    workspaces: dict[tuple[int, bool], Workspace] = {}
+    n, dropout = X.shape[-1], train.keep_prob < 1
 
     def step(params, batch, rng):
-        if isinstance(batch, slice):
+        viewed = isinstance(batch, slice)
+        if viewed:
             X_b, Y_b = X[:, batch], Y[:, batch]
-            m = X_b.shape[1]
+            m = X_b.shape[-1]
         else:
             m = len(batch)
-        ws = workspaces.get(m)
+        ws = workspaces.get((m, viewed))
         if ws is None:
-            ws = workspaces[m] = make_workspace(config.layer_dims, m, X, Y, dropout)
-        if not isinstance(batch, slice):
+            ws = workspaces[m, viewed] = make_workspace(config.layer_dims, m, X, Y, dropout, gather=not viewed)
+        if not viewed:
             X_b, Y_b = gather(X, batch, ws.X), gather(Y, batch, ws.Y)
         return Y_b, gradients(params, X_b, Y_b, config, train.convention, keep_prob=train.keep_prob, rng=rng,
                               lambd=train.lambd, n=n, workspace=ws)
@@ -319,12 +369,27 @@ def make_step(config: ModelConfig, train: TrainConfig, X: np.ndarray, Y: np.ndar
 def run_epoch(state: TrainState, run: Run) -> tuple[TrainState, EpochRecord]:
     """One epoch from ``state``: every batch of the epoch's schedule, one update each.
 
-    Returns the state after the epoch and what it measured. The steps write into buffers;
-    the parameters and optimizer state returned are new arrays, which later epochs never
-    overwrite. An epoch whose cost becomes NaN or infinite ends at that batch (its record's
-    cost says so).
+    Parameters
+    ----------
+    state : TrainState
+        Where the run stands: its params, optimizer state and epoch e (the epoch to run).
+    run : Run
+        What ``iterate`` checked and built once: the data X (n_x, n), Y (n_y, n), the step,
+        the optimizer and the schedules.
+
+    Returns
+    -------
+    (TrainState, EpochRecord)
+        The state after the epoch (epoch e + 1) and what it measured. The record's cost is
+        Σ_b (1/n) Σ_{i in b} L⁽ⁱ⁾ + L2, each batch's share measured before its update.
+
+    The steps write into buffers; the parameters and optimizer state returned are new arrays,
+    which later epochs never overwrite. Overflow and NaN are silenced while the epoch runs (the
+    divergence guard tests the cost); an epoch whose cost becomes NaN or infinite ends at that
+    batch (its record's cost says so). The user's decay and schedule functions and the
+    validation figures run under the caller's floating-point settings.
     """
-    train, epoch, n, output = run.train, state.epoch, run.X.shape[1], run.config.output
+    train, epoch, n, output = run.train, state.epoch, run.X.shape[-1], run.config.output
     alpha = run.rate(epoch)
     rng = epoch_rng(train.seed, DROPOUT_STREAM, epoch) if train.keep_prob < 1 else None
     batches = epoch_batches(run.schedule, epoch, n)
@@ -334,16 +399,15 @@ def run_epoch(state: TrainState, run: Run) -> tuple[TrainState, EpochRecord]:
     with np.errstate(over="ignore", invalid="ignore"):        # overflow and NaN: tested for below
         for k, batch in enumerate(batches):
             Y_b, (ZL, AL, grads) = run.step(params, batch, rng)
-            m_b = Y_b.shape[1]
-            data_sum += m_b * float(cost_from_loss(loss_from_Z(ZL, Y_b)))     # Σ_b m_b J_b
+            data_sum += float(cost_from_loss(loss_from_Z(ZL, Y_b), n))          # the batch's share of J: (1/n) Σ_b L
             if lambd:
-                l2_sum += m_b * float(l2_cost([W for W, _ in params], lambd, n))
+                l2_sum += Y_b.shape[-1] / n * float(l2_cost([W for W, _ in params], lambd, n))
             if output != "identity":
                 right, total = count_correct(AL, Y_b, output)
                 correct, labels = correct + right, labels + total
             if not math.isfinite(data_sum + l2_sum):
-                if k > 0:                                     # out of the slots, which the next epoch reuses
-                    params = [LayerParams(W.copy(), b.copy()) for W, b in params]
+                if k > 0 and run.slots:                       # out of the slots, which the next epoch reuses
+                    params, opt_state = _copied(params), _copied_state(opt_state)
                 break
             if run.slots:                                     # a built-in optimizer: into a slot, the last
                 params, opt_state = update(params, grads, opt_state, alpha,      # step into new arrays
@@ -354,23 +418,33 @@ def run_epoch(state: TrainState, run: Run) -> tuple[TrainState, EpochRecord]:
     val_cost = val_accuracy = math.nan
     if run.validation is not None:
         val_cost, val_accuracy = evaluate(params, *run.validation, run.config)
-    record = EpochRecord(epoch, (data_sum + l2_sum) / n, data_sum / n, l2_sum / n,        # means over the n examples
-                         correct / labels if labels else math.nan, alpha, val_cost, val_accuracy)
+    record = EpochRecord(epoch, data_sum + l2_sum, data_sum, l2_sum, correct / labels if labels else math.nan,
+                         alpha, val_cost, val_accuracy)
     return TrainState(params, opt_state, epoch + 1, state.best), record
+
+
+def _copied(pairs: list) -> list:
+    return [type(pair)(pair[0].copy(), pair[1].copy()) for pair in pairs]
+
+
+def _copied_state(opt_state: Any) -> Any:
+    """A built-in optimizer's state with its arrays copied (t is a number)."""
+    return opt_state._replace(**{name: _copied(getattr(opt_state, name)) for name in opt_state._fields if name != "t"})
 
 
 # --- the loop -------------------------------------------------------------------------------------
 
 
 class Epochs:
-    """The iterator ``iterate`` returns: each ``next()`` trains one epoch and gives ``(state, record)``.
+    """The iterator ``iterate`` returns: each ``next()`` trains one epoch and gives ``(state,
+    record)``, ``train.num_epochs`` times.
 
     ``state`` is where the run stands (before the first ``next()``: its start); ``train`` is
-    the run's TrainConfig, its seed chosen if it was None.
+    the run's TrainConfig, its seed chosen if it was None; ``left`` the epochs still to run.
     """
 
     def __init__(self, run: Run, state: TrainState):
-        self.run, self.state = run, state
+        self.run, self.state, self.left = run, state, run.train.num_epochs
 
     @property
     def train(self) -> TrainConfig:
@@ -380,16 +454,34 @@ class Epochs:
         return self
 
     def __next__(self) -> tuple[TrainState, EpochRecord]:
+        if self.left <= 0:
+            raise StopIteration
+        self.left -= 1
         self.state, record = run_epoch(self.state, self.run)
         return self.state, record
 
 
 def iterate(config: ModelConfig, X: Any, Y: Any, train: TrainConfig | None = None, state: TrainState | None = None,
             *, validation_data: tuple[Any, Any] | None = None, **options: Any) -> Epochs:
-    """Train epoch by epoch, for ever: an iterator of ``(state, record)``, one per epoch.
+    """Train epoch by epoch: an iterator of ``(state, record)``, one per epoch, for
+    ``train.num_epochs`` epochs.
 
-    The arguments are ``fit``'s (``train.num_epochs`` and the stopping options are not used:
-    the caller decides when to stop). Everything is checked here, once.
+    Parameters
+    ----------
+    config : ModelConfig
+    X : (n_x, n), Y : (n_y, n)
+        The training data, one example per column.
+    train : TrainConfig, optional
+    state : TrainState, optional
+        Where to start (default: a new start drawn as ``train`` says).
+    validation_data : (X_val (n_x, m_val), Y_val (n_y, m_val)), optional
+    **options
+        Fields of TrainConfig that replace those of ``train``.
+
+    No stopping policy runs here: the divergence guard and early stopping (``patience``,
+    ``divergence_factor``) are ``fit``'s callbacks; a caller that steps the epochs itself
+    decides when to stop (``chainrule.callbacks`` has the policies to call). Everything is
+    checked here, once; each ``next()`` then runs ``run_epoch``.
 
     >>> import chainrule as cr
     >>> data = cr.datasets.planar_flower()
@@ -402,17 +494,23 @@ def iterate(config: ModelConfig, X: Any, Y: Any, train: TrainConfig | None = Non
     config = check_config(config)
     train = train_config(train, **options)
     X = check_X(X, config.n_x)
-    Y = check_Y(Y, config.output, config.n_y, X.shape[1], X.dtype)
+    if X.dtype not in STORED:
+        raise ValueError(f"X must be float16, float32 or float64 to train (parameters are stored in float32 or "
+                         f"float64); got {X.dtype}")
+    Y = check_Y(Y, config.output, config.n_y, X.shape[-1], X.dtype)
     if train.keep_prob < 1 and config.L == 1:
         raise ValueError("keep_prob < 1 drops hidden units, and this network has no hidden layer")
     validation = _checked_validation(validation_data, config, X.dtype)
     if train.seed is None:
-        train = dataclasses.replace(train, seed=int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> 1))
+        if state is not None and getattr(state, "epoch", 0):
+            raise ValueError("seed None draws a fresh seed, and a run resumed at epoch "
+                             f"{state.epoch} needs its own: pass the run's TrainConfig (FitResult.train)")
+        train = dataclasses.replace(train, seed=int(np.random.SeedSequence().generate_state(1, np.uint32)[0]))
     optimizer = make_optimizer(train)
     state = init_state(config, train, X.dtype) if state is None else _checked_state(state, config, optimizer, X.dtype)
     slots = [new_slot(optimizer, state.params) for _ in range(2)] if optimizer.takes_out else []
     run = Run(config, train, X, Y, validation, make_step(config, train, X, Y), optimizer,
-              schedule_for(train.batches, train.mini_batch_size, train.seed, X.shape[1]),
+              schedule_for(train.batches, train.mini_batch_size, train.seed, X.shape[-1]),
               learning_rate_schedule(train.learning_rate, train.decay, train.decay_rate, train.time_interval),
               slots, get_output(config.output).loss_from_Z)
     return Epochs(run, state)
@@ -453,7 +551,14 @@ def fit(config: ModelConfig, X: Any, Y: Any, train: TrainConfig | None = None, *
     Returns
     -------
     FitResult
-        params, history and the final state.
+        params, history, the final state and the run's TrainConfig.
+
+    >>> import chainrule as cr
+    >>> data = cr.datasets.planar_flower()
+    >>> config, train = cr.presets.planar()
+    >>> result = cr.fit(config, data.X, data.Y, train, num_epochs=1001)
+    >>> print(f"{result.history.cost[1000]:.6f}", result.state.epoch)
+    0.288083 1001
 
     Raises
     ------
@@ -463,37 +568,65 @@ def fit(config: ModelConfig, X: Any, Y: Any, train: TrainConfig | None = None, *
         the history up to there.
     """
     epochs = iterate(config, X, Y, train, state, validation_data=validation_data, **options)
-    train = epochs.train
-    early = None if train.patience is None else EarlyStopping(
-        train.patience, train.min_delta, train.restore_best, "val_cost" if validation_data is not None else "cost")
-    everyone = [DivergenceGuard(train.divergence_factor), *([early] if early else []), *_checked_callbacks(callbacks)]
+    train, given = epochs.train, _checked_callbacks(callbacks)
+    policies = [DivergenceGuard(train.divergence_factor)]
+    if train.patience is not None:
+        policies.append(EarlyStopping(train.patience, train.min_delta, train.restore_best,
+                                      "val_cost" if validation_data is not None else "cost"))
+    everyone = [(callback, getattr(callback, "carry", None)) for callback in policies + given]
+    early = _early_stopping(policies + given)
     records, stop_reason = [], "completed"
     try:
-        state = epochs.state
-        for callback in everyone:
-            getattr(callback, "start", _nothing)(state)
-        for state, record in itertools.islice(epochs, train.num_epochs):
+        for callback, _ in everyone:
+            getattr(callback, "start", _nothing)(epochs.state)
+        for state, record in epochs:
             records.append(record)
-            stops = [callback for callback in everyone if callback(record, state)]   # every one is called
+            stops = []
+            for callback, carry in everyone:                   # every one is called
+                if _stops(callback, record, state):
+                    stops.append(callback)
+                if carry is not None:                          # its memory travels with the state
+                    state = epochs.state = _same(state, carry(state))
             if stops:
                 stop_reason = getattr(stops[0], "stop_reason", "callback")
                 break
-        for callback in everyone:
-            state = getattr(callback, "finish", _same)(state)
+        state = epochs.state
+        for callback, _ in everyone:
+            state = _same(state, getattr(callback, "finish", _nothing)(state))
     except TrainingDiverged as exc:
         exc.history = History.from_records(records, stop_reason="diverged", seed=train.seed)
         raise
     history = History.from_records(records, stop_reason=stop_reason, seed=train.seed,
                                    best_epoch=early.best_epoch if early else None)
-    return FitResult(early.final_params(state) if early else state.params, history, state)
+    return FitResult(early.final_params(state) if early else state.params, history, state, train)
+
+
+def _early_stopping(callbacks: list) -> Any:
+    """The one callback that chooses the parameters to return (early stopping), or None."""
+    choosers = [c for c in callbacks if hasattr(c, "final_params")]
+    if len(choosers) > 1:
+        raise ValueError("early stopping is asked for twice: by TrainConfig.patience and in callbacks; keep one")
+    return choosers[0] if choosers else None
+
+
+def _stops(callback: Callable, record: EpochRecord, state: TrainState) -> bool:
+    """Whether ``callback`` asks to stop: any true value; a clear error for an answer that is neither."""
+    answer = callback(record, state)
+    try:
+        return bool(answer)
+    except ValueError:                                      # an array of several values
+        raise ValueError(f"callback {getattr(callback, '__name__', type(callback).__name__)} returned a "
+                         f"{type(answer).__name__}; a callback returns a true value to stop training, "
+                         f"anything false to go on") from None
 
 
 def _nothing(state: TrainState) -> None:
     return None
 
 
-def _same(state: TrainState) -> TrainState:
-    return state
+def _same(state: TrainState, changed: Any) -> TrainState:
+    """What a hook returned, or the state it was given if it returned None."""
+    return state if changed is None else changed
 
 
 def _checked_callbacks(callbacks: Any) -> list:

@@ -47,18 +47,19 @@ class LayerBuffers(NamedTuple):
     dA: np.ndarray | None
     dA_kept: np.ndarray | None
     dZ: np.ndarray
-    dZ_mean: np.ndarray
+    dZ_mean: np.ndarray | None
     dW: np.ndarray
     db: np.ndarray
 
 
 class Workspace(NamedTuple):
-    """The buffers of one batch size m: X (n_x, m) and Y (n_y, m) receive the batch (laid out
-    like the training X and Y), ``layers[l-1]`` holds layer l's, and ``grads`` lists their
-    [(dW[l], db[l])] (overwritten by every step)."""
+    """The buffers of one batch size m: X (n_x, m) and Y (n_y, m) receive a gathered batch (laid
+    out like the training X and Y; None where batches are slices, used as views),
+    ``layers[l-1]`` holds layer l's, and ``grads`` lists their [(dW[l], db[l])] (overwritten by
+    every step)."""
 
-    X: np.ndarray
-    Y: np.ndarray
+    X: np.ndarray | None
+    Y: np.ndarray | None
     layers: tuple[LayerBuffers, ...]
     grads: list[LayerGrads]
 
@@ -69,11 +70,13 @@ def _like(array: np.ndarray, rows: int, m: int) -> np.ndarray:
     return np.empty((rows, m), dtype=array.dtype, order="F" if columns else "C")
 
 
-def make_workspace(layer_dims: Sequence[int], m: int, X: np.ndarray, Y: np.ndarray, dropout: bool) -> Workspace:
+def make_workspace(layer_dims: Sequence[int], m: int, X: np.ndarray, Y: np.ndarray, dropout: bool,
+                   gather: bool = True) -> Workspace:
     """Allocate the buffers for batches of m examples of the network ``layer_dims``.
 
     X and Y are the training data (their dtype and layout are copied); ``dropout`` says
-    whether hidden layers need mask buffers.
+    whether hidden layers need mask buffers, ``gather`` whether batches are gathered (index
+    arrays) rather than viewed (slices).
     """
     dtype = X.dtype
     L = len(layer_dims) - 1
@@ -92,8 +95,8 @@ def make_workspace(layer_dims: Sequence[int], m: int, X: np.ndarray, Y: np.ndarr
             dA=empty(n) if hidden else None, dA_kept=empty(n) if drops else None,
             dZ=empty(n), dZ_mean=empty(n) if m < n_prev else None,       # dZ smaller than dW: see linear_backward
             dW=np.empty((n, n_prev), dtype), db=np.empty((n, 1), dtype)))
-    return Workspace(_like(X, layer_dims[0], m), _like(Y, Y.shape[0], m), tuple(layers),
-                     [LayerGrads(b.dW, b.db) for b in layers])
+    return Workspace(_like(X, layer_dims[0], m) if gather else None, _like(Y, Y.shape[0], m) if gather else None,
+                     tuple(layers), [LayerGrads(b.dW, b.db) for b in layers])
 
 
 def gather(X: np.ndarray, batch: np.ndarray, out: np.ndarray) -> np.ndarray:
