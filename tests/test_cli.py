@@ -115,12 +115,32 @@ def test_resume_continues_exactly(tmp_path, capsys):
     assert rest.train == dataclasses.replace(whole.train, num_epochs=12)
 
 
-def test_resume_without_num_epochs_trains_as_many_again(tmp_path):
+def test_resume_without_num_epochs_trains_as_many_again_into_the_models_folder(tmp_path):
     first = tmp_path / "first"
     assert cli.main(["train", "--num-epochs", "6", "--quiet", "--out", str(first)]) == 0
-    assert cli.main(["train", "--resume", str(first / "model.npz"), "--quiet", "--out", str(tmp_path / "rest")]) == 0
-    rest = load_model(tmp_path / "rest" / "model.npz")
+    assert cli.main(["train", "--resume", str(first / "model.npz"), "--quiet"]) == 0
+    rest = load_model(first / "model.npz")
     assert list(rest.history.epoch) == list(range(12)) and rest.state.epoch == 12
+    assert len((first / "history.csv").read_text().splitlines()) == 1 + 12
+
+
+def test_an_interrupted_run_says_where_its_checkpoint_is_and_how_to_finish(tmp_path, monkeypatch, capsys):
+    """Ctrl-C after epoch 6 of 20 with --save-every 5: the checkpoint after epoch 4 and the
+    command that trains the 15 epochs left."""
+    real_fit = cli.fit
+
+    def interrupted(*args, callbacks=(), **kwargs):
+        def stop(record, state):
+            if record.epoch == 6:
+                raise KeyboardInterrupt
+        return real_fit(*args, callbacks=[*callbacks, stop], **kwargs)
+
+    monkeypatch.setattr(cli, "fit", interrupted)
+    assert cli.main(["train", "--num-epochs", "20", "--save-every", "5", "--quiet", "--out", str(tmp_path)]) == 130
+    path = tmp_path / "model.npz"
+    assert capsys.readouterr().err.strip() == (f"chainrule: interrupted; {path} holds the checkpoint after epoch 4; "
+                                               f"chainrule train --resume {path} --num-epochs 15 finishes the run")
+    assert load_model(path).state.epoch == 5 and load_model(path).history.stop_reason == "in progress"
 
 
 def test_a_format_1_model_resumes_as_that_release_would_have(tmp_path):

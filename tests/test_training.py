@@ -517,6 +517,44 @@ def test_iterate_steps_the_same_run_as_fit(flower):
     assert epochs.state is steps[-1][0]
 
 
+def test_iterate_stops_after_num_epochs(flower):
+    config, train = cr.presets.planar()
+    epochs = iterate(config, flower.X, flower.Y, train, num_epochs=3)
+    assert [s.epoch for s, _ in epochs] == [1, 2, 3] and epochs.left == 0
+    with pytest.raises(StopIteration):
+        next(epochs)
+
+
+def test_callback_objects_whose_hooks_return_nothing_keep_the_state(rng):
+    config = cr.ModelConfig([3, 4, 1], "tanh", "sigmoid")
+    params, X, Y = random_problem(config, 10, rng)
+    seen = []
+
+    class Quiet:
+        def start(self, state):
+            seen.append(("start", state.epoch))
+
+        def __call__(self, record, state):
+            seen.append(("epoch", state.epoch))
+
+        def finish(self, state):
+            seen.append(("finish", state.epoch))
+
+    result = fit(config, X, Y, state=TrainState(params), num_epochs=2, callbacks=[Quiet()])
+    assert seen == [("start", 0), ("epoch", 1), ("epoch", 2), ("finish", 2)] and result.state.epoch == 2
+
+
+def test_a_callback_answer_that_is_neither_true_nor_false_is_named(rng):
+    config = cr.ModelConfig([3, 4, 1], "tanh", "sigmoid")
+    params, X, Y = random_problem(config, 10, rng)
+
+    def noisy(record, state):
+        return np.array([record.cost, record.accuracy])
+
+    with pytest.raises(ValueError, match="callback noisy returned a ndarray; a callback returns a true value to stop"):
+        fit(config, X, Y, state=TrainState(params), num_epochs=2, callbacks=[noisy])
+
+
 def test_a_seed_of_none_is_chosen_once_and_recorded(rng):
     config = cr.ModelConfig([3, 4, 1], "tanh", "sigmoid")
     _, X, Y = random_problem(config, 20, rng)
@@ -543,6 +581,7 @@ def test_a_seed_of_none_is_chosen_once_and_recorded(rng):
     (dict(keep_prob=0), r"keep_prob must be in \(0, 1\]"),
     (dict(lambd=-1), "lambd must be a non-negative number"),
     (dict(validation_data=np.ones((3, 4))), "validation_data must be a pair"),
+    (dict(validation_data=np.ones((2, 10))), r"validation_data must be a pair \(X_val, Y_val\); got ndarray"),
     (dict(decay="cosine"), "decay must be None, 'inverse_time', 'stepped'"),
     (dict(batches=lambda e, m: [np.arange(m - 1)]),
      "every example once per epoch; in epoch 0 example 9 is used 0 times"),
