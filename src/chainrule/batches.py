@@ -15,6 +15,7 @@ how many another made, and a run resumed at epoch e draws what an uninterrupted 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -74,11 +75,12 @@ def check_batch_size(mini_batch_size: Any) -> int:
 
 
 def schedule_for(batches: str | Batches, mini_batch_size: int | None, seed: int, m: int) -> Batches:
-    """The schedule of a run: a function given as ``batches`` is used as it is; otherwise full
-    batches when ``mini_batch_size`` is None or at least m, else "shuffled" (``shuffled_batches``
-    with the run's seed) or "course" (``course_mini_batches``, the course's seeds)."""
+    """The schedule of a run: a function given as ``batches``, its every epoch checked by
+    ``epoch_batches``; otherwise full batches when ``mini_batch_size`` is None or at least m,
+    else "shuffled" (``shuffled_batches`` with the run's seed) or "course"
+    (``course_mini_batches``, the course's seeds)."""
     if callable(batches):
-        return batches
+        return functools.partial(epoch_batches, batches)
     if mini_batch_size is None or mini_batch_size >= m:
         return full_batch()
     if batches == "course":

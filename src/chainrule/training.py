@@ -42,7 +42,6 @@ from .batches import (
     SCHEDULES,
     Batches,
     check_batch_size,
-    epoch_batches,
     epoch_rng,
     schedule_for,
 )
@@ -392,7 +391,7 @@ def run_epoch(state: TrainState, run: Run) -> tuple[TrainState, EpochRecord]:
     train, epoch, n, output = run.train, state.epoch, run.X.shape[-1], run.config.output
     alpha = run.rate(epoch)
     rng = epoch_rng(train.seed, DROPOUT_STREAM, epoch) if train.keep_prob < 1 else None
-    batches = epoch_batches(run.schedule, epoch, n)
+    batches = run.schedule(epoch, n)
     loss_from_Z, lambd = run.loss_from_Z, train.lambd
     params, opt_state, update, last = state.params, state.opt_state, run.optimizer.update, len(batches) - 1
     data_sum = l2_sum = correct = labels = 0.0
