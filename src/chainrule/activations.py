@@ -9,8 +9,8 @@ backward step is the chain rule through g,
 All arrays have shape (n_l, m): one column per example (classes, for softmax, on the axis
 before the examples). The backward step does not care which derivative dA is (∂L per
 example or ∂J): it multiplies by g′ and so returns the same kind of derivative it was given.
-The forward steps give finite values in range for any finite Z (|Z| = 1e4 included;
-sigmoid's e^{−Z} may overflow to inf there, which is harmless and silenced).
+The forward steps give finite values in range for any finite Z (|Z| = 1e4 included), and
+never overflow.
 
 Both take an optional ``out``, an array of Z's shape and dtype to write the result into, in
 the manner of NumPy's ufuncs; it must not be one of the inputs. The training loop passes
@@ -45,17 +45,29 @@ def _new(like: Array, out: Array | None) -> Array:
     return np.empty_like(like) if out is None else out
 
 
-def sigmoid(Z: Array, out: Array | None = None) -> Array:
-    """σ(Z) = 1 / (1 + e^{−Z}).
+def _exp_floor(dtype: np.dtype) -> float:
+    """The Z below which e^{−Z} would overflow in ``dtype``, less one: −(log of the largest
+    finite value − 1), ≈ −708.8 in float64 and −87.7 in float32."""
+    floor = _EXP_FLOORS.get(dtype)
+    if floor is None:
+        floor = _EXP_FLOORS[dtype] = -(float(np.log(np.finfo(dtype).max)) - 1.0)
+    return floor
 
-    Below Z ≈ −709 (−88 in float32) e^{−Z} overflows to inf and σ comes out as exactly 0,
-    within 1e-308 (1e-38) of its true value: the overflow is harmless, and not warned about.
+
+_EXP_FLOORS: dict = {}
+
+
+def sigmoid(Z: Array, out: Array | None = None) -> Array:
+    """σ(Z) = 1 / (1 + e^{−Z}), with Z taken no lower than where e^{−Z} would overflow.
+
+    Below Z ≈ −708.8 (−87.7 in float32) σ is σ(−708.8) = 1.5e-308 (8e-39), within 1e-307
+    (1e-38) of its true value: no overflow, and nothing to warn about.
     """
-    with np.errstate(over="ignore"):
-        A = np.negative(Z, out)
-        np.exp(A, A)                                        # e^{−Z}
-        A += 1.0
-        return np.divide(1.0, A, A)
+    A = np.maximum(Z, _exp_floor(Z.dtype), out=out)
+    np.negative(A, A)
+    np.exp(A, A)                                            # e^{−Z}
+    A += 1.0
+    return np.divide(1.0, A, A)
 
 
 def sigmoid_backward(dA: Array, Z: Array, A: Array, out: Array | None = None) -> Array:

@@ -24,6 +24,7 @@ Everything here is a leaf: it imports nothing from chainrule.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,7 @@ def compute_dtype(dtype: Any) -> np.dtype:
     return np.dtype(np.float64)
 
 
+@functools.cache
 def accumulate_dtype(dtype: Any) -> np.dtype:
     """The dtype sums of values of ``dtype`` (the cost J, ‖W‖²) are accumulated in: at least float64."""
     return np.promote_types(dtype, np.float64)

@@ -324,6 +324,7 @@ class Run(NamedTuple):
     rate: Callable[[int], float]
     slots: list
     loss_from_Z: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    users: bool                                               # the decay or the schedule is the user's function
 
 
 def make_step(config: ModelConfig, train: TrainConfig, X: np.ndarray, Y: np.ndarray) -> Callable:
@@ -365,7 +366,7 @@ def make_step(config: ModelConfig, train: TrainConfig, X: np.ndarray, Y: np.ndar
     return step
 
 
-def run_epoch(state: TrainState, run: Run) -> tuple[TrainState, EpochRecord]:
+def run_epoch(state: TrainState, run: Run, caller: dict | None = None) -> tuple[TrainState, EpochRecord]:
     """One epoch from ``state``: every batch of the epoch's schedule, one update each.
 
     Parameters
@@ -375,6 +376,10 @@ def run_epoch(state: TrainState, run: Run) -> tuple[TrainState, EpochRecord]:
     run : Run
         What ``iterate`` checked and built once: the data X (n_x, n), Y (n_y, n), the step,
         the optimizer and the schedules.
+    caller : dict, optional
+        The caller's floating-point settings (``np.geterr()``) when it already ignores
+        overflow and invalid operations around its loop, as ``fit`` does, once for all
+        epochs; None: the epoch does so itself.
 
     Returns
     -------
@@ -388,38 +393,54 @@ def run_epoch(state: TrainState, run: Run) -> tuple[TrainState, EpochRecord]:
     batch (its record's cost says so). The user's decay and schedule functions and the
     validation figures run under the caller's floating-point settings.
     """
+    if caller is None:                                         # overflow and NaN: tested for below
+        caller = np.geterr()
+        with np.errstate(over="ignore", invalid="ignore"):
+            return run_epoch(state, run, caller)
     train, epoch, n, output = run.train, state.epoch, run.X.shape[-1], run.config.output
-    alpha = run.rate(epoch)
+    if run.users:                                              # their decay or schedule: their settings
+        alpha, batches = _as_caller(caller, _plan, run, epoch, n)
+    else:
+        alpha, batches = run.rate(epoch), run.schedule(epoch, n)
     rng = epoch_rng(train.seed, DROPOUT_STREAM, epoch) if train.keep_prob < 1 else None
-    batches = run.schedule(epoch, n)
     loss_from_Z, lambd = run.loss_from_Z, train.lambd
     params, opt_state, update, last = state.params, state.opt_state, run.optimizer.update, len(batches) - 1
     data_sum = l2_sum = correct = labels = 0.0
-    with np.errstate(over="ignore", invalid="ignore"):        # overflow and NaN: tested for below
-        for k, batch in enumerate(batches):
-            Y_b, (ZL, AL, grads) = run.step(params, batch, rng)
-            data_sum += float(cost_from_loss(loss_from_Z(ZL, Y_b), n))          # the batch's share of J: (1/n) Σ_b L
-            if lambd:
-                l2_sum += Y_b.shape[-1] / n * float(l2_cost([W for W, _ in params], lambd, n))
-            if output != "identity":
-                right, total = count_correct(AL, Y_b, output)
-                correct, labels = correct + right, labels + total
-            if not math.isfinite(data_sum + l2_sum):
-                if k > 0 and run.slots:                       # out of the slots, which the next epoch reuses
-                    params, opt_state = _copied(params), _copied_state(opt_state)
-                break
-            if run.slots:                                     # a built-in optimizer: into a slot, the last
-                params, opt_state = update(params, grads, opt_state, alpha,      # step into new arrays
-                                           out=None if k == last else run.slots[k % 2])
-            else:                                             # someone else's optimizer may keep the grads
-                grads = [LayerGrads(dW.copy(), db.copy()) for dW, db in grads]
-                params, opt_state = update(params, grads, opt_state, alpha)
+    for k, batch in enumerate(batches):
+        Y_b, (ZL, AL, grads) = run.step(params, batch, rng)
+        data_sum += float(cost_from_loss(loss_from_Z(ZL, Y_b), n))          # the batch's share of J: (1/n) Σ_b L
+        if lambd:
+            l2_sum += Y_b.shape[-1] / n * float(l2_cost([W for W, _ in params], lambd, n))
+        if output != "identity":
+            right, total = count_correct(AL, Y_b, output)
+            correct, labels = correct + right, labels + total
+        if not math.isfinite(data_sum + l2_sum):
+            if k > 0 and run.slots:                       # out of the slots, which the next epoch reuses
+                params, opt_state = _copied(params), _copied_state(opt_state)
+            break
+        if run.slots:                                     # a built-in optimizer: into a slot, the last
+            params, opt_state = update(params, grads, opt_state, alpha,      # step into new arrays
+                                       out=None if k == last else run.slots[k % 2])
+        else:                                             # someone else's optimizer may keep the grads
+            grads = [LayerGrads(dW.copy(), db.copy()) for dW, db in grads]
+            params, opt_state = update(params, grads, opt_state, alpha)
     val_cost = val_accuracy = math.nan
     if run.validation is not None:
-        val_cost, val_accuracy = evaluate(params, *run.validation, run.config)
+        val_cost, val_accuracy = _as_caller(caller, evaluate, params, *run.validation, run.config)
     record = EpochRecord(epoch, data_sum + l2_sum, data_sum, l2_sum, correct / labels if labels else math.nan,
                          alpha, val_cost, val_accuracy)
     return TrainState(params, opt_state, epoch + 1, state.best), record
+
+
+def _plan(run: Run, epoch: int, n: int) -> tuple[float, list]:
+    """The epoch's learning rate α_e and its batches."""
+    return run.rate(epoch), run.schedule(epoch, n)
+
+
+def _as_caller(caller: dict, function: Callable, *args: Any) -> Any:
+    """``function(*args)`` under the caller's floating-point settings: for the user's code."""
+    with np.errstate(**caller):
+        return function(*args)
 
 
 def _copied(pairs: list) -> list:
@@ -444,6 +465,7 @@ class Epochs:
 
     def __init__(self, run: Run, state: TrainState):
         self.run, self.state, self.left = run, state, run.train.num_epochs
+        self.caller: dict | None = None              # see run_epoch: fit silences overflow once for all epochs
 
     @property
     def train(self) -> TrainConfig:
@@ -456,7 +478,7 @@ class Epochs:
         if self.left <= 0:
             raise StopIteration
         self.left -= 1
-        self.state, record = run_epoch(self.state, self.run)
+        self.state, record = run_epoch(self.state, self.run, self.caller)
         return self.state, record
 
 
@@ -511,7 +533,7 @@ def iterate(config: ModelConfig, X: Any, Y: Any, train: TrainConfig | None = Non
     run = Run(config, train, X, Y, validation, make_step(config, train, X, Y), optimizer,
               schedule_for(train.batches, train.mini_batch_size, train.seed, X.shape[-1]),
               learning_rate_schedule(train.learning_rate, train.decay, train.decay_rate, train.time_interval),
-              slots, get_output(config.output).loss_from_Z)
+              slots, get_output(config.output).loss_from_Z, callable(train.decay) or callable(train.batches))
     return Epochs(run, state)
 
 
@@ -572,32 +594,34 @@ def fit(config: ModelConfig, X: Any, Y: Any, train: TrainConfig | None = None, *
     if train.patience is not None:
         policies.append(EarlyStopping(train.patience, train.min_delta, train.restore_best,
                                       "val_cost" if validation_data is not None else "cost"))
-    everyone = [(callback, getattr(callback, "carry", None)) for callback in policies + given]
-    early = _early_stopping(policies + given)
-    records, stop_reason = [], "completed"
+    everyone = [(c, getattr(c, "carry", None), c in given) for c in policies + given]
+    early, caller = _early_stopping(policies + given), np.geterr()
+    records, stop_reason, epochs.caller = [], "completed", caller
     try:
-        for callback, _ in everyone:
-            getattr(callback, "start", _nothing)(epochs.state)
-        for state, record in epochs:
-            records.append(record)
-            stops = []
-            for callback, carry in everyone:                   # every one is called
-                if _stops(callback, record, state):
-                    stops.append(callback)
-                if carry is not None:                          # its memory travels with the state
-                    state = epochs.state = _same(state, carry(state))
-            if stops:
-                stop_reason = getattr(stops[0], "stop_reason", "callback")
-                break
-        state = epochs.state
-        for callback, _ in everyone:
-            state = _same(state, getattr(callback, "finish", _nothing)(state))
+        with np.errstate(over="ignore", invalid="ignore"):     # for every epoch; the user's code runs as the caller's
+            for callback, _, users in everyone:
+                _hook(caller if users else None, getattr(callback, "start", _nothing), epochs.state)
+            for state, record in epochs:
+                records.append(record)
+                state, stops = _after_epoch(everyone, record, state, caller)
+                epochs.state = state
+                if stops:
+                    stop_reason = getattr(stops[0], "stop_reason", "callback")
+                    break
+            state = epochs.state
+            for callback, _, users in everyone:
+                state = _same(state, _hook(caller if users else None, getattr(callback, "finish", _nothing), state))
     except TrainingDiverged as exc:
         exc.history = History.from_records(records, stop_reason="diverged", seed=train.seed)
         raise
     history = History.from_records(records, stop_reason=stop_reason, seed=train.seed,
                                    best_epoch=early.best_epoch if early else None)
     return FitResult(early.final_params(state) if early else state.params, history, state, train)
+
+
+def _hook(caller: dict | None, function: Callable, *args: Any) -> Any:
+    """``function(*args)``; under the caller's floating-point settings when ``caller`` is given."""
+    return function(*args) if caller is None else _as_caller(caller, function, *args)
 
 
 def _early_stopping(callbacks: list) -> Any:
@@ -608,15 +632,24 @@ def _early_stopping(callbacks: list) -> Any:
     return choosers[0] if choosers else None
 
 
-def _stops(callback: Callable, record: EpochRecord, state: TrainState) -> bool:
-    """Whether ``callback`` asks to stop: any true value; a clear error for an answer that is neither."""
-    answer = callback(record, state)
-    try:
-        return bool(answer)
-    except ValueError:                                      # an array of several values
-        raise ValueError(f"callback {getattr(callback, '__name__', type(callback).__name__)} returned a "
-                         f"{type(answer).__name__}; a callback returns a true value to stop training, "
-                         f"anything false to go on") from None
+def _after_epoch(everyone: list, record: EpochRecord, state: TrainState, caller: dict) -> tuple[TrainState, list]:
+    """Call every callback (the user's under the caller's floating-point settings), each after
+    the one before has carried its memory into the state; returns (the state, those that ask
+    to stop)."""
+    stops = []
+    for callback, carry, users in everyone:
+        answer = _as_caller(caller, callback, record, state) if users else callback(record, state)
+        try:
+            stop = bool(answer)
+        except ValueError:                                  # an array of several values
+            raise ValueError(f"callback {getattr(callback, '__name__', type(callback).__name__)} returned a "
+                             f"{type(answer).__name__}; a callback returns a true value to stop training, "
+                             f"anything false to go on") from None
+        if stop:
+            stops.append(callback)
+        if carry is not None:                                # its memory travels with the state
+            state = _same(state, carry(state))
+    return state, stops
 
 
 def _nothing(state: TrainState) -> None:
