@@ -226,9 +226,13 @@ def _put_params(arrays: dict, prefix: str, params: list) -> None:
         arrays[f"{prefix}W{l}"], arrays[f"{prefix}b{l}"] = W, b
 
 
-def _same_params(a: list, b: list) -> bool:
-    return all(x is y or (x.dtype == y.dtype and np.array_equal(x, y))
-               for p, q in zip(a, b) for x, y in zip(p, q))
+def _put_unless_the_models(arrays: dict, prefix: str, params: list, model: list) -> str:
+    """Store ``params`` under ``prefix`` unless they are the model's own: "own" or "model"."""
+    if all(x is y or (x.dtype == y.dtype and np.array_equal(x, y))
+           for p, q in zip(params, model) for x, y in zip(p, q)):
+        return "model"
+    _put_params(arrays, prefix, params)
+    return "own"
 
 
 def _train_meta(train: Any) -> dict | None:
@@ -248,24 +252,20 @@ def _state_meta(arrays: dict, state: Any, params: list, config: ModelConfig, tra
     if not isinstance(state, TrainState):
         raise ValueError(f"state must be a chainrule.TrainState or None; got {type(state).__name__}")
     state_params = _checked_params("state.params", state.params, config)
-    own = not _same_params(state_params, params)
-    if own:
-        _put_params(arrays, "state/", state_params)
+    own = _put_unless_the_models(arrays, "state/", state_params, params)
     epoch = state.epoch
     if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral) or epoch < 0:
         raise ValueError(f"state.epoch must be a non-negative integer; got {epoch!r}")
-    meta = {"epoch": int(epoch), "opt_state": None, "params": "own" if own else "model", "best": None}
+    meta = {"epoch": int(epoch), "opt_state": None, "params": own, "best": None}
     if state.opt_state is not None:
         meta["opt_state"] = _opt_state_meta(arrays, state.opt_state, state_params, train)
     if state.best is not None:
         best = state.best
         if not isinstance(best, Best):
             raise ValueError(f"state.best must be a chainrule.callbacks.Best or None; got {type(best).__name__}")
-        best_params = _checked_params("state.best.params", best.params, config)
-        best_own = not _same_params(best_params, params)
-        if best_own:
-            _put_params(arrays, "best/", best_params)
-        meta["best"] = {"cost": _plain(best.cost, "state.best.cost"), "params": "own" if best_own else "model",
+        best_own = _put_unless_the_models(arrays, "best/", _checked_params("state.best.params", best.params, config),
+                                          params)
+        meta["best"] = {"cost": _plain(best.cost, "state.best.cost"), "params": best_own,
                         "epoch": _optional_int("state.best.epoch", best.epoch),
                         "waited": _optional_int("state.best.waited", best.waited)}
     return meta

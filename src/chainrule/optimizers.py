@@ -144,6 +144,19 @@ def _scaled_step(v: np.ndarray, s: np.ndarray, epsilon: float, out: np.ndarray |
     return np.divide(v, step, step)
 
 
+def _with_one_average(one: Callable, params: list, grads: list, averages: list, learning_rate: float,
+                      out_params: list | None, out_averages: list | None) -> tuple[list, list]:
+    """(new params, new averages), ``one(W, dW, average, α, out_W, out_average)`` applied to
+    every W and b: the loop of an optimizer that keeps one average per array."""
+    new, kept = [], []
+    for (W, b), (dW, db), (aW, ab), (oW, ob), (oaW, oab) in zip(
+            params, grads, averages, out_params or _NO_OUT, out_averages or _NO_OUT):
+        (W, aW), (b, ab) = one(W, dW, aW, learning_rate, oW, oaW), one(b, db, ab, learning_rate, ob, oab)
+        new.append(LayerParams(W, b))
+        kept.append(LayerGrads(aW, ab))
+    return new, kept
+
+
 # --- the optimizers ----------------------------------------------------------------------------
 
 
@@ -182,12 +195,7 @@ def momentum(beta: float = 0.9) -> Optimizer:
         return _descend(W, v, learning_rate, scratch), v
 
     def update(params, grads, state, learning_rate, out=None):
-        P, V = (_NO_OUT, _NO_OUT) if out is None else (out.params, out.state.v)
-        new, v = [], []
-        for (W, b), (dW, db), (vW, vb), (oW, ob), (ovW, ovb) in zip(params, grads, state.v, P, V):
-            (W, vW), (b, vb) = one(W, dW, vW, learning_rate, oW, ovW), one(b, db, vb, learning_rate, ob, ovb)
-            new.append(LayerParams(W, b))
-            v.append(LayerGrads(vW, vb))
+        new, v = _with_one_average(one, params, grads, state.v, learning_rate, out and out.params, out and out.state.v)
         return new, MomentumState(v, state.t + 1)
 
     return Optimizer("momentum", init, update, takes_out=True)
@@ -210,12 +218,7 @@ def rmsprop(beta: float = 0.9, epsilon: float = 1e-8) -> Optimizer:
         return _descend(W, _scaled_step(dW, s, epsilon, scratch), learning_rate, scratch), s
 
     def update(params, grads, state, learning_rate, out=None):
-        P, S = (_NO_OUT, _NO_OUT) if out is None else (out.params, out.state.s)
-        new, s = [], []
-        for (W, b), (dW, db), (sW, sb), (oW, ob), (osW, osb) in zip(params, grads, state.s, P, S):
-            (W, sW), (b, sb) = one(W, dW, sW, learning_rate, oW, osW), one(b, db, sb, learning_rate, ob, osb)
-            new.append(LayerParams(W, b))
-            s.append(LayerGrads(sW, sb))
+        new, s = _with_one_average(one, params, grads, state.s, learning_rate, out and out.params, out and out.state.s)
         return new, RMSpropState(s, state.t + 1)
 
     return Optimizer("rmsprop", init, update, takes_out=True)
