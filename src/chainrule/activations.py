@@ -63,7 +63,7 @@ def sigmoid(Z: Array, out: Array | None = None) -> Array:
     Below Z ≈ −708.8 (−87.7 in float32) σ is σ(−708.8) = 1.5e-308 (8e-39), within 1e-307
     (1e-38) of its true value: no overflow, and nothing to warn about.
     """
-    A = np.maximum(Z, _exp_floor(Z.dtype), out=out)
+    A = np.maximum(Z, _EXP_FLOORS.get(Z.dtype) or _exp_floor(Z.dtype), out=out)
     np.negative(A, A)
     np.exp(A, A)                                            # e^{−Z}
     A += 1.0

@@ -65,7 +65,7 @@ def binary_cross_entropy_from_Z(ZL: np.ndarray, Y: np.ndarray) -> np.ndarray:
     (``np.logaddexp(0, z)`` computes log(1 + e^{z}) as max(z, 0) + log(1 + e^{−|z|}))."""
     L = np.logaddexp(0.0, ZL)
     L -= ZL * Y
-    return _per_example(L)
+    return L if L.shape[-2] == 1 else _per_example(L)
 
 
 def binary_cross_entropy_dAL(AL: np.ndarray, Y: np.ndarray) -> np.ndarray:
