@@ -40,7 +40,7 @@ from .losses import OUTPUTS
 from .model import ModelConfig, accuracy, compute_data_cost, init_params, predict, predict_proba
 from .presets import PLANAR, PRESETS, Preset
 from .testing import BUGS, buggy_backward, random_problem
-from .training import TrainConfig, fit
+from .training import FitResult, TrainConfig, fit
 
 COMMANDS = ("train", "explain", "gradcheck", "compare", "predict", "summary")
 REAL_DATA = ("digits", "breast_cancer", "iris", "wine")
@@ -388,6 +388,48 @@ def _output_folder(out: str) -> Path:
 
 
 def _train(args: argparse.Namespace) -> int:
+    """chainrule train: the request, the data split as before, the run with progress and checkpoints, the files."""
+    request, saved = _train_request(args)
+    out = _output_folder(args.out or (str(Path(args.resume).parent) if args.resume else "chainrule-output"))
+    data = _load_data(request.data, request.label, request.data_options)
+    Y, output = _fit_output(data, request.output)
+    config, state, prep, (X_train, Y_train, X_test, Y_test) = _setup(request, saved, data, Y, output)
+    train = request.train
+    validation = (X_test, Y_test) if X_test.shape[1] else None
+    mode = "quiet" if (args.quiet or args.json) else ("live" if sys.stdout.isatty() else "lines")
+    if mode != "quiet":
+        _print_setup(config, data, X_train, X_test, train, request.preset, prep.standardizer, out)
+    model = SavedModel(config, [], train, None, None, prep, data.feature_names, data.classes)
+    result = _fit_with_progress(args, model, state, saved, (X_train, Y_train), validation, out, mode)
+    history = saved.history.then(result.history) if saved is not None and saved.history is not None else result.history
+
+    figures = {"final_cost": float(history.cost[-1]) if len(history) else None,
+               "train_cost": compute_data_cost(result.params, X_train, Y_train, config)}
+    if validation is not None:
+        figures["test_cost"] = compute_data_cost(result.params, X_test, Y_test, config)
+    if output != "identity":
+        figures["train_accuracy"] = accuracy(result.params, X_train, Y_train, config)
+        if validation is not None:
+            figures["test_accuracy"] = accuracy(result.params, X_test, Y_test, config)
+    model_path = save(out / "model.npz", model._replace(params=result.params, state=result.state, history=history,
+                                                         figures=figures))
+    _write_history_csv(out / "history.csv", history)
+    picture = _save_picture(out / "training.png", history, result.params, config, data, Y, prep.standardizer)
+    if args.json:
+        print(json.dumps({"model": str(model_path), "history": str(out / "history.csv"),
+                          "picture": picture and str(picture), "layer_dims": list(config.layer_dims),
+                          "epochs": len(history), "stop_reason": history.stop_reason,
+                          "best_epoch": history.best_epoch, **figures}, indent=2))
+        return 0
+    print("\n".join(_figure_lines(figures, history, train.restore_best)))
+    if mode != "quiet":
+        print(f"Wrote {model_path}, {out / 'history.csv'}" +
+              (f", {picture}" if picture else " (no picture: matplotlib is not installed)"))
+    return 0
+
+
+def _train_request(args: argparse.Namespace) -> tuple[TrainRequest, SavedModel | None]:
+    """The checked request; with --resume, the saved run's data, output and options, and the saved model."""
     request = _request(args)
     saved = load(args.resume) if args.resume else None
     if saved is not None:
@@ -402,42 +444,47 @@ def _train(args: argparse.Namespace) -> int:
     for name, value in (("--print-every", args.print_every), ("--save-every", args.save_every)):
         if value is not None and value < 1:
             raise ValueError(f"{name} must be a positive integer; got {value}")
-    train = request.train
-    if train.seed is None:
+    if request.train.seed is None:
         raise ValueError("seed none (a fresh seed for each run) is for the library; the command line's runs are "
                          "reproducible: give a seed")
-    out = _output_folder(args.out or (str(Path(args.resume).parent) if args.resume else "chainrule-output"))
-    data = _load_data(request.data, request.label, request.data_options)
-    Y, output = _fit_output(data, request.output)
+    return request, saved
+
+
+def _setup(request: TrainRequest, saved: SavedModel | None, data, Y: np.ndarray, output: str):
+    """The network, the state to continue from, the data preparation and the split (X_train, Y_train, X_test, Y_test).
+
+    A resumed run splits and standardises exactly as the saved one did; a new one takes the request's choices or the
+    defaults of its data."""
+    seed = request.train.seed
     if saved is not None:
-        config, state, prep = saved.config, saved.state, saved.prep
-        X_train, Y_train, X_test, Y_test, standardizer = _prepare(data, Y, prep.test_fraction, train.seed,
-                                                                  False, prep.standardizer)
-    else:
-        config = ModelConfig([data.X.shape[0], *request.hidden_layers, Y.shape[0]], request.hidden_activation, output)
-        state = None
-        test_fraction = request.test_fraction
-        if test_fraction is None:
-            test_fraction = (request.preset.test_fraction if request.data == request.preset.data
-                             else 0.0 if data.name == "flower" else 0.2)
-        standardize = request.standardize
-        if standardize is None:
-            standardize = data.name not in datasets.DATASETS or data.name in REAL_DATA
-        X_train, Y_train, X_test, Y_test, standardizer = _prepare(data, Y, test_fraction, train.seed, standardize)
-        prep = DataPrep(request.data, request.data_options, request.label, test_fraction, standardizer)
-    validation = (X_test, Y_test) if X_test.shape[1] else None
-    mode = "quiet" if (args.quiet or args.json) else ("live" if sys.stdout.isatty() else "lines")
-    if mode != "quiet":
-        _print_setup(config, data, X_train, X_test, train, request.preset, standardizer, out)
-    model = SavedModel(config, [], train, None, None, prep, data.feature_names, data.classes)
+        prep = saved.prep
+        *split, _ = _prepare(data, Y, prep.test_fraction, seed, False, prep.standardizer)
+        return saved.config, saved.state, prep, tuple(split)
+    config = ModelConfig([data.X.shape[0], *request.hidden_layers, Y.shape[0]], request.hidden_activation, output)
+    test_fraction = request.test_fraction
+    if test_fraction is None:
+        test_fraction = (request.preset.test_fraction if request.data == request.preset.data
+                         else 0.0 if data.name == "flower" else 0.2)
+    standardize = request.standardize
+    if standardize is None:
+        standardize = data.name not in datasets.DATASETS or data.name in REAL_DATA
+    *split, standardizer = _prepare(data, Y, test_fraction, seed, standardize)
+    return config, None, DataPrep(request.data, request.data_options, request.label, test_fraction, standardizer), \
+        tuple(split)
+
+
+def _fit_with_progress(args, model: SavedModel, state, saved: SavedModel | None, train_data, validation, out: Path,
+                       mode: str) -> FitResult:
+    """fit with a progress display and, with --save-every, checkpoints; a divergence or Ctrl-C says what was kept."""
+    train = model.train
     checkpoint = None
     if args.save_every:
         checkpoint = Checkpoint(saver(out / "model.npz", model), args.save_every,
                                 before=saved.history if saved is not None else None)
     with Progress(train.num_epochs, args.print_every or max(1, train.num_epochs // 10), mode) as progress:
         try:
-            result = fit(config, X_train, Y_train, train, state=state, validation_data=validation,
-                         callbacks=[progress, *([checkpoint] if checkpoint else [])])
+            return fit(model.config, *train_data, train, state=state, validation_data=validation,
+                       callbacks=[progress, *([checkpoint] if checkpoint else [])])
         except TrainingDiverged as exc:
             kept = "Nothing was written."
             if checkpoint is not None and checkpoint.saved_epoch is not None:
@@ -450,31 +497,6 @@ def _train(args: argparse.Namespace) -> int:
             raise KeyboardInterrupt(f"{out / 'model.npz'} holds the checkpoint after epoch {checkpoint.saved_epoch}; "
                                     f"chainrule train --resume {out / 'model.npz'} --num-epochs "
                                     f"{end - checkpoint.saved_epoch - 1} finishes the run") from None
-    history = saved.history.then(result.history) if saved is not None and saved.history is not None else result.history
-
-    figures = {"final_cost": float(history.cost[-1]) if len(history) else None,
-               "train_cost": compute_data_cost(result.params, X_train, Y_train, config)}
-    if validation is not None:
-        figures["test_cost"] = compute_data_cost(result.params, X_test, Y_test, config)
-    if output != "identity":
-        figures["train_accuracy"] = accuracy(result.params, X_train, Y_train, config)
-        if validation is not None:
-            figures["test_accuracy"] = accuracy(result.params, X_test, Y_test, config)
-    model_path = save(out / "model.npz", model._replace(params=result.params, state=result.state, history=history,
-                                                         figures=figures))
-    _write_history_csv(out / "history.csv", history)
-    picture = _save_picture(out / "training.png", history, result.params, config, data, Y, standardizer)
-    if args.json:
-        print(json.dumps({"model": str(model_path), "history": str(out / "history.csv"),
-                          "picture": picture and str(picture), "layer_dims": list(config.layer_dims),
-                          "epochs": len(history), "stop_reason": history.stop_reason,
-                          "best_epoch": history.best_epoch, **figures}, indent=2))
-        return 0
-    print("\n".join(_figure_lines(figures, history, train.restore_best)))
-    if mode != "quiet":
-        print(f"Wrote {model_path}, {out / 'history.csv'}" +
-              (f", {picture}" if picture else " (no picture: matplotlib is not installed)"))
-    return 0
 
 
 def _figure_lines(figures: dict, history: History, restore_best: bool) -> list[str]:
