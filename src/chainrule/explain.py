@@ -174,74 +174,93 @@ def equations(
         l = L … 1: dW[l], db[l], dA[l-1], dZ[l-1] (no dA[0]).
     """
     config, m, convention, fused, lambd = _check_args(config, m, convention, fused, lambd)
-    dims, L = config.layer_dims, config.L
     absorbed = convention == "absorbed"
-    node_kind = OF_COST if absorbed else PER_EXAMPLE
+    return [*_forward_equations(config, m), *_cost_equations(config, m, lambd),
+            *_output_delta_equations(config, m, absorbed, fused), *_layer_equations(config, m, absorbed, lambd)]
 
-    def col(l: int) -> str:                                        # Z[l], A[l], dZ[l], dA[l]
-        return _shape(dims[l], m)
 
-    def W_shape(l: int) -> str:
-        return _shape(dims[l], dims[l - 1])
+def _col(config: ModelConfig, l: int, m: int) -> str:
+    """The shape of Z[l], A[l], dZ[l], dA[l]: (n_l, m)."""
+    return _shape(config.layer_dims[l], m)
 
-    eqs = [Equation("forward", "A[0]", 0, "A[0]", "X", col(0), "forward", False)]
-    for l in range(1, L + 1):
+
+def _W_shape(config: ModelConfig, l: int) -> str:
+    """The shape of W[l] and dW[l]: (n_l, n_{l-1})."""
+    return _shape(config.layer_dims[l], config.layer_dims[l - 1])
+
+
+def _forward_equations(config: ModelConfig, m: int) -> list[Equation]:
+    """A[0] = X, then Z[l] and A[l] for l = 1 … L."""
+    eqs = [Equation("forward", "A[0]", 0, "A[0]", "X", _col(config, 0, m), "forward", False)]
+    for l in range(1, config.L + 1):
         eqs.append(Equation(
             "forward", f"Z[{l}]", l, f"Z[{l}]", f"W[{l}] A[{l - 1}] + b[{l}]",
-            f"{col(l)} = {W_shape(l)}·{col(l - 1)} + {_shape(dims[l], 1)}", "forward", False))
+            f"{_col(config, l, m)} = {_W_shape(config, l)}·{_col(config, l - 1, m)} + "
+            f"{_shape(config.layer_dims[l], 1)}", "forward", False))
         eqs.append(Equation(
             "forward", f"A[{l}]", l, f"A[{l}]", f"{_G[config.activation(l)]}(Z[{l}])",
-            col(l), "forward", False))
+            _col(config, l, m), "forward", False))
+    return eqs
 
-    eqs.append(Equation(
-        "cost", "L", None, "L(ŷ, y)", _loss_formula(config.output, config.n_y),
-        f"{_shape(config.n_y, 1)}, {_shape(config.n_y, 1)} → scalar", "loss", False))
+
+def _cost_equations(config: ModelConfig, m: int, lambd: float) -> list[Equation]:
+    """The per-example loss L and the cost J, the one place the forward pass meets the 1/m."""
+    L = config.L
+    loss = Equation("cost", "L", None, "L(ŷ, y)", _loss_formula(config.output, config.n_y),
+                    f"{_shape(config.n_y, 1)}, {_shape(config.n_y, 1)} → scalar", "loss", False)
     J_rhs, J_shapes = f"(1/m) Σ_i L(A[{L}]⁽ⁱ⁾, Y⁽ⁱ⁾)", f"scalar = mean of {_shape(1, m)} losses"
     if lambd > 0:
         norms = " + ".join(f"‖W[{l}]‖²_F" for l in range(1, L + 1))
         J_rhs += f" + (λ/(2m)) ({norms})" if L > 1 else f" + (λ/(2m)) {norms}"
         J_shapes += " + scalar"
-    eqs.append(Equation("cost", "J", None, "J", J_rhs, J_shapes, "cost", True))
+    return [loss, Equation("cost", "J", None, "J", J_rhs, J_shapes, "cost", True)]
 
-    # the output delta: the only place "absorbed" puts the 1/m
+
+def _output_delta_equations(config: ModelConfig, m: int, absorbed: bool, fused: bool) -> list[Equation]:
+    """dZ[L] (after dA[L] when unfused): the only place "absorbed" puts the 1/m."""
+    L, col = config.L, _col(config, config.L, m)
+    node_kind = OF_COST if absorbed else PER_EXAMPLE
     if fused:
         rhs = f"(1/m)(A[{L}] − Y)" if absorbed else f"A[{L}] − Y"
-        eqs.append(Equation("backward", f"dZ[{L}]", L, f"dZ[{L}]", rhs,
-                            f"{col(L)} = {col(L)} − {col(L)}", node_kind, absorbed))
+        return [Equation("backward", f"dZ[{L}]", L, f"dZ[{L}]", rhs, f"{col} = {col} − {col}", node_kind, absorbed)]
+    sign, body = _dAL(config.output, L)
+    if absorbed:
+        rhs = f"{sign}(1/m)({body})"
     else:
-        sign, body = _dAL(config.output, L)
-        if absorbed:
-            rhs = f"{sign}(1/m)({body})"
-        else:
-            rhs = f"{sign}({body})" if sign else body
-        eqs.append(Equation("backward", f"dA[{L}]", L, f"dA[{L}]", rhs, col(L), node_kind, absorbed))
-        if config.output == "softmax":                            # a Jacobian product per column
-            rhs = f"A[{L}] ⊙ (dA[{L}] − Σ_k A[{L}]_k dA[{L}]_k)"
-            shapes = f"{col(L)} = {col(L)} ⊙ ({col(L)} − {_shape(1, m)})"
-        else:
-            gp = _g_prime(config.output, L)
-            rhs = f"dA[{L}] ⊙ {gp}"
-            shapes = f"{col(L)} = {col(L)} ⊙ {'1' if gp == '1' else col(L)}"
-        eqs.append(Equation("backward", f"dZ[{L}]", L, f"dZ[{L}]", rhs, shapes, node_kind, False))
+        rhs = f"{sign}({body})" if sign else body
+    dA = Equation("backward", f"dA[{L}]", L, f"dA[{L}]", rhs, col, node_kind, absorbed)
+    if config.output == "softmax":                                 # a Jacobian product per column
+        rhs = f"A[{L}] ⊙ (dA[{L}] − Σ_k A[{L}]_k dA[{L}]_k)"
+        shapes = f"{col} = {col} ⊙ ({col} − {_shape(1, m)})"
+    else:
+        gp = _g_prime(config.output, L)
+        rhs = f"dA[{L}] ⊙ {gp}"
+        shapes = f"{col} = {col} ⊙ {'1' if gp == '1' else col}"
+    return [dA, Equation("backward", f"dZ[{L}]", L, f"dZ[{L}]", rhs, shapes, node_kind, False)]
 
-    # the layers, from L down to 1: the only places "deferred" puts the 1/m
+
+def _layer_equations(config: ModelConfig, m: int, absorbed: bool, lambd: float) -> list[Equation]:
+    """For l = L … 1: dW[l], db[l], dA[l-1], dZ[l-1] (no dA[0]): the only places "deferred" puts the 1/m."""
+    dims = config.layer_dims
+    node_kind = OF_COST if absorbed else PER_EXAMPLE
     scale = "" if absorbed else "(1/m) "
-    for l in range(L, 0, -1):
+    eqs = []
+    for l in range(config.L, 0, -1):
+        col, col_prev, W_shape = _col(config, l, m), _col(config, l - 1, m), _W_shape(config, l)
         dW_rhs = f"{scale}dZ[{l}] A[{l - 1}]ᵀ"
-        dW_shapes = f"{W_shape(l)} = {col(l)}·{_shape(m, dims[l - 1])}"
+        dW_shapes = f"{W_shape} = {col}·{_shape(m, dims[l - 1])}"
         if lambd > 0:
             dW_rhs += f" + (λ/m) W[{l}]"
-            dW_shapes += f" + {W_shape(l)}"
+            dW_shapes += f" + {W_shape}"
         eqs.append(Equation("backward", f"dW[{l}]", l, f"dW[{l}]", dW_rhs, dW_shapes, OF_COST, not absorbed))
         eqs.append(Equation("backward", f"db[{l}]", l, f"db[{l}]", f"{scale}Σ_i dZ[{l}]⁽ⁱ⁾",
-                            f"{_shape(dims[l], 1)} = Σ_i {col(l)}", OF_COST, not absorbed))
+                            f"{_shape(dims[l], 1)} = Σ_i {col}", OF_COST, not absorbed))
         if l > 1:
             eqs.append(Equation("backward", f"dA[{l - 1}]", l - 1, f"dA[{l - 1}]", f"W[{l}]ᵀ dZ[{l}]",
-                                f"{col(l - 1)} = {_shape(dims[l - 1], dims[l])}·{col(l)}", node_kind, False))
+                                f"{col_prev} = {_shape(dims[l - 1], dims[l])}·{col}", node_kind, False))
             gp = _g_prime(config.activation(l - 1), l - 1)
             eqs.append(Equation("backward", f"dZ[{l - 1}]", l - 1, f"dZ[{l - 1}]", f"dA[{l - 1}] ⊙ {gp}",
-                                f"{col(l - 1)} = {col(l - 1)} ⊙ {'1' if gp == '1' else col(l - 1)}",
-                                node_kind, False))
+                                f"{col_prev} = {col_prev} ⊙ {'1' if gp == '1' else col_prev}", node_kind, False))
     return eqs
 
 

@@ -264,6 +264,18 @@ def gradient_check(
     if grad.shape != theta.shape:
         raise ValueError(f"the backward being checked returned {grad.size} values for {theta.size} parameters")
 
+    grad_approx, noise = _central_differences(cost, theta, epsilon)
+    total, layers, arrays = _slice_checks(params, grad, grad_approx, noise, threshold)
+    passed = total.difference < threshold and all(c.passed for c in layers + arrays)
+    return GradCheckResult(
+        total.difference, passed, threshold, epsilon, convention,
+        total, tuple(layers), tuple(arrays), grad, grad_approx,
+    )
+
+
+def _central_differences(cost: Callable[[np.ndarray], Any], theta: np.ndarray, epsilon: float):
+    """(grad_approx, noise): (J(θ + εe_i) − J(θ − εe_i)) / 2ε for every i, and the rounding noise u|J|/ε per
+    component, with |J| the largest J evaluated."""
     grad_approx = np.empty(theta.size)
     J_max = abs(cost(theta))
     for i in range(theta.size):
@@ -273,8 +285,11 @@ def gradient_check(
         J_plus, J_minus = cost(theta_plus), cost(theta_minus)
         grad_approx[i] = (J_plus - J_minus) / (2 * epsilon)
         J_max = max(J_max, abs(J_plus), abs(J_minus))
-    noise = float(np.finfo(WIDE).eps * J_max / epsilon)            # per component, u|J|/ε
+    return grad_approx, float(np.finfo(WIDE).eps * J_max / epsilon)
 
+
+def _slice_checks(params, grad: np.ndarray, grad_approx: np.ndarray, noise: float, threshold: float):
+    """(total, layers, arrays): the comparison over all parameters, over each layer's, and over each dW[l], db[l]."""
     arrays, layers, start = [], [], 0
     for l, (W, b) in enumerate(params, start=1):
         layer_start = start
@@ -284,9 +299,4 @@ def gradient_check(
             start += size
         part = slice(layer_start, start)
         layers.append(_check_slice(f"layer {l}", l, grad[part], grad_approx[part], noise, threshold))
-    total = _check_slice("all", None, grad, grad_approx, noise, threshold)
-    passed = total.difference < threshold and all(c.passed for c in layers + arrays)
-    return GradCheckResult(
-        total.difference, passed, threshold, epsilon, convention,
-        total, tuple(layers), tuple(arrays), grad, grad_approx,
-    )
+    return _check_slice("all", None, grad, grad_approx, noise, threshold), layers, arrays
