@@ -20,7 +20,11 @@ _OPTIONS = ("optimizer", "learning_rate", "num_epochs", "mini_batch_size", "beta
 
 
 def migrate(meta: dict, arrays: dict) -> tuple[dict, dict]:
-    """(meta, arrays) of format 2 for a format 1 file's; a ValueError for a damaged one."""
+    """(meta, arrays) of format 2 for a format 1 file's; a ValueError for a damaged one.
+
+    ``arrays`` maps the archive's entry names to anything with a ``shape`` (the arrays, or
+    their headers before the data are read); it comes back with the names of format 2.
+    """
     missing = [key for key in _KEYS if key not in meta]
     unexpected = sorted(set(meta) - set(_KEYS))
     if missing or unexpected:
@@ -34,8 +38,8 @@ def migrate(meta: dict, arrays: dict) -> tuple[dict, dict]:
     written_by_command_line = (all(isinstance(settings.get(k), kind) for k, kind in _COMMAND_LINE.items())
                                and set(_OPTIONS) <= set(settings["options"]))
     epochs = 0
-    if history is not None and "history/epoch" in arrays:
-        epochs = len(arrays["history/epoch"])
+    if history is not None and "history/epoch" in arrays and len(arrays["history/epoch"].shape) == 1:
+        epochs = arrays["history/epoch"].shape[0]        # any other shape is refused with the history's arrays
 
     train = prep = None
     figures, notes = {}, {}
