@@ -4,26 +4,36 @@
 - Two-dimensional sets of the kind learners meet in playgrounds: ``moons``, ``circles``,
   ``blobs`` (scikit-learn's generators), ``spirals``, ``xor``, ``gaussian``.
 - scikit-learn's bundled real data, offline: ``digits``, ``breast_cancer``, ``iris``, ``wine``.
-- ``load_csv``: any CSV file, the label column chosen by name.
+- ``load_csv``: any CSV file, the label column chosen by name; ``load_csv_features``: the
+  feature columns a model was trained on, from a file laid out the same way.
 
 Every loader returns a ``Dataset`` whose Y already fits an output layer: two classes give a
 (1, m) row of 0/1 for a sigmoid output, more give one-hot (C, m) for softmax, and a numeric
 label with non-integer values gives a (1, m) target for an identity output. ``split``,
 ``fit_standardizer`` / ``standardize`` and ``one_hot`` do the rest of the usual preparation,
-with the statistics fitted on the training part only.
+with the statistics fitted on the training part only; ``check_feature_scale`` refuses
+features too large to train on in float64.
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
 import inspect
-from collections.abc import Callable, Sequence
+import itertools
+import math
+import operator
+import os
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TextIO
 
 import numpy as np
 
-from ._checks import as_matrix, as_rng, check_number
+from ._checks import all_finite, as_matrix, as_rng, check_number
 
 
 class Dataset(NamedTuple):
@@ -235,84 +245,526 @@ def load(name: str, **options: Any) -> Dataset:
 
 
 MISSING = {"", "na", "n/a", "nan", "null", "none", "?"}
+"""Label cells (stripped, in any case) that mean "no label": a row with one is refused."""
+
+MAX_AUTO_CLASSES = 20
+"""With ``regression=None``, whole-number labels with at most this many distinct values are
+classes; more are refused, since a count, a year or a price is then as likely as a class code."""
+
+MIN_EXAMPLES_PER_CLASS = 2
+"""Classes are refused when there are more than two, fewer than this many examples per class on
+average, and most classes have a single example: such a label is an identifier or a number to
+predict, and a softmax over it cannot learn anything."""
+
+SEPARATORS = (",", ";", "\t")
+"""Cell separators, in order of preference, sniffed from the header line."""
+
+CHUNK_BYTES = 8 * 2 ** 20
+"""Float64 bytes parsed per chunk of rows: about the memory a read needs beyond X itself, and
+how often ``progress`` hears of it."""
+
+MIN_CHUNK_ROWS = 1024
+"""The fewest rows in a chunk: pandas spends some time on every column of every chunk, which a
+wide file's chunks must be long enough to repay."""
+
+_CSV_CHUNK_CELLS = 2 ** 16        # cells the csv module's reader holds as text before converting them
 
 
-def _read_csv(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """(header, [(line number, cells), …]) of a CSV file, blank lines skipped."""
+class _CsvFile(NamedTuple):
+    """What a first look at a CSV file finds: its header, its separator and where its data start."""
+
+    path: Path
+    header: list[str]        # the cells of the first non-blank row, stripped
+    separator: str
+    data_start: int          # byte offset of the first line after the header
+    size: int                # bytes in the file
+    max_rows: int            # lines after the header: at least the number of rows of data
+    boolean_words: bool      # "true" or "false" (in any case) somewhere: pandas reads them as 1 and 0
+
+
+class _Scan(NamedTuple):
+    size: int
+    breaks: int              # line breaks: "\n", "\r\n" and a lone "\r", as both readers split lines
+    ends_with_break: bool
+    bom: bool                # the file starts with UTF-8's byte-order mark
+    boolean_words: bool
+
+
+class _Columns:
+    """X (n_x, max_rows), filled a block of examples at a time; ``result`` is X (n_x, m) for the m read.
+
+    The line count bounds m, so X is allocated once and, when no line was blank, returned as it
+    is: the peak memory of a read is X and one chunk.
+    """
+
+    def __init__(self, n_x: int, max_rows: int) -> None:
+        self.X = np.empty((n_x, max_rows))
+        self.m = 0
+
+    def slab(self, rows: int) -> np.ndarray:
+        """The next ``rows`` columns of X (n_x, rows) to write into; ``commit`` keeps them."""
+        end = self.m + rows
+        if end > self.X.shape[1]:                                  # beyond the line count: never, but safe
+            grown = np.empty((self.X.shape[0], max(end, 2 * self.X.shape[1])))
+            grown[:, :self.m] = self.X[:, :self.m]
+            self.X = grown
+        return self.X[:, self.m:end]
+
+    def commit(self, rows: int) -> None:
+        self.m += rows
+
+    def result(self) -> np.ndarray:
+        X, self.X = self.X, None
+        return X if X.shape[1] == self.m else np.ascontiguousarray(X[:, :self.m])
+
+
+class _Labels:
+    """The stripped label cells of a file: each distinct text once, and a code per row."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+        self.chunks: list[np.ndarray] = []
+
+    def add(self, texts: Sequence[str], codes: np.ndarray | None = None) -> None:
+        """Rows labelled ``texts``, or ``texts[codes]`` when the rows' indices into them are given."""
+        index = self.index
+        known = np.fromiter((index.setdefault(t, len(index)) for t in texts), np.int64, len(texts))
+        self.chunks.append(known if codes is None else known[codes])
+
+    def result(self) -> tuple[list[str], np.ndarray]:
+        """(the distinct texts in order of appearance, each row's index among them (m,))."""
+        return list(self.index), np.concatenate(self.chunks)
+
+
+class _NotForPandas(Exception):
+    """The fast reader met something it might judge differently from the csv module."""
+
+
+def _line_breaks(data: bytes) -> int:
+    returns = data.count(b"\r")
+    return data.count(b"\n") + returns - (data.count(b"\r\n") if returns else 0)
+
+
+def _scan(path: Path) -> _Scan:
+    """Size and line count of a file that must be UTF-8 text, in one pass over its bytes.
+
+    A byte that is not UTF-8, a UTF-16 byte-order mark or a NUL byte is refused here, naming
+    the line, so that neither reader meets one.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    size = breaks = 0
+    previous = b""
+    words = False
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+        with path.open("rb") as handle:
+            start = handle.read(3)
+            if start[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+                raise ValueError(f"cannot read {path} as CSV: it is UTF-16 text, not UTF-8; save it as UTF-8")
+            handle.seek(0)
+            while True:
+                block = handle.read(2 ** 20)
+                joined = previous.endswith(b"\r") and block.startswith(b"\n")   # one "\r\n" over two blocks
+                cut = len(decoder.getstate()[0])                   # bytes of a character the last block cut
+                try:
+                    decoder.decode(block, final=not block)
+                except UnicodeDecodeError as exc:
+                    at = exc.start - cut                           # in this block; < 0 in the bytes carried over
+                    line = 1 + breaks + _line_breaks(block[:max(at, 0)]) - (joined and at > 0)
+                    raise ValueError(f"cannot read {path} as CSV: it is not UTF-8 text (byte "
+                                     f"0x{exc.object[exc.start]:02x} at line {line}); save it as UTF-8") from None
+                nul = block.find(b"\0")
+                if nul >= 0:
+                    line = 1 + breaks + _line_breaks(block[:nul]) - (joined and nul > 0)
+                    raise ValueError(f"cannot read {path} as CSV: line {line} holds a NUL byte, which text "
+                                     f"does not (UTF-16? save it as UTF-8)")
+                if not block:
+                    break
+                breaks += _line_breaks(block) - joined
+                if not words:
+                    lower = (previous[-4:] + block).lower()             # a word may straddle two blocks
+                    words = b"true" in lower or b"false" in lower
+                size += len(block)
+                previous = block
     except FileNotFoundError:
         raise ValueError(f"no such CSV file: {path}") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    except OSError as exc:
         raise ValueError(f"cannot read {path} as CSV: {exc}") from None
-    if len(rows) < 2:
-        raise ValueError(f"{path} must have a header row and at least one row of data")
-    return [h.strip() for h in rows[0][1]], rows[1:]
+    return _Scan(size, breaks, previous.endswith((b"\n", b"\r")), start == codecs.BOM_UTF8, words)
 
 
-def load_csv(path: str | Path, label: str, regression: bool | None = None) -> Dataset:
+def _separator(line: str) -> str:
+    """The first of ``SEPARATORS`` in the header line outside quotes, else ","."""
+    bare = re.sub(r'"[^"]*"', "", line)
+    return next((sep for sep in SEPARATORS if sep in bare), ",")
+
+
+def _recorded(lines: Iterable[str], record: list[str]) -> Iterator[str]:
+    for line in lines:
+        record.append(line)
+        yield line
+
+
+def _rows(reader) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) of each row of a csv reader but blank ones (every cell empty or spaces)."""
+    return ((reader.line_num, row) for row in reader if "".join(row).strip())
+
+
+@contextlib.contextmanager
+def _csv_text(path: Path) -> Iterator[TextIO]:
+    """The file as text for the csv module, its errors turned into one sentence naming the file.
+
+    The csv module refuses a cell longer than ``csv.field_size_limit()`` (128 Ki characters),
+    pandas does not; the limit is raised to the file's size while reading, so that the two
+    readers accept the same files. The limit is process-wide; it is restored after.
+    """
+    limit = csv.field_size_limit()
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            csv.field_size_limit(max(limit, os.fstat(handle.fileno()).st_size))
+            yield handle
+    except csv.Error as exc:
+        raise ValueError(f"cannot read {path} as CSV: {exc}") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read {path} as CSV: {exc}") from None
+    finally:
+        csv.field_size_limit(limit)
+
+
+def _open_csv(path: Path) -> _CsvFile:
+    """The header of a CSV file (its first non-blank row), its separator and where its data begin.
+
+    The separator is sniffed from the first line with content: "," if it has one outside
+    quotes, else ";" (what spreadsheets write where the decimal mark is a comma), else a tab.
+    """
+    scan = _scan(path)
+    with _csv_text(path) as handle:
+        lines = iter(handle)
+        before = []
+        for text in lines:                                         # up to the first line with content
+            before.append(text)
+            if text.strip(" \t\r\n" + "".join(SEPARATORS)):
+                break
+        separator = _separator(before[-1]) if before else ","
+        consumed: list[str] = []
+        rows = _rows(csv.reader(_recorded(itertools.chain(before, lines), consumed), delimiter=separator))
+        first = next(rows, None)
+        data_start = len(codecs.BOM_UTF8) * scan.bom + sum(len(text.encode("utf-8")) for text in consumed)
+        header_lines = len(consumed)
+        if first is None or next(rows, None) is None:
+            raise ValueError(f"{path} must have a header row and at least one row of data")
+    max_rows = scan.breaks - header_lines + (not scan.ends_with_break)
+    return _CsvFile(path, [cell.strip() for cell in first[1]], separator, data_start, scan.size, max_rows,
+                    scan.boolean_words)
+
+
+def _chunk_rows(n_columns: int) -> int:
+    return max(MIN_CHUNK_ROWS, CHUNK_BYTES // (8 * n_columns))
+
+
+def _reporter(progress: Callable[[int, int], None] | None, total: int) -> Callable[[int], None]:
+    """progress(done, total) for each new, larger ``done``: a read that starts again stays silent
+    until it passes what was already reported."""
+    last = 0
+
+    def report(done: int) -> None:
+        nonlocal last
+        done = min(done, total)
+        if progress is not None and done > last:
+            last = done
+            progress(done, total)
+
+    return report
+
+
+def _pandas():
+    """pandas, whose C reader parses numbers some twenty times faster than the csv module, or None."""
+    try:
+        import pandas
+    except ImportError:
+        return None
+    return pandas
+
+
+def _read_rows(csv_file: _CsvFile, columns: list[int], label: int | None,
+               progress: Callable[[int, int], None] | None) -> tuple[np.ndarray, _Labels | None]:
+    """X (len(columns), m) from the given columns, and the label column's cells if ``label`` is one.
+
+    pandas reads the file when it is installed; anything it does not take as the csv module
+    would (a cell it cannot parse, a non-finite number, a missing label, a row of another
+    length) sends the file to the csv module, which either reads it the same way or says what
+    is wrong and where. So both give the same arrays and the same messages.
+    """
+    report = _reporter(progress, csv_file.size)
+    pandas, result = _pandas(), None
+    if pandas is not None:
+        with contextlib.suppress(_NotForPandas):
+            result = _read_with_pandas(pandas, csv_file, columns, label, report)
+    if result is None:
+        result = _read_with_csv(csv_file, columns, label, report)
+    report(csv_file.size)
+    return result
+
+
+def _read_with_pandas(pandas, csv_file: _CsvFile, columns: list[int], label: int | None,
+                      report: Callable[[int], None]) -> tuple[np.ndarray, _Labels | None]:
+    n = len(csv_file.header)
+    dtype: dict[int, Any] = dict.fromkeys(range(n), object)
+    dtype.update(dict.fromkeys(columns, np.float64))
+    options: dict[str, Any] = {}
+    if int(pandas.__version__.split(".")[0]) < 3:                 # pandas 3 always rounds correctly
+        options["float_precision"] = "round_trip"
+    rows_of: dict[int, list[int]] = {}
+    for i, j in enumerate(columns):
+        rows_of.setdefault(j, []).append(i)
+    out, labels = _Columns(len(columns), csv_file.max_rows), (None if label is None else _Labels())
+    last = n - 1                                                   # empty in a row that is too short
+    with csv_file.path.open("rb") as handle:
+        handle.seek(csv_file.data_start)
+        if handle.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8:
+            raise _NotForPandas                                    # pandas would drop it; the csv module keeps it
+        handle.seek(csv_file.data_start)
+        try:
+            with pandas.read_csv(handle, sep=csv_file.separator, header=None, dtype=dtype, keep_default_na=False,
+                                 na_values=[], skip_blank_lines=True, engine="c", encoding="utf-8", low_memory=False,
+                                 chunksize=_chunk_rows(n), **options) as reader:
+                for frame in reader:
+                    rows = len(frame)
+                    if frame.shape[1] != n:
+                        raise _NotForPandas
+                    slab = out.slab(rows)
+                    for j, cells in frame.items():                 # cheaper than frame[j], column by column
+                        for i in rows_of.get(j, ()):
+                            slab[i] = cells.to_numpy(np.float64)
+                    if not all_finite(slab):
+                        raise _NotForPandas
+                    if csv_file.boolean_words and np.any(np.all((slab == 0) | (slab == 1), axis=1)):
+                        raise _NotForPandas                        # a column of true/false, or of 0/1?
+                    if labels is not None:
+                        codes, distinct = pandas.factorize(frame[label])   # a missing cell: code −1
+                        texts = [text.strip() for text in distinct]
+                        if np.any(codes < 0) or any(text.lower() in MISSING for text in texts):
+                            raise _NotForPandas
+                        labels.add(texts, codes)
+                    elif last not in columns:
+                        cells = frame[last]
+                        if cells.isna().any() or (cells == "").any():
+                            raise _NotForPandas
+                    out.commit(rows)
+                    report(handle.tell())
+        except (_NotForPandas, MemoryError, KeyboardInterrupt):
+            raise
+        except Exception as exc:                                   # any complaint of pandas': the csv module judges
+            raise _NotForPandas from exc
+    return out.result(), labels
+
+
+def _read_with_csv(csv_file: _CsvFile, columns: list[int], label: int | None,
+                   report: Callable[[int], None]) -> tuple[np.ndarray, _Labels | None]:
+    n = len(csv_file.header)
+    out, labels = _Columns(len(columns), csv_file.max_rows), (None if label is None else _Labels())
+    if len(columns) > 1:
+        pick = operator.itemgetter(*columns)
+    else:                                                          # itemgetter gives a bare cell, or nothing
+        def pick(row: list[str]) -> tuple[str, ...]:
+            return tuple(row[j] for j in columns)
+    chunk = max(1, _CSV_CHUNK_CELLS // n)
+    lines: list[int] = []
+    cells: list[tuple[str, ...]] = []
+    texts: list[str] = []
+
+    def flush() -> None:
+        """Convert the rows read so far, or raise the error of the first bad one."""
+        if not cells:
+            return
+        try:
+            block = np.array(cells, dtype=object).reshape(len(cells), len(columns)).astype(np.float64)
+        except ValueError:                                         # float() of a cell failed
+            block = None
+        if block is None or not all_finite(block):
+            for line, row_cells in zip(lines, cells):
+                for j, cell in zip(columns, row_cells):
+                    _check_cell(csv_file, line, j, cell)           # raises at the first bad cell
+        out.slab(len(cells))[...] = block.T
+        out.commit(len(cells))
+        if labels is not None:
+            labels.add(texts)
+        for pending in (lines, cells, texts):
+            pending.clear()
+
+    with _csv_text(csv_file.path) as handle:
+        rows = _rows(csv.reader(handle, delimiter=csv_file.separator))
+        next(rows)                                                 # the header
+        for line, row in rows:
+            if len(row) != n or (label is not None and row[label].strip().lower() in MISSING):
+                flush()                                            # earlier rows' errors come first
+                _refuse_row(csv_file, line, row, columns, label)
+            lines.append(line)
+            cells.append(pick(row))
+            if label is not None:
+                texts.append(row[label].strip())
+            if len(cells) == chunk:
+                flush()
+                report(handle.buffer.tell())
+        flush()
+    return out.result(), labels
+
+
+def _check_cell(csv_file: _CsvFile, line: int, j: int, cell: str) -> None:
+    """Refuse a feature cell that is not a finite number, naming its line and column."""
+    path, name = csv_file.path, csv_file.header[j]
+    try:
+        value = float(cell)
+    except ValueError:
+        hint = ""
+        if csv_file.separator != "," and re.fullmatch(r"\s*[-+]?\d*,\d+\s*", cell):
+            hint = " (decimal commas are not read: save the file with decimal points)"
+        raise ValueError(f"{path}, line {line}, column {name!r}: {cell!r} is not a number{hint}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{path}, line {line}, column {name!r}: {cell!r} is not a finite number")
+
+
+def _refuse_row(csv_file: _CsvFile, line: int, row: list[str], columns: list[int], label: int | None) -> None:
+    """The error of a row that is not all good: its length, then each feature in turn, then its label."""
+    path, header = csv_file.path, csv_file.header
+    if len(row) != len(header):
+        raise ValueError(f"{path}, line {line}: {len(row)} values for {len(header)} columns")
+    for j in columns:
+        _check_cell(csv_file, line, j, row[j])
+    raise ValueError(f"{path}, line {line}: the label {header[label]!r} is missing ({row[label]!r})")
+
+
+def _listed(names: Sequence[str]) -> str:
+    """Column names for a message, each as it is unless it holds a line break or another unprintable."""
+    return ", ".join(name if name.isprintable() else repr(name) for name in names)
+
+
+def _check_progress(progress: Any) -> Callable[[int, int], None] | None:
+    if progress is not None and not callable(progress):
+        raise ValueError(f"progress must be a function of (bytes read, total bytes) or None; got {progress!r}")
+    return progress
+
+
+def _refuse_duplicates(path: Path, header: list[str], names: Iterable[str]) -> None:
+    counts = Counter(header)
+    for name in names:
+        if counts[name] > 1:
+            raise ValueError(f"{path} has the column {name!r} {counts[name]} times; rename all but one")
+
+
+def load_csv(path: str | Path, label: str, regression: bool | None = None, *,
+             progress: Callable[[int, int], None] | None = None) -> Dataset:
     """A CSV file with a header row: the column named ``label`` is Y, every other column a feature.
 
-    Features must be numbers. ``regression`` says what the label is: True, a number to
-    predict (identity output); False, a class (sorted; two give sigmoid 0/1, more give
-    one-hot for softmax). None decides from the values: labels that are not all numbers,
-    or are all integers, are classes; numbers with a fractional part are a regression
-    target. A missing label (empty, NA, NaN, null, ?) is an error.
+    Features must be finite numbers. ``regression`` says what the label is:
+
+    - True: a number to predict (a (1, m) target for an identity output), whole numbers too;
+    - False: a class (sorted; two give a sigmoid 0/1 row, more one-hot columns for softmax);
+    - None: decided from the values. Labels that are not all numbers are classes; numbers with
+      a fractional part are a regression target; whole numbers are classes when there are at
+      most ``MAX_AUTO_CLASSES`` (20) distinct ones, and refused when there are more (a price,
+      a year or a count: the message says to choose, with ``--output identity``
+      (regression=True) or ``--output softmax`` (regression=False)).
+
+    Classes are refused, whatever ``regression`` says, when they are too many to learn: more than
+    two, fewer than ``MIN_EXAMPLES_PER_CLASS`` examples per class on average, and most of them
+    with a single example. A missing label (empty, NA, NaN, null, none, ?) is an error, and so
+    is a column name that appears twice (names are compared stripped).
+
+    The file must be UTF-8 text (a UTF-8 byte-order mark is fine); its separator is sniffed
+    from the header line: a comma, else a semicolon (as spreadsheets write where the decimal
+    mark is a comma, which is not read), else a tab. Blank lines are skipped; the line numbers
+    in messages are the file's (the header is line 1, or later after blank lines).
+
+    With pandas installed (``pip install 'chainrule[csv]'``), its C reader parses the file in
+    chunks (``CHUNK_BYTES`` of float64, at least ``MIN_CHUNK_ROWS`` rows), and the peak memory
+    is about X (n_x, m) itself and a few chunks; without it the csv module does, with the same
+    result. A file pandas would judge differently from the csv
+    module is read by the csv module. ``progress(bytes read, total bytes)``, if given, is
+    called after each chunk, with growing counts, the last of them the file's size.
     """
-    path = Path(path)
-    header, rows = _read_csv(path)
+    path, progress = Path(path), _check_progress(progress)
+    csv_file = _open_csv(path)
+    header = csv_file.header
     if label not in header:
-        raise ValueError(f"{path} has no column {label!r}; its columns are: {', '.join(header)}")
+        raise ValueError(f"{path} has no column {label!r}; its columns are: {_listed(header)}")
     if header.count(label) > 1:
         raise ValueError(f"{path} has the column {label!r} {header.count(label)} times; rename all but one")
     if len(header) < 2:
         raise ValueError(f"{path} has only the label column; there are no features")
+    _refuse_duplicates(path, header, header)
     k = header.index(label)
-    features, labels = [], []
-    for line, row in rows:
-        if len(row) != len(header):
-            raise ValueError(f"{path}, line {line}: {len(row)} values for {len(header)} columns")
-        values = []
-        for j, cell in enumerate(row):
-            if j == k:
-                continue
-            try:
-                value = float(cell)
-            except ValueError:
-                raise ValueError(f"{path}, line {line}, column {header[j]!r}: {cell!r} is not a number") from None
-            if not np.isfinite(value):
-                raise ValueError(f"{path}, line {line}, column {header[j]!r}: {cell!r} is not a finite number")
-            values.append(value)
-        if row[k].strip().lower() in MISSING:
-            raise ValueError(f"{path}, line {line}: the label {label!r} is missing ({row[k]!r})")
-        features.append(values)
-        labels.append(row[k].strip())
-    X = np.array(features).T                                        # (n_x, m)
-    names = tuple(h for j, h in enumerate(header) if j != k)
+    columns = [j for j in range(len(header)) if j != k]
+    X, labels = _read_rows(csv_file, columns, k, progress)
+    names = tuple(header[j] for j in columns)
+    texts, codes = labels.result()
+    output, Y, classes = _label_target(path, label, texts, codes, regression)
+    if output == "identity":
+        return Dataset(X, Y, output, names, (), path.stem)
+    return _from_class_indices(X, Y, classes, path.stem, names)
+
+
+def _label_target(path: Path, label: str, texts: list[str], codes: np.ndarray, regression: bool | None):
+    """("identity", Y (1, m), ()) or ("classes", class indices (m,), class names) for the labels
+    ``texts[codes]`` of a column, by the rule of ``load_csv``."""
     try:
-        numeric = np.array([float(v) for v in labels])
+        numeric = np.array([float(text) for text in texts])[codes]
     except ValueError:
         numeric = None
     if numeric is not None and not np.all(np.isfinite(numeric)):
         raise ValueError(f"{path}: the label column {label!r} has non-finite values")
+    whole = numeric is not None and bool(np.all(numeric == np.round(numeric)))
     if regression is None:
-        regression = numeric is not None and bool(np.any(numeric != np.round(numeric)))
+        regression = numeric is not None and not whole
+        C = np.unique(numeric).size if whole else 0
+        if C > MAX_AUTO_CLASSES:
+            raise ValueError(f"{path}: the label column {label!r} holds {C} distinct whole numbers; to predict it as "
+                             f"a number give --output identity (regression=True), or to treat the values as {C} "
+                             f"classes give --output softmax (regression=False)")
     if regression:
         if numeric is None:
             raise ValueError(f"{path}: regression needs a numeric label column; {label!r} is not numeric")
-        return Dataset(X, numeric[np.newaxis, :], "identity", names, (), path.stem)
-    if numeric is not None and np.all(numeric == np.round(numeric)):
-        classes_sorted = np.unique(numeric)
-        indices = np.searchsorted(classes_sorted, numeric)
-        classes = tuple(str(int(c)) for c in classes_sorted)
+        return "identity", numeric[np.newaxis, :], ()
+    if whole:
+        values = np.unique(numeric)
+        indices = np.searchsorted(values, numeric)
+        classes = tuple(str(int(c)) for c in values)
     else:
-        classes = tuple(sorted(set(labels)))
-        indices = np.array([classes.index(v) for v in labels])
+        classes = tuple(sorted(texts))
+        rank = {text: i for i, text in enumerate(classes)}
+        indices = np.array([rank[text] for text in texts], dtype=np.int64)[codes]
     if len(classes) < 2:
         raise ValueError(f"{path}: the label column {label!r} has only one class, {classes[0]!r}")
-    return _from_class_indices(X, indices, classes, path.stem, names)
+    C, m = len(classes), codes.size
+    single = int(np.count_nonzero(np.bincount(indices, minlength=C) == 1))
+    if C > 2 and C > m / MIN_EXAMPLES_PER_CLASS and single > C / 2:
+        advice = ("if the label is a number to predict, give --output identity (regression=True)" if numeric is not None
+                  else "too few to learn a class from")
+        raise ValueError(f"{path}: the label column {label!r} has {C} classes for {m} examples: most classes have "
+                         f"a single example; {advice}")
+    return "classes", indices, classes
+
+
+def load_csv_features(path: str | Path, feature_names: Sequence[str], *,
+                      progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """X (n_x, m) from a CSV file with a header: the named feature columns, in that order.
+
+    Other columns (a label, say) are ignored, so the file a model was trained on, or new data
+    laid out the same way, can be given to it; each row must still have a cell for every
+    column. The file is read as by ``load_csv`` (separators, UTF-8, pandas or the csv module,
+    ``progress``), and a feature column whose name appears twice is refused.
+    """
+    path, progress = Path(path), _check_progress(progress)
+    csv_file = _open_csv(path)
+    header = csv_file.header
+    present = set(header)
+    missing = [name for name in feature_names if name not in present]
+    if missing:
+        raise ValueError(f"{path} lacks the feature column(s) {', '.join(map(repr, missing))} the model "
+                         f"was trained on; its columns are: {_listed(header)}")
+    _refuse_duplicates(path, header, feature_names)
+    position = {name: j for j, name in enumerate(header)}
+    X, _ = _read_rows(csv_file, [position[name] for name in feature_names], None, progress)
+    return X
 
 
 # --- preparation ------------------------------------------------------------------------------
@@ -351,48 +803,93 @@ def fit_standardizer(X: np.ndarray) -> Standardizer:
 
     A constant feature (all its values equal) gets its value as mean and 1 as std, so it
     standardises to exactly 0 instead of dividing rounding noise by rounding noise.
+
+    Every finite X works, from subnormal numbers to ±1.8e308, without overflow or a warning:
+    each row is first divided by 2^e, the power of two just below its largest |x|, which is
+    exact, so the squares stay below 4 and the result is the same as without it wherever no
+    overflow or underflow threatened. A row whose standard deviation is below the smallest
+    float64 (it underflows to 0, so its standardised values would be infinite) is refused.
     """
     X = as_matrix(X, "X")
     if X.shape[1] < 1:
         raise ValueError("X must hold at least one example (column) to fit a standardizer")
     constant = np.all(X == X[:, :1], axis=1, keepdims=True)
-    mean = np.where(constant, X[:, :1], X.mean(axis=1, keepdims=True))
-    std = np.where(constant, 1.0, X.std(axis=1, keepdims=True))
-    return Standardizer(mean, std)
+    _, exponent = np.frexp(np.max(np.abs(X), axis=1, keepdims=True))   # max|x| = f · 2^e, f in [0.5, 1)
+    scale = np.ldexp(X.dtype.type(1), exponent - 1)                      # 2^(e−1) ≤ max|x|, so |X / scale| < 2
+    with np.errstate(under="ignore"):                                    # parts below 2^-1074 of a row's max
+        scaled = X / scale
+        low, high = scaled.min(axis=1, keepdims=True), scaled.max(axis=1, keepdims=True)
+        mean = np.clip(scaled.mean(axis=1, keepdims=True), low, high)   # rounding can put it an ulp above max
+        mean, std = mean * scale, scaled.std(axis=1, keepdims=True) * scale
+    flat = ~constant[:, 0] & (std[:, 0] == 0)
+    if np.any(flat):
+        i = int(np.flatnonzero(flat)[0])
+        raise ValueError(f"feature (row) {i} of X cannot be standardised: its standard deviation is below the "
+                         f"smallest float64 (5e-324), so its standardised values would be infinite; multiply it "
+                         f"by a large power of ten first")
+    return Standardizer(np.where(constant, X[:, :1], mean), np.where(constant, 1.0, std))
 
 
 def standardize(X: np.ndarray, standardizer: Standardizer) -> np.ndarray:
-    """(X − mean) / std, with statistics fitted elsewhere (on the training part)."""
-    X = as_matrix(X, "X")
-    if X.shape[0] != standardizer.mean.shape[0]:
-        hint = "; it looks like the examples are rows: pass X.T" if X.shape[1] == standardizer.mean.shape[0] else ""
-        raise ValueError(f"X must have the {standardizer.mean.shape[0]} features (rows) the standardizer "
-                         f"was fitted on; got shape {X.shape}{hint}")
-    return (X - standardizer.mean) / standardizer.std
+    """(X − mean) / std, with statistics fitted elsewhere (on the training part).
 
-
-def load_csv_features(path: str | Path, feature_names: Sequence[str]) -> np.ndarray:
-    """X (n_x, m) from a CSV file with a header: the named feature columns, in that order.
-
-    Other columns (a label, say) are ignored, so the file a model was trained on, or new
-    data laid out the same way, can be given to it.
+    X − mean can overflow where the true quotient does not (x = 1e308, mean = −1e308,
+    std = 1e308 give 2); those entries are computed from halves, which is exact for numbers
+    that large. A value whose standardised value itself is beyond float64 (far from the
+    training data, of a feature with a tiny spread) is refused, naming its row and column.
     """
-    path = Path(path)
-    header, rows = _read_csv(path)
-    missing = [name for name in feature_names if name not in header]
-    if missing:
-        raise ValueError(f"{path} lacks the feature column(s) {', '.join(map(repr, missing))} the model "
-                         f"was trained on; its columns are: {', '.join(header)}")
-    columns = [header.index(name) for name in feature_names]
-    X = np.empty((len(columns), len(rows)))
-    for i, (line, row) in enumerate(rows):
-        if len(row) != len(header):
-            raise ValueError(f"{path}, line {line}: {len(row)} values for {len(header)} columns")
-        for k, j in enumerate(columns):
-            try:
-                X[k, i] = float(row[j])
-            except ValueError:
-                raise ValueError(f"{path}, line {line}, column {header[j]!r}: {row[j]!r} is not a number") from None
-            if not np.isfinite(X[k, i]):
-                raise ValueError(f"{path}, line {line}, column {header[j]!r}: {row[j]!r} is not a finite number")
-    return X
+    X = as_matrix(X, "X")
+    mean, std = standardizer
+    if X.shape[0] != mean.shape[0]:
+        hint = "; it looks like the examples are rows: pass X.T" if X.shape[1] == mean.shape[0] else ""
+        raise ValueError(f"X must have the {mean.shape[0]} features (rows) the standardizer "
+                         f"was fitted on; got shape {X.shape}{hint}")
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore", under="ignore"):   # non-finite: below
+        Z = (X - mean) / std
+        if not all_finite(Z):
+            overflowed = np.isinf(X - mean)
+            if np.any(overflowed):
+                half = (X / 2 - mean / 2) / (std / 2)
+                Z[overflowed] = half[overflowed]
+    if not all_finite(Z):
+        i, j = np.argwhere(~np.isfinite(Z))[0]
+        raise ValueError(f"feature (row) {i} of X cannot be standardised: its value {X[i, j]:.6g} in column {j} "
+                         f"lies beyond float64's range in standard deviations ({std[i, 0]:.3g}) from the mean "
+                         f"{mean[i, 0]:.6g}")
+    return Z
+
+
+def check_feature_scale(X: np.ndarray, feature_names: Sequence[str] | None = None, *, standardized: bool) -> None:
+    """Refuse a feature (row of X (n_x, m)) too large for a network to train on without overflow.
+
+    Training squares quantities proportional to the features and sums them over the m
+    examples: the squared error of an identity output (A[L] grows with W X), the squared
+    gradients of RMSprop and Adam (dW[1] = (1/m) dZ[1] Xᵀ grows with X), the L2 term once W
+    has grown to match. Such a sum stays finite for every example only if
+
+        max |x| ≤ √(float max / m)     (float64: 1.3e154 for m = 1, 1.3e151 for a million examples)
+
+    where float is the dtype X is computed in (float64, or float32 for float32 data).
+
+    so a row beyond it is refused with one sentence naming it (by ``feature_names`` when
+    given, else "row k of X"). ``standardized`` says whether X has been standardised: if
+    not, the sentence suggests doing so (``--standardize``, ``standardize=True``); if so,
+    the large values are examples far from those the standardizer was fitted on.
+    """
+    X = as_matrix(X, "X")
+    if feature_names is not None and len(feature_names) != X.shape[0]:
+        raise ValueError(f"feature_names must name the {X.shape[0]} features (rows) of X; got {len(feature_names)}")
+    m = X.shape[1]
+    if m == 0:
+        return
+    bound = math.sqrt(float(np.finfo(X.dtype).max)) / math.sqrt(m)       # √(max / m), a bound, not a mean's 1/m
+    largest = np.max(np.abs(X), axis=1)
+    beyond = np.flatnonzero(largest > bound)
+    if beyond.size:
+        k = int(beyond[0])
+        name = repr(feature_names[k]) if feature_names is not None else f"row {k} of X"
+        what = "standardised values" if standardized else "values"
+        advice = ("those examples lie far outside the data the standardizer was fitted on" if standardized
+                  else "standardise the features (--standardize, or standardize=True)")
+        raise ValueError(f"feature {name} has {what} up to {largest[k]:.3g} in magnitude, above √({X.dtype} max / m) = "
+                         f"{bound:.3g} for m = {m} examples, where the sums of squares of training overflow; {advice}")
