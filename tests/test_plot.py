@@ -1,10 +1,12 @@
 """Plots: the figures hold the history's numbers and the network's predictions, and saving is atomic."""
 
+import io
 import os
 import struct
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -200,8 +202,9 @@ def test_standardizer_is_applied_to_the_grid():
 def test_boundary_figure_shows_regions_and_points(softmax_net):
     config, params, history, X, Y = softmax_net
     ax = plot_decision_boundary(params, config, X, Y, resolution=30).axes[0]
-    assert len(ax.collections) == 1 + 3                                 # the filled regions, one scatter per class
-    shown = np.vstack([c.get_offsets() for c in ax.collections[1:]])
+    assert len(ax.images) == 1                                          # the regions
+    assert len(ax.collections) == 3                                     # one scatter per class
+    shown = np.vstack([c.get_offsets() for c in ax.collections])
     assert shown.shape == (90, 2)
     assert ax.get_xlabel() == "x1" and ax.get_ylabel() == "x2"
     assert "accuracy" in ax.get_title()
@@ -225,6 +228,163 @@ def test_boundary_errors(flower):
         decision_grid(params, config, X.T)
     with pytest.raises(ValueError, match="resolution must be"):
         decision_grid(params, config, X, resolution=1)
+
+
+# --- many classes ------------------------------------------------------------------------------
+
+
+def sector_classes(points: np.ndarray, C: int) -> np.ndarray:
+    """The sector of each column of ``points`` (2, n): k where the angle is within π/C of 2πk/C."""
+    angle = np.arctan2(points[1], points[0])
+    return np.rint(angle / (2 * np.pi / C)).astype(np.int64) % C
+
+
+def sector_boundary_distance(points: np.ndarray, C: int) -> np.ndarray:
+    """How far (in radians) the angle of each column is from the nearest edge between two sectors."""
+    steps = np.arctan2(points[1], points[0]) / (2 * np.pi / C)
+    return np.abs(np.abs(steps - np.rint(steps)) - 0.5) * (2 * np.pi / C)
+
+
+def sectors(C: int):
+    """(config, params, X, Y, history): a network of no hidden layer whose class regions are C equal sectors.
+
+    Softmax with W[k] = (cos θk, sin θk), θk = 2πk/C, b = 0: z_k = |x| cos(angle(x) − θk) is
+    largest for the θk nearest the angle of x. For C = 2, a sigmoid with W = (−1, 0) predicts
+    1 where x1 < 0: the sector around θ1 = π. Three examples lie on the middle of each sector.
+    """
+    theta = 2 * np.pi * np.arange(C) / C
+    if C == 2:
+        config = cr.ModelConfig([2, 1], "relu", "sigmoid")
+        params = [cr.LayerParams(np.array([[-1.0, 0.0]]), np.zeros((1, 1)))]
+    else:
+        config = cr.ModelConfig([2, C], "relu", "softmax")
+        params = [cr.LayerParams(np.column_stack([np.cos(theta), np.sin(theta)]), np.zeros((C, 1)))]
+    labels = np.repeat(np.arange(C), 3)
+    radius = np.tile([1.0, 2.0, 3.0], C)
+    X = radius * np.vstack([np.cos(theta[labels]), np.sin(theta[labels])])         # (2, 3C)
+    Y = labels[None, :].astype(float) if C == 2 else datasets.one_hot(labels, C)
+    history = cr.History.from_records([
+        cr.EpochRecord(e, c, c, 0.0, np.nan, 0.1, np.nan, np.nan) for e, c in enumerate([0.9, 0.5, 0.3])])
+    return config, params, X, Y, history
+
+
+def rendered(figure) -> np.ndarray:
+    """The figure's pixels as its PNG holds them: (height, width, 3) RGB in [0, 1], row 0 at the top."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="rgba", dpi="figure")
+    width, height = np.rint(figure.get_size_inches() * figure.dpi).astype(int)
+    return np.frombuffer(buffer.getvalue(), np.uint8).reshape(height, width, 4)[..., :3] / 255
+
+
+@pytest.mark.parametrize("C", [2, 3, 12, 50, 200])
+def test_many_classes_draw_without_a_warning(C, capfd):
+    """The whole figure, drawn as the command line saves it, and small: no warning raised, nothing on stderr."""
+    config, params, X, Y, history = sectors(C)
+    capfd.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for size in [(10, 4), (3, 1.5)]:
+            figure = training_figure(history, params, config, X, Y, size=size, dpi=30)
+            assert png_size(figure._repr_png_()) == (30 * size[0], 30 * size[1])
+    assert capfd.readouterr().err == ""
+
+
+@pytest.mark.parametrize("C", [2, 3, 12])
+def test_a_legend_names_each_class_when_few(C):
+    config, params, X, Y, history = sectors(C)
+    figure = training_figure(history, params, config, X, Y)
+    assert len(figure.axes) == 2                                                  # no colorbar
+    legend = figure.axes[1].get_legend()
+    name = "y = {}" if C == 2 else "class {}"
+    assert [text.get_text() for text in legend.get_texts()] == [name.format(k) for k in range(C)]
+
+
+@pytest.mark.parametrize("C", [13, 50, 200])
+def test_a_colorbar_of_class_numbers_when_many(C):
+    config, params, X, Y, history = sectors(C)
+    figure = training_figure(history, params, config, X, Y)
+    assert len(figure.axes) == 3
+    cost, boundary, colorbar = figure.axes
+    assert boundary.get_legend() is None and cost.get_legend() is not None
+    assert str(C) in colorbar.get_ylabel()
+    np.testing.assert_allclose(sorted(colorbar.get_ylim()), [-0.5, C - 0.5])   # one band per class, no more
+    low, high = colorbar.get_ylim()
+    ticks = [t for t in colorbar.get_yticks() if low <= t <= high]
+    assert 2 <= len(ticks) <= 11
+    assert all(float(t).is_integer() and 0 <= t <= C - 1 for t in ticks)
+    assert len(colorbar.yaxis.get_minorticklocs()) == 0
+
+
+@pytest.mark.parametrize("C", [2, 3, 50, 200])
+def test_each_region_is_drawn_in_the_colour_of_its_class(C):
+    """Read off the picture: every pixel of a region has its class's colour, as the legend or colorbar names it.
+
+    The regions are the C sectors of ``sectors``. Regions are drawn at 30 % opacity over the
+    white axes: a class of colour c shows as 0.3 c + 0.7. A pixel farther from the edge of its
+    sector than half the diagonal of a grid cell and one pixel (the picture shows the class of
+    the nearest grid point) has its sector's colour; a pixel nearer has the colour of one of
+    the two classes that meet at that edge, never a third (as filled contours of the class
+    number draw, with a band of class 1 between classes 0 and 2). Pixels under the examples
+    or the legend are not read.
+    """
+    from matplotlib.figure import Figure
+
+    config, params, X, Y, history = sectors(C)
+    resolution = 41 if C < 50 else 301
+    figure = Figure(figsize=(8, 8), dpi=100)
+    ax = figure.add_subplot()
+    assert plot_decision_boundary(params, config, X, Y, ax=ax, resolution=resolution) is figure
+    image = rendered(figure)
+    if C <= 12:
+        handles, names = ax.get_legend_handles_labels()
+        assert names == [("y = {}" if C == 2 else "class {}").format(k) for k in range(C)]
+        assert ax.get_legend() is not None
+        full = np.array([handle.get_facecolor()[0][:3] for handle in handles])      # (C, 3) class k's colour
+    else:
+        colorbars = [c.colorbar for c in ax.collections if c.colorbar is not None]
+        assert len(colorbars) == 1
+        full = np.array([colorbars[0].cmap(colorbars[0].norm(k))[:3] for k in range(C)])
+    assert len(np.unique(full, axis=0)) == C                                       # C colours, one per class
+    if C <= 10:                                                                     # told apart at a glance
+        distances = np.linalg.norm(full[:, None] - full[None, :], axis=-1)
+        assert distances[~np.eye(C, dtype=bool)].min() > 0.2
+
+    height = image.shape[0]
+    left, bottom, right, top = ax.get_window_extent().extents                      # display: y points up
+    column, row = (a.ravel() for a in np.meshgrid(np.arange(int(left) + 3, int(right) - 3),
+                                                   np.arange(height - int(top) + 3, height - int(bottom) - 3)))
+    display = np.column_stack([column + 0.5, height - row - 0.5])                   # pixel centres
+    read = np.ones(len(display), dtype=bool)
+    for x, y in ax.transData.transform(X.T):                                       # not under an example
+        read &= (np.abs(display[:, 0] - x) > 8) | (np.abs(display[:, 1] - y) > 8)
+    if ax.get_legend() is not None:                                                 # nor under the legend
+        box = ax.get_legend().get_window_extent().padded(2)
+        read &= ~((box.x0 <= display[:, 0]) & (display[:, 0] <= box.x1)
+                  & (box.y0 <= display[:, 1]) & (display[:, 1] <= box.y1))
+    points = ax.transData.inverted().transform(display[read]).T                    # (2, pixels) in x1, x2
+    seen = image[row[read], column[read]]                                          # (pixels, 3)
+    grid_step = np.hypot(*(np.diff(ax.get_xlim()) / (resolution - 1)), *(np.diff(ax.get_ylim()) / (resolution - 1)))
+    pixel_step = np.hypot(*np.diff(ax.get_xlim()), *np.diff(ax.get_ylim())) / (right - left)
+    radius = np.hypot(*points)
+
+    def off(classes):
+        """How far each pixel's colour is from the region colour of ``classes`` (one class per pixel)."""
+        return np.abs(seen - (0.3 * full[classes] + 0.7)).max(axis=1)
+
+    tolerance = 2.5 / 255                                                           # the PNG's 8 bits
+    own = sector_classes(points, C)
+    edge = radius * np.sin(np.minimum(sector_boundary_distance(points, C), np.pi / 2))
+    clear = edge > grid_step / 2 + pixel_step                                      # nearest grid point in the sector
+    assert set(own[clear]) == set(range(C)), f"{C - len(set(own[clear]))} classes have no clear pixel"
+    wrong = off(own)[clear] > tolerance
+    assert not np.any(wrong), f"{wrong.mean():.1%} of the pixels clear of an edge are not their class's colour"
+
+    steps = np.arctan2(points[1], points[0]) / (2 * np.pi / C)                     # the sector across the nearest edge
+    across = (np.rint(steps) + np.where(steps > np.rint(steps), 1, -1)).astype(np.int64) % C
+    wide = 2 * radius * np.sin(np.pi / C) > grid_step + 2 * pixel_step            # no third sector within reach
+    stray = (off(own) > tolerance) & (off(across) > tolerance) & wide
+    assert wide.mean() > 0.5
+    assert not np.any(stray), f"{stray.sum()} pixels by an edge have the colour of neither class that meets there"
 
 
 # --- saving ------------------------------------------------------------------------------------

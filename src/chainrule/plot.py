@@ -29,15 +29,20 @@ from .history import History
 from .layers import LayerParams
 from .model import ModelConfig, check_config, predict_proba
 
-__all__ = ["decision_grid", "plot_decision_boundary", "plot_history", "save_figure", "training_figure"]
+__all__ = ["decision_grid", "plot_decision_boundary", "plot_history", "png_bytes", "save_figure", "training_figure"]
 
 MARGIN = 0.1                     # the grid reaches this fraction of the data's span beyond it
+DISTINCT_COLORS = 20             # classes drawn in colours told apart at a glance; a colormap beyond
+CONTINUOUS_COLORMAP = "turbo"    # many hues along it, so that regions of distant classes differ
+LEGEND_CLASSES = 12              # a legend of at most this many classes; a colorbar of class numbers beyond
 
 
 def _matplotlib():
-    """The matplotlib package with its ``figure`` module loaded, or a ``ValueError`` that says how to get it."""
+    """The matplotlib package with the modules used here loaded, or a ``ValueError`` that says how to get it."""
     try:
+        import matplotlib.colors
         import matplotlib.figure
+        import matplotlib.ticker
     except ImportError:
         raise ValueError("plots need matplotlib: pip install 'chainrule[plot]'") from None
     return matplotlib
@@ -57,12 +62,12 @@ def _new_figure(size: Any = (6.4, 4.8), dpi: Any = 100):
     # IPython shows a Figure as an image only once pyplot's inline backend has registered
     # itself; until then it would print "<Figure size … with 2 Axes>". With _repr_png_ the
     # figure shows itself (the registered display, when there is one, still comes first).
-    figure._repr_png_ = types.MethodType(_png_bytes, figure)
+    figure._repr_png_ = types.MethodType(png_bytes, figure)
     return figure
 
 
-def _png_bytes(figure) -> bytes:
-    """The figure as PNG bytes, (width × dpi, height × dpi) pixels."""
+def png_bytes(figure) -> bytes:
+    """The figure as PNG bytes, (width × dpi, height × dpi) pixels (what ``save_figure`` writes)."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi="figure")
     return buffer.getvalue()
@@ -85,13 +90,20 @@ def _axes_or_new(ax: Any):
 
 
 def _class_colors(C: int) -> list:
-    """C distinct colours: matplotlib's tab10 (its default cycle), tab20, then an even hue circle."""
+    """C colours, one per class: distinct up to ``DISTINCT_COLORS``, then samples of a continuous map.
+
+    Up to 10 classes: matplotlib's tab10 (its default cycle). Up to 20: tab10's colours, then
+    their light variants from tab20 (tab20 pairs them, which would give classes 0 and 1 two
+    blues). Beyond: ``CONTINUOUS_COLORMAP`` sampled at C evenly spaced points; neighbouring
+    class numbers then look alike, and a colorbar rather than a legend reads them.
+    """
     matplotlib = _matplotlib()
     if C <= 10:
         return list(matplotlib.colormaps["tab10"].colors[:C])
-    if C <= 20:
-        return list(matplotlib.colormaps["tab20"].colors[:C])
-    return list(matplotlib.colormaps["hsv"](np.linspace(0, 1, C, endpoint=False)))
+    if C <= DISTINCT_COLORS:
+        tab20 = matplotlib.colormaps["tab20"].colors
+        return list(tab20[0::2] + tab20[1::2])[:C]
+    return [tuple(rgba) for rgba in matplotlib.colormaps[CONTINUOUS_COLORMAP](np.linspace(0, 1, C))]
 
 
 # --- the cost per epoch ----------------------------------------------------------------------
@@ -243,29 +255,53 @@ def plot_decision_boundary(
     -------
     matplotlib.figure.Figure
         The figure drawn into. The title gives the fraction of the drawn examples that the
-        network classifies correctly.
+        network classifies correctly. Each class has one colour (distinct ones for up to 20
+        classes, samples of a continuous colormap beyond): the grid points predicted as the
+        class (cells of the image with gid "regions") in a light shade of it, its examples in
+        the full colour. A legend names the classes when there are at most 12; beyond, a
+        colorbar gives the class number of each colour.
     """
     C = _check_classifier(config, "a decision boundary")
     X = check_X(X, 2)
     Y = check_Y(Y, config.output, config.n_y, X.shape[1], np.dtype(np.float64))
     xx, yy, classes = decision_grid(params, config, X, standardizer, resolution)
     figure, ax = _axes_or_new(ax)
+    matplotlib = _matplotlib()
     colors = _class_colors(C)
-    ax.contourf(xx, yy, classes, levels=np.arange(C + 1) - 0.5, colors=colors, alpha=0.3)
+    cmap = matplotlib.colors.ListedColormap(colors)
+    norm = matplotlib.colors.BoundaryNorm(np.arange(C + 1) - 0.5, C)      # class k ↦ colors[k]
+    # An image of one cell per grid point, each in the colour of its class. Filled contours
+    # would interpolate the class number between grid points and draw a thin band of every
+    # class between k and k' along a boundary between the two; a mesh of cells would be
+    # turned into one path per cell whenever the legend looks for the emptiest corner.
+    half_x, half_y = (xx[0, 1] - xx[0, 0]) / 2, (yy[1, 0] - yy[0, 0]) / 2
+    ax.imshow(classes, cmap=cmap, norm=norm, alpha=0.3, origin="lower", aspect="auto", interpolation="nearest",
+              extent=(xx[0, 0] - half_x, xx[0, -1] + half_x, yy[0, 0] - half_y, yy[-1, 0] + half_y), gid="regions")
     X_net = X if standardizer is None else standardize(X, standardizer)
     predicted = _classes_of(predict_proba(params, X_net, config), config.output)
     labels = (Y[0] > 0.5).astype(np.int64) if config.output == "sigmoid" else np.argmax(Y, axis=0)
-    for k in range(C):
-        mine = labels == k
-        if np.any(mine):
-            ax.scatter(X[0, mine], X[1, mine], color=colors[k], edgecolors="black", linewidths=0.4,
-                       s=16, label=f"y = {k}" if config.output == "sigmoid" else f"class {k}")
+    style = {"edgecolors": "black", "linewidths": 0.4, "s": 16}
     ax.set_xlim(xx[0, 0], xx[0, -1])
     ax.set_ylim(yy[0, 0], yy[-1, 0])
     ax.set_xlabel("x1")
     ax.set_ylabel("x2")
     ax.set_title(f"decision boundary (accuracy {np.mean(predicted == labels):.1%})")
-    ax.legend(loc="best", fontsize="small")
+    if C <= LEGEND_CLASSES:
+        for k in range(C):                                     # one labelled set of points per class
+            mine = labels == k
+            if np.any(mine):
+                ax.scatter(X[0, mine], X[1, mine], color=colors[k], **style,
+                           label=f"y = {k}" if config.output == "sigmoid" else f"class {k}")
+        # Inside the axes, over the emptiest corner: not a reason for the layout to shrink the axes
+        # (a legend taller than a small figure would otherwise make the layout give up).
+        ax.legend(loc="best", fontsize="small").set_in_layout(False)
+    else:
+        # A legend of C entries would be taller than the axes (the layout then gives up) and
+        # unreadable; a colorbar maps colours to class numbers in the height of the axes.
+        points = ax.scatter(X[0], X[1], c=labels, cmap=cmap, norm=norm, **style)
+        colorbar = ax.figure.colorbar(points, ax=ax, ticks=matplotlib.ticker.MaxNLocator(nbins=10, integer=True))
+        colorbar.set_label(f"class (of {C})")
+        colorbar.minorticks_off()                              # else a tick at each of the C + 1 band edges
     return figure
 
 
