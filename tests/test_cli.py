@@ -249,7 +249,8 @@ def test_subprocess_commands():
     (["train", "--config", "MISSING.toml"], "cannot read the config file"),
     (["train", "--config", "BAD.toml"], "unknown option(s): learnin_rate"),
     (["explain", "-m", "0"], "m must be"),
-    (["train", "--seed", "18446744073709551616"], "--seed must be below 2³² with init_draws 'course'"),
+    (["train", "--seed", "4294967296"], "--seed must be below 2³² with init_draws 'course'"),
+    (["train", "--seed", "18446744073709551616"], "--seed must be a non-negative integer below 2⁶³"),
     (["train", "--seed", "-3"], "--seed must be a non-negative integer; got -3"),
     (["train", "--data", "iris", "--restore-best"], "--restore-best is for early stopping: give --patience too"),
 ])

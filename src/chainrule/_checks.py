@@ -20,6 +20,7 @@ import numpy as np
 from .precision import compute_dtype
 
 CONVENTIONS = ("deferred", "absorbed")
+INT_MAX = 2 ** 63 - 1                                          # the largest integer an option may be
 
 
 def check_convention(convention: Any) -> str:
@@ -47,7 +48,8 @@ def check_number(name: str, value: Any, what: str, test: Callable[[Any], bool], 
     """``value`` as an int or float if it is a finite (integer) number that passes ``test``.
 
     Otherwise a ``ValueError``: "{name} must be {what}; got {value!r}". Booleans are not
-    numbers here, NumPy scalars are.
+    numbers here, NumPy scalars are. Integers are 64-bit: one of 2⁶³ or more in size (no count
+    of epochs, examples or units is ever that large, and NumPy cannot hold it) is refused.
     """
     kind = numbers.Integral if integer else numbers.Real
     ok = not isinstance(value, bool) and isinstance(value, kind)
@@ -58,6 +60,8 @@ def check_number(name: str, value: Any, what: str, test: Callable[[Any], bool], 
             ok = False
     if not ok or not test(value):
         raise ValueError(f"{name} must be {what}; got {value!r}")
+    if integer and abs(int(value)) > INT_MAX:
+        raise ValueError(f"{name} must be {what} below 2⁶³ (a 64-bit integer); got {value!r}")
     return int(value) if integer else float(value)
 
 

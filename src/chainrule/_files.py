@@ -72,3 +72,69 @@ def _sync_folder(folder: Path) -> None:
 def write_text_atomically(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` as UTF-8 to ``path`` with ``write_atomically``."""
     return write_atomically(path, lambda handle: handle.write(text.encode("utf-8")))
+
+
+def stale_temporaries(folder: str | os.PathLike, names: tuple[str, ...]) -> list[Path]:
+    """The temporary files ``write_atomically`` leaves beside ``folder/name`` when the process is
+    killed mid-write (``.{name}.{12 hex digits}.tmp``), for each of ``names``; nothing else."""
+    folder = Path(folder)
+    found = []
+    for name in names:
+        for path in folder.glob(f".{name}.*.tmp"):
+            middle = path.name[len(name) + 2:-4]
+            if len(middle) == 12 and all(c in "0123456789abcdef" for c in middle) and path.is_file():
+                found.append(path)
+    return sorted(found)
+
+
+class FolderInUse(OSError):
+    """Another process holds the lock of an output folder."""
+
+
+class FolderLock:
+    """An exclusive lock on a folder, held by one process at a time: ``with FolderLock(folder):``.
+
+    The lock is a file ``folder/LOCK_NAME`` holding the owner's process id, locked with
+    ``fcntl.flock``; the system releases it when the process ends however it ends (``kill -9``
+    too), so a lock is never stale. Entering raises ``FolderInUse`` naming the holder's process
+    id when another process holds it. The file is removed on leaving. Where ``fcntl`` does not
+    exist (Windows) the lock does nothing.
+    """
+
+    LOCK_NAME = ".chainrule.lock"
+
+    def __init__(self, folder: str | os.PathLike):
+        self.path = Path(folder) / self.LOCK_NAME
+        self.fd: int | None = None
+
+    def __enter__(self) -> FolderLock:
+        try:
+            import fcntl
+        except ImportError:                                        # pragma: no cover - Windows
+            return self
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+                os.close(fd)
+                raise FolderInUse(f"{self.path.parent} is in use by another run (process {holder})") from None
+            try:                                                   # the file we locked may have been removed
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino  # by its last holder: lock the new one
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+            os.close(self.fd)                                      # closing releases the lock
+            self.fd = None

@@ -18,12 +18,14 @@ Each policy owns its state, so each can be tested on a made-up sequence of recor
     DivergenceGuard(factor)   NaN or inf, or a cost above factor × the first epoch's: raise
     EarlyStopping(patience)   no improvement for patience epochs: stop (and restore the best)
     Progress(total)           a live bar on a terminal, "Cost after epoch e" lines otherwise
-    Checkpoint(save, every)   save(state, history) every so many epochs
+    Checkpoint(save, every)   save(state, history) every so many epochs (or seconds)
+    Interrupt()               stop at the end of the epoch once asked (by a signal handler, say)
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -239,8 +241,10 @@ class Progress(Callback):
 
 
 class Checkpoint(Callback):
-    """``save(state, history)`` after every epoch e with (e + 1) divisible by ``every``, so that
-    an interrupted run loses at most ``every`` epochs of work (the end result is ``fit``'s).
+    """``save(state, history)`` after every epoch e with (e + 1) divisible by ``every``, and after
+    the first epoch that ends ``seconds`` or more after the last save (or the start), so that an
+    interrupted run loses at most ``every`` epochs or about ``seconds`` of work (the end result
+    is ``fit``'s). Give either or both; ``clock`` (default ``time.monotonic``) tells the time.
 
     ``state`` carries early stopping's memory when it runs before this callback (as ``fit``'s
     own does); ``history`` is the History of the epochs so far, its stop_reason "in progress"
@@ -249,12 +253,22 @@ class Checkpoint(Callback):
     writes a model file atomically.
     """
 
-    def __init__(self, save: Callable[[Any, History], Any], every: int = 100, before: History | None = None):
+    def __init__(self, save: Callable[[Any, History], Any], every: int | None = 100, before: History | None = None,
+                 seconds: float | None = None, clock: Callable[[], float] = time.monotonic):
         if not callable(save):
             raise ValueError(f"save must be a function (state, history); got {type(save).__name__}")
+        if every is None and seconds is None:
+            raise ValueError("a Checkpoint saves every so many epochs or seconds: give every or seconds")
         self.save = save
-        self.every = check_number("every", every, "a positive integer", lambda v: v >= 1, integer=True)
+        self.every = None if every is None else check_number("every", every, "a positive integer",
+                                                             lambda v: v >= 1, integer=True)
+        self.seconds = None if seconds is None else check_number("seconds", seconds, "a positive number",
+                                                                 lambda v: v > 0)
+        self.clock, self.last = clock, clock()
         self.before, self.records, self.saved_epoch = before, [], None
+
+    def start(self, state: Any) -> None:
+        self.last = self.clock()
 
     def history(self) -> History:
         seed = self.before.seed if self.before is not None else None
@@ -263,7 +277,26 @@ class Checkpoint(Callback):
 
     def __call__(self, record: EpochRecord, state: Any) -> bool:
         self.records.append(record)
-        if (record.epoch + 1) % self.every == 0:
+        due = self.every is not None and (record.epoch + 1) % self.every == 0
+        if due or (self.seconds is not None and self.clock() - self.last >= self.seconds):
             self.save(state, self.history())
-            self.saved_epoch = record.epoch
+            self.saved_epoch, self.last = record.epoch, self.clock()
         return False
+
+
+class Interrupt(Callback):
+    """Stop at the end of the epoch in progress once ``request(reason)`` has been called: from a
+    signal handler (Ctrl-C, SIGTERM), another thread or a button. The run then ends as any
+    stopped run does, its state complete and resumable; ``reason`` (a signal's number, say) is
+    kept in ``requested`` (None until asked)."""
+
+    stop_reason = "interrupted"
+
+    def __init__(self) -> None:
+        self.requested: Any = None
+
+    def request(self, reason: Any = True) -> None:
+        self.requested = reason
+
+    def __call__(self, record: EpochRecord, state: Any) -> bool:
+        return self.requested is not None

@@ -16,23 +16,31 @@ mistake ends with one line on stderr and exit status 2; ``--debug`` shows the tr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import dataclasses
+import functools
 import io as _io
 import json
 import os
+import signal
 import sys
+import tempfile
+import threading
+import time
 import typing
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import __version__, datasets
-from ._files import write_text_atomically
+from ._checks import INT_MAX
+from ._files import FolderInUse, FolderLock, stale_temporaries, write_atomically, write_text_atomically
 from .activations import HIDDEN_ACTIVATIONS
-from .callbacks import Checkpoint, Progress, TrainingDiverged
-from .checkpoint import DataPrep, SavedModel, load, save, saver
+from .callbacks import Callback, Checkpoint, Interrupt, Progress, TrainingDiverged
+from .checkpoint import DataPrep, SavedModel, data_fingerprint, load, save, saver
 from .compare import compare_conventions
 from .gradcheck import gradient_check
 from .history import EpochRecord, History
@@ -63,11 +71,48 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _int_list(text: str) -> list[int]:
+def _int(text: str) -> int:
+    """An integer flag's value: a whole number below 2⁶³ (what NumPy and the model file hold)."""
     try:
-        return [int(part) for part in text.split(",") if part.strip()]
+        value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 20,7,5; got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected an integer; got {text!r}") from None
+    if abs(value) > INT_MAX:
+        raise argparse.ArgumentTypeError(f"expected an integer below 2⁶³; got {text!r}")
+    return value
+
+
+def _int_list(text: str) -> list[int]:
+    """Layer sizes "20,7,5" as [20, 7, 5]; an empty (or blank) text is no layers. An empty place
+    ("4,,2") is a mistake, not a size left out."""
+    if not text.strip():
+        return []
+    parts = [part.strip() for part in text.split(",")]
+    try:
+        if "" in parts:
+            raise ValueError
+        return [_int(part) for part in parts]
+    except (ValueError, argparse.ArgumentTypeError):
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 20,7,5 (nothing between "
+                                         f"two commas, and an empty text for no layers); got {text!r}") from None
+
+
+def _every(text: str) -> tuple[int | None, float | None]:
+    """--save-every: N epochs ("500") or a time ("90s", "10min", "2h") as (epochs, seconds)."""
+    units = {"s": 1, "sec": 1, "min": 60, "m": 60, "h": 3600}
+    number = text.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = text[len(number):]
+    try:
+        if not unit:
+            epochs = _int(text)
+            if epochs >= 1:
+                return epochs, None
+        elif unit in units and float(number) > 0 and float(number) * units[unit] < 1e9:
+            return None, float(number) * units[unit]
+    except (ValueError, argparse.ArgumentTypeError):
+        pass
+    raise argparse.ArgumentTypeError(f"expected a number of epochs such as 500, or a time such as 90s, 10min "
+                                     f"or 2h; got {text!r}")
 
 
 def _flag(name: str) -> str:
@@ -136,7 +181,7 @@ def _network_flags(parser: argparse.ArgumentParser, seed_help: str, seed: bool =
     group.add_argument("--output", choices=list(OUTPUTS),
                        help="output layer and loss (default: the data's: sigmoid for 2 classes, softmax for more)")
     if seed:
-        group.add_argument("--seed", type=int, help=seed_help + " (default: 2)")
+        group.add_argument("--seed", type=_int, help=seed_help + " (default: 2)")
     group.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
@@ -166,16 +211,17 @@ def _parser() -> argparse.ArgumentParser:
     group.add_argument("--config", help="a TOML or JSON file of options, spelled as in Python; flags override it")
     group.add_argument("--resume", metavar="MODEL",
                        help="continue a saved run for --num-epochs more (default: as many as it was trained for)")
-    group.add_argument("--save-every", type=int, metavar="N",
-                       help="write the model file every N epochs while training, so an interrupted run keeps its work")
-    group.add_argument("--print-every", type=int, help="epochs between progress lines (default: a tenth of the run)")
+    group.add_argument("--save-every", type=_every, metavar="N|TIME",
+                       help="write the model file every N epochs, or every TIME (90s, 10min, 2h), while training, "
+                            "so that a killed run keeps its work (Ctrl-C and SIGTERM always save the run)")
+    group.add_argument("--print-every", type=_int, help="epochs between progress lines (default: a tenth of the run)")
     group.add_argument("--quiet", "-q", action="store_true", help="print only the final figures")
     group.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout, nothing else")
 
     explain = commands.add_parser("explain", help="the equations of a network, and where the 1/m enters",
                                   description="Every forward and backward equation of a concrete network.")
     _network_flags(explain, "seed of the random data and weights --check measures on")
-    explain.add_argument("-m", "--examples", type=int, help="m (default: the data's number of examples)")
+    explain.add_argument("-m", "--examples", type=_int, help="m (default: the data's number of examples)")
     explain.add_argument("--convention", default="deferred", choices=["deferred", "absorbed"])
     explain.add_argument("--check", action="store_true", help="measure every gradient on random data of this shape")
     explain.add_argument("--format", default="text", choices=["text", "markdown", "latex"])
@@ -184,7 +230,7 @@ def _parser() -> argparse.ArgumentParser:
                                 description="Check backward against central differences, layer by layer.")
     _network_flags(check, "seed of the random data and weights")
     check.add_argument("--layer-dims", type=_int_list, help="all layer sizes n_x,…,n_y (instead of --data)")
-    check.add_argument("-m", "--examples", type=int, default=50, help="random examples (default: 50)")
+    check.add_argument("-m", "--examples", type=_int, default=50, help="random examples (default: 50)")
     check.add_argument("--epsilon", type=float, default=1e-7, help="finite-difference step (default: 1e-7)")
     check.add_argument("--convention", default="deferred", choices=["deferred", "absorbed"])
     check.add_argument("--inject", choices=list(BUGS), help="plant a bug learners make, to see the check catch it")
@@ -193,8 +239,8 @@ def _parser() -> argparse.ArgumentParser:
                                   description="Train one network under 'deferred', 'absorbed' and per example.")
     _network_flags(compare, "np.random.seed of the initial weights, as the course does")
     compare.add_argument("--learning-rate", "--lr", type=float, default=1.2)
-    compare.add_argument("--num-epochs", "--epochs", type=int, default=1000)
-    compare.add_argument("--every", type=int, help="epochs between milestones (default: a tenth of the run)")
+    compare.add_argument("--num-epochs", "--epochs", type=_int, default=1000)
+    compare.add_argument("--every", type=_int, help="epochs between milestones (default: a tenth of the run)")
     compare.add_argument("--per-example", action=argparse.BooleanOptionalAction,
                          help="also the per-example reference (default: when m × epochs ≤ 100 000)")
 
@@ -307,7 +353,10 @@ def _read_config(path: str) -> dict[str, Any]:
 # --- data and network -----------------------------------------------------------------------
 
 
-def _load_data(data: str, label: str | None, options: dict | None = None) -> datasets.Dataset:
+def _load_data(data: str, label: str | None, options: dict | None = None, output: str | None = None
+               ) -> datasets.Dataset:
+    """The data set asked for; a CSV file's label is a number to regress with --output identity, classes with
+    --output sigmoid or softmax, and decided from its values otherwise."""
     if data in datasets.DATASETS:
         if label:
             raise ValueError(f"--label is for CSV files; {data!r} is a built-in data set")
@@ -315,8 +364,51 @@ def _load_data(data: str, label: str | None, options: dict | None = None) -> dat
     if data.lower().endswith(".csv") or Path(data).exists():
         if not label:
             raise ValueError(f"--label COLUMN is needed to say which column of {data} is the label")
-        return datasets.load_csv(data, label)
+        regression = None if output is None else output == "identity"
+        return datasets.load_csv(data, label, regression=regression, progress=_ReadingProgress(data))
     raise ValueError(f"unknown data set {data!r}; expected one of {', '.join(datasets.DATASETS)}, or a .csv file")
+
+
+class _ReadingProgress:
+    """``progress(done, total)`` for reading a CSV file: silent for a read that takes under a second; after
+    that, a bar on a terminal (stderr) or a line at each quarter of the file."""
+
+    def __init__(self, path: str, after: float = 1.0):
+        self.path, self.start, self.after, self.shown, self.bar = path, time.monotonic(), after, 0, None
+
+    def __call__(self, done: int, total: int) -> None:
+        if time.monotonic() - self.start < self.after or total <= 0:
+            return
+        if sys.stderr.isatty():
+            self._bar(done, total)
+        elif done * 4 // total > self.shown and done < total:
+            self.shown = done * 4 // total
+            print(f"Reading {self.path}: {100 * done // total} % of {total / 2 ** 20:.0f} MiB", file=sys.stderr)
+
+    def _bar(self, done: int, total: int) -> None:
+        try:
+            from rich.progress import Progress as Bar
+        except ImportError:
+            return
+        if self.bar is None:
+            self.bar = Bar(transient=True)
+            self.task = self.bar.add_task(f"Reading {self.path}", total=total)
+            self.bar.start()
+        self.bar.update(self.task, completed=done)
+        if done >= total:
+            self.bar.stop()
+
+
+def _check_data(resume: str, data_name: str, data: datasets.Dataset, saved: SavedModel) -> None:
+    """Refuse to resume on data other than the run's: the model file records their fingerprint (a
+    moved CSV file, given with --data, has the same)."""
+    recorded = saved.prep.fingerprint
+    if recorded is None:
+        print(f"chainrule: warning: {resume} records no fingerprint of its data, so whether {data_name} still "
+              f"holds the data it was trained on cannot be checked", file=sys.stderr)
+    elif recorded != data_fingerprint(data.X, data.Y):
+        raise ValueError(f"{data_name} is not the data {resume} was trained on (its contents differ from those "
+                         f"recorded); resume with the original data (--data FILE), or train anew")
 
 
 def _fit_output(data: datasets.Dataset, output: str | None) -> tuple[np.ndarray, str]:
@@ -342,11 +434,12 @@ def _check_resume(args: argparse.Namespace, request: TrainRequest, saved: SavedM
         raise ValueError("--config and --resume do not go together: the run's settings are in the model file")
     changed = sorted({_flag(k) for k in request.given - set(RESUMABLE)
                       if getattr(request.train, k) != getattr(saved.train, k)}
-                     | {_flag(k) for k in NETWORK_KEYS if getattr(args, k, None) is not None})
+                     | {_flag(k) for k in NETWORK_KEYS if k != "data" and getattr(args, k, None) is not None})
     if changed:
         allowed = ", ".join(_flag(k) for k in RESUMABLE)
         raise ValueError(f"{', '.join(changed)} cannot change when resuming: the run's settings are in "
-                         f"{args.resume} (only {allowed}, --out and the output flags can be given)")
+                         f"{args.resume} (only {allowed}, --data for data that moved, --out and the output flags "
+                         f"can be given)")
 
 
 def _resumable(saved: SavedModel) -> bool:
@@ -375,56 +468,141 @@ def _prepare(data, Y, test_fraction, seed, standardize, standardizer=None):
         standardizer = datasets.fit_standardizer(X_train)
     if standardizer is not None:
         X_train, X_test = datasets.standardize(X_train, standardizer), datasets.standardize(X_test, standardizer)
+    for X in (X_train, X_test):                               # one line naming a column too large to train on
+        datasets.check_feature_scale(X, data.feature_names or None, standardized=standardizer is not None)
     return X_train, Y_train, X_test, Y_test, standardizer
 
 
-def _output_folder(out: str) -> Path:
-    """The output folder, made now, before any training, so that a bad --out fails at once."""
-    folder = Path(out or ".")
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"--out {out} is a file, not a folder")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+class _OutputFolder:
+    """``with _OutputFolder(out) as folder``: the output folder, ready before anything is trained.
+
+    It is made if needed and checked writable (a bad --out fails at once, naming the path
+    given), locked against a second run writing it at once (``_files.FolderLock``), and cleared
+    of temporary files a killed run left. If the command fails, a folder it made and left
+    empty is removed again.
+    """
+
+    def __init__(self, out: str):
+        self.out, self.folder = out, Path(out)
+        self.lock = FolderLock(self.folder)
+
+    def __enter__(self) -> Path:
+        folder, out = self.folder, self.out
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"--out {out} is a file, not a folder")
+        self.made = not folder.exists()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe = tempfile.TemporaryFile(dir=folder)
+            probe.close()
+        except OSError as exc:
+            self._remove_if_made()
+            raise ValueError(f"--out {out} cannot be written ({exc.strerror or exc}); choose another "
+                             f"folder") from None
+        try:
+            self.lock.__enter__()
+        except FolderInUse as exc:
+            raise ValueError(f"--out {out} is in use by another chainrule train ({str(exc).rsplit('(', 1)[-1]}; "
+                             f"wait for it to finish, or choose another --out") from None
+        for stale in stale_temporaries(folder, OUTPUT_FILES):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+        return folder
+
+    def __exit__(self, kind, *exc) -> None:
+        self.lock.__exit__()
+        if kind is not None:
+            self._remove_if_made()
+
+    def _remove_if_made(self) -> None:
+        if self.made:
+            with contextlib.suppress(OSError):
+                self.folder.rmdir()                                # only if empty
+
+
+class _Signalled(KeyboardInterrupt):
+    """The command was ended by a signal: Ctrl-C (SIGINT, exit status 130) or SIGTERM (143)."""
+
+    def __init__(self, signum: int, message: str = ""):
+        super().__init__(message)
+        self.status = 128 + signum
+
+
+class _Signals:
+    """``with _Signals() as signals``: what SIGINT (Ctrl-C) and SIGTERM do during chainrule train.
+
+    While training (``signals.phase = "training"``), the first one asks ``signals.interrupt``
+    to stop the run at the end of the epoch in progress, so that it is saved complete and
+    resumable; a second one ends the command at once. Once trained ("saving": the figures,
+    the picture and the files), a signal waits for the files to be written, so that no work is
+    lost and no file is left half-written or as a temporary file. At other times (reading the
+    data) it ends the command at once. ``received`` is the first
+    signal's number (None if none came).
+    """
+
+    def __init__(self) -> None:
+        self.interrupt, self.phase, self.received, self.saved = Interrupt(), "setup", None, {}
+
+    def __enter__(self) -> _Signals:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self.saved[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self.saved.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum: int, frame) -> None:
+        first = self.received is None
+        self.received = self.received or signum
+        if self.phase == "saving" or (self.phase == "training" and first):
+            self.interrupt.request(signum)
+            return
+        raise _Signalled(signum)
+
+
+OUTPUT_FILES = ("model.npz", "history.csv", "training.png")
 
 
 def _train(args: argparse.Namespace) -> int:
     """chainrule train: the request, the data split as before, the run with progress and checkpoints, the files."""
     request, saved = _train_request(args)
-    out = _output_folder(args.out or (str(Path(args.resume).parent) if args.resume else "chainrule-output"))
-    data = _load_data(request.data, request.label, request.data_options)
-    Y, output = _fit_output(data, request.output)
-    config, state, prep, (X_train, Y_train, X_test, Y_test) = _setup(request, saved, data, Y, output)
-    train = request.train
-    validation = (X_test, Y_test) if X_test.shape[1] else None
-    mode = "quiet" if (args.quiet or args.json) else ("live" if sys.stdout.isatty() else "lines")
-    if mode != "quiet":
-        _print_setup(config, data, X_train, X_test, train, request.preset, prep.standardizer, out)
-    model = SavedModel(config, [], train, None, None, prep, data.feature_names, data.classes)
-    result = _fit_with_progress(args, model, state, saved, (X_train, Y_train), validation, out, mode)
-    history = saved.history.then(result.history) if saved is not None and saved.history is not None else result.history
-
-    figures = {"final_cost": float(history.cost[-1]) if len(history) else None,
-               "train_cost": compute_data_cost(result.params, X_train, Y_train, config)}
-    if validation is not None:
-        figures["test_cost"] = compute_data_cost(result.params, X_test, Y_test, config)
-    if output != "identity":
-        figures["train_accuracy"] = accuracy(result.params, X_train, Y_train, config)
-        if validation is not None:
-            figures["test_accuracy"] = accuracy(result.params, X_test, Y_test, config)
-    model_path = save(out / "model.npz", model._replace(params=result.params, state=result.state, history=history,
-                                                         figures=figures))
-    _write_history_csv(out / "history.csv", history)
-    picture = _save_picture(out / "training.png", history, result.params, config, data, Y, prep.standardizer)
-    if args.json:
-        print(json.dumps({"model": str(model_path), "history": str(out / "history.csv"),
-                          "picture": picture and str(picture), "layer_dims": list(config.layer_dims),
-                          "epochs": len(history), "stop_reason": history.stop_reason,
-                          "best_epoch": history.best_epoch, **figures}, indent=2))
-        return 0
-    print("\n".join(_figure_lines(figures, history, train.restore_best)))
-    if mode != "quiet":
-        print(f"Wrote {model_path}, {out / 'history.csv'}" +
-              (f", {picture}" if picture else " (no picture: matplotlib is not installed)"))
+    out_text = args.out or (str(Path(args.resume).parent) if args.resume else "chainrule-output")
+    with _Signals() as signals, _OutputFolder(out_text) as out:
+        data = _load_data(request.data, request.label, request.data_options, request.output)
+        if saved is not None:
+            _check_data(args.resume, request.data, data, saved)
+        Y, output = _fit_output(data, request.output)
+        config, state, prep, (X_train, Y_train, X_test, Y_test) = _setup(request, saved, data, Y, output)
+        prep = prep._replace(data=request.data, fingerprint=data_fingerprint(data.X, data.Y))
+        train = request.train
+        validation = (X_test, Y_test) if X_test.shape[1] else None
+        mode = "quiet" if (args.quiet or args.json) else ("live" if sys.stdout.isatty() else "lines")
+        setup = None if mode == "quiet" else functools.partial(
+            _print_setup, config, data, X_train, X_test, train, request.preset, prep.standardizer, out, saved)
+        model = SavedModel(config, [], train, None, None, prep, data.feature_names, data.classes)
+        signals.phase = "training"
+        result = _fit_with_progress(args, model, state, saved, (X_train, Y_train), validation, out, mode,
+                                    [_AtStart(setup), signals.interrupt])
+        signals.phase = "saving"
+        history = saved.history.then(result.history) if saved is not None and saved.history is not None \
+            else result.history
+        figures = _figures(history, result.params, config, X_train, Y_train, validation)
+        picture, why_not = _picture(history, result.params, config, data, Y, prep.standardizer)
+        model_path = save(out / "model.npz", model._replace(params=result.params, state=result.state,
+                                                             history=history, figures=figures))
+        _write_history_csv(out / "history.csv", history)
+        if picture is not None:
+            picture = write_atomically(out / "training.png", lambda handle, png=picture: handle.write(png))
+        elif (out / "training.png").exists():                 # not a picture of another run beside this one
+            (out / "training.png").unlink()
+        signals.phase = "done"
+    _report(args, mode, config, history, figures, train, out, model_path, picture, why_not)
+    if signals.received is not None:
+        left = train.num_epochs - len(result.history) if result.history.stop_reason == "interrupted" else 0
+        more = f"; chainrule train --resume {model_path} --num-epochs {left} finishes the run" if left else ""
+        raise _Signalled(signals.received, f"{model_path} holds the run after epoch {result.state.epoch - 1}{more}")
     return 0
 
 
@@ -437,13 +615,16 @@ def _train_request(args: argparse.Namespace) -> tuple[TrainRequest, SavedModel |
         train = dataclasses.replace(saved.train, num_epochs=request.train.num_epochs if "num_epochs" in request.given
                                     else saved.train.num_epochs)
         prep = saved.prep
-        request = request._replace(data=prep.data, data_options=prep.data_options or {}, label=prep.label,
+        data = args.data or prep.data
+        if data not in datasets.DATASETS and not Path(data).exists():
+            raise ValueError(f"{args.resume} was trained on {data}, which is not there any more; give --data with "
+                             f"its new place (its contents are checked against the model file's fingerprint)")
+        request = request._replace(data=data, data_options=prep.data_options or {}, label=prep.label,
                                    output=saved.config.output, train=train)
     else:
         _check_flags(request)
-    for name, value in (("--print-every", args.print_every), ("--save-every", args.save_every)):
-        if value is not None and value < 1:
-            raise ValueError(f"{name} must be a positive integer; got {value}")
+    if args.print_every is not None and args.print_every < 1:
+        raise ValueError(f"--print-every must be a positive integer; got {args.print_every}")
     if request.train.seed is None:
         raise ValueError("seed none (a fresh seed for each run) is for the library; the command line's runs are "
                          "reproducible: give a seed")
@@ -474,29 +655,73 @@ def _setup(request: TrainRequest, saved: SavedModel | None, data, Y: np.ndarray,
 
 
 def _fit_with_progress(args, model: SavedModel, state, saved: SavedModel | None, train_data, validation, out: Path,
-                       mode: str) -> FitResult:
-    """fit with a progress display and, with --save-every, checkpoints; a divergence or Ctrl-C says what was kept."""
+                       mode: str, callbacks: list) -> FitResult:
+    """fit with a progress display, ``callbacks`` and, with --save-every, checkpoints; a divergence or an
+    ending signal says what was kept."""
     train = model.train
     checkpoint = None
     if args.save_every:
-        checkpoint = Checkpoint(saver(out / "model.npz", model), args.save_every,
+        every, seconds = args.save_every
+        checkpoint = Checkpoint(saver(out / "model.npz", model), every, seconds=seconds,
                                 before=saved.history if saved is not None else None)
     with Progress(train.num_epochs, args.print_every or max(1, train.num_epochs // 10), mode) as progress:
         try:
             return fit(model.config, *train_data, train, state=state, validation_data=validation,
-                       callbacks=[progress, *([checkpoint] if checkpoint else [])])
+                       callbacks=[*callbacks, progress, *([checkpoint] if checkpoint else [])])
         except TrainingDiverged as exc:
             kept = "Nothing was written."
             if checkpoint is not None and checkpoint.saved_epoch is not None:
                 kept = f"{out / 'model.npz'} holds the checkpoint after epoch {checkpoint.saved_epoch}."
             raise ValueError(f"{exc.reason} {kept}") from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:                       # a second signal, or one from a thread's code
+            status = getattr(exc, "status", 130)
             if checkpoint is None or checkpoint.saved_epoch is None:
-                raise
+                raise _Signalled(status - 128, "stopped at once: nothing was saved (--save-every keeps a "
+                                 "checkpoint)") from None
             end = (state.epoch if state is not None else 0) + train.num_epochs
-            raise KeyboardInterrupt(f"{out / 'model.npz'} holds the checkpoint after epoch {checkpoint.saved_epoch}; "
-                                    f"chainrule train --resume {out / 'model.npz'} --num-epochs "
-                                    f"{end - checkpoint.saved_epoch - 1} finishes the run") from None
+            raise _Signalled(status - 128, f"{out / 'model.npz'} holds the checkpoint after epoch "
+                             f"{checkpoint.saved_epoch}; chainrule train --resume {out / 'model.npz'} --num-epochs "
+                             f"{end - checkpoint.saved_epoch - 1} finishes the run") from None
+
+
+class _AtStart(Callback):
+    """Calls ``function()`` when training starts, after every option and array has been checked."""
+
+    def __init__(self, function):
+        self.function = function
+
+    def start(self, state) -> None:
+        if self.function is not None:
+            self.function()
+
+
+def _figures(history: History, params, config: ModelConfig, X_train, Y_train, validation) -> dict:
+    """The numbers measured at the end: the last epoch's cost, training (and test) cost, and accuracy for
+    classifiers."""
+    figures = {"final_cost": float(history.cost[-1]) if len(history) else None,
+               "train_cost": compute_data_cost(params, X_train, Y_train, config)}
+    if validation is not None:
+        figures["test_cost"] = compute_data_cost(params, *validation, config)
+    if config.output != "identity":
+        figures["train_accuracy"] = accuracy(params, X_train, Y_train, config)
+        if validation is not None:
+            figures["test_accuracy"] = accuracy(params, *validation, config)
+    return figures
+
+
+def _report(args, mode: str, config: ModelConfig, history: History, figures: dict, train: TrainConfig, out: Path,
+            model_path: Path, picture, why_not: str) -> None:
+    """The figures and the files written, as lines (or, with --json, as one JSON document)."""
+    if args.json:
+        print(json.dumps({"model": str(model_path), "history": str(out / "history.csv"),
+                          "picture": picture and str(picture), "layer_dims": list(config.layer_dims),
+                          "epochs": len(history), "stop_reason": history.stop_reason,
+                          "best_epoch": history.best_epoch, **figures}, indent=2))
+        return
+    print("\n".join(_figure_lines(figures, history, train.restore_best)))
+    if mode != "quiet":
+        print(f"Wrote {model_path}, {out / 'history.csv'}"
+              + (f", {picture}" if picture else f" (no picture: {why_not})"))
 
 
 def _figure_lines(figures: dict, history: History, restore_best: bool) -> list[str]:
@@ -517,8 +742,10 @@ def _figure_lines(figures: dict, history: History, restore_best: bool) -> list[s
 HISTORY_COLUMNS = EpochRecord._fields
 
 
-def _print_setup(config, data, X_train, X_test, train: TrainConfig, preset: Preset, standardizer, out) -> None:
-    """What will be trained: the options always shown, and those that differ from the preset's."""
+def _print_setup(config, data, X_train, X_test, train: TrainConfig, preset: Preset, standardizer, out,
+                 saved: SavedModel | None) -> None:
+    """What will be trained: the options always shown, and those that differ from the preset's; for a
+    resumed run, where it stands and how far it will go."""
     dims = ", ".join(map(str, config.layer_dims))
     order = ("init", "scale", "init_draws", *(name for name in TRAIN_FIELDS if not name.startswith(("init", "scale"))))
     chosen = {name: getattr(train, name) for name in order
@@ -528,6 +755,10 @@ def _print_setup(config, data, X_train, X_test, train: TrainConfig, preset: Pres
     print(f"Data: {data.name}, {X_train.shape[1]} training and {X_test.shape[1]} test examples"
           + (", standardised on the training part" if standardizer is not None else ""))
     print("Training: " + ", ".join(f"{k} {v}" for k, v in shown.items()) + f", seed {train.seed}; output in {out}")
+    if saved is not None:
+        epoch = saved.state.epoch
+        print(f"Resuming after epoch {epoch - 1}: {train.num_epochs} more epochs, to epoch "
+              f"{epoch + train.num_epochs - 1} (--num-epochs says how many)")
 
 
 def _write_history_csv(path: Path, history: History) -> None:
@@ -539,19 +770,26 @@ def _write_history_csv(path: Path, history: History) -> None:
     write_text_atomically(path, buffer.getvalue())
 
 
-def _save_picture(path, history, params, config, data, Y, standardizer):
-    """The cost curves, and the decision boundary for two-dimensional data; None without matplotlib."""
+def _picture(history, params, config, data, Y, standardizer) -> tuple[bytes | None, str]:
+    """(the PNG of the run, "") — the cost curves, and the decision boundary for two-dimensional data —
+    or (None, why there is none). Drawn whole before any file is written."""
     try:
-        from .plot import save_figure, training_figure
+        from .plot import png_bytes, training_figure
     except ImportError:
-        return None
+        return None, "matplotlib is not installed"
+    with np.errstate(over="ignore"):
+        if not np.isfinite(np.ptp(data.X, axis=1)).all():
+            return None, "the features span more than a float64 holds, so no axes can show them"
     try:
-        figure = training_figure(history, params, config, data.X, Y, standardizer=standardizer)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            return png_bytes(training_figure(history, params, config, data.X, Y, standardizer=standardizer)), ""
     except ValueError as exc:
         if "matplotlib" in str(exc):
-            return None
-        raise
-    return save_figure(figure, path)
+            return None, "matplotlib is not installed"
+        return None, str(exc)
+    except (ArithmeticError, RuntimeError) as exc:               # matplotlib's own limits: data spanning 1e308
+        return None, f"the data cannot be drawn ({exc})"
 
 
 # --- explain, gradcheck, compare ------------------------------------------------------------
@@ -563,7 +801,7 @@ def _network_for(args: argparse.Namespace, layer_dims: list[int] | None = None):
     hidden_activation = args.hidden_activation or PLANAR.hidden_activation
     if layer_dims:
         return ModelConfig(layer_dims, hidden_activation, args.output or "sigmoid"), None
-    data = _load_data(args.data or PLANAR.data, args.label)
+    data = _load_data(args.data or PLANAR.data, args.label, output=args.output)
     Y, output = _fit_output(data, args.output)
     hidden = PLANAR.hidden_layers if args.hidden_layers is None else args.hidden_layers
     config = ModelConfig([data.X.shape[0], *hidden, Y.shape[0]], hidden_activation, output)
@@ -670,7 +908,7 @@ def _predict(args: argparse.Namespace) -> int:
     model = load(args.model)
     if not model.feature_names:
         raise ValueError(f"{args.model} records no feature names, so its columns cannot be found in a CSV file")
-    X = datasets.load_csv_features(args.data, model.feature_names)
+    X = datasets.load_csv_features(args.data, model.feature_names, progress=_ReadingProgress(args.data))
     if model.standardizer is not None:
         X = datasets.standardize(X, model.standardizer)
     config = model.config
@@ -763,11 +1001,13 @@ def main(argv: list[str] | None = None) -> int:
         message = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) and exc.strerror else str(exc)
         print(f"chainrule: error: {message}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt as exc:
+    except KeyboardInterrupt as exc:                              # Ctrl-C, or SIGTERM (_Signalled)
         if debug:
             raise
-        print("chainrule: interrupted" + (f"; {exc}" if str(exc) else ""), file=sys.stderr)
-        return 130
+        status = getattr(exc, "status", 130)
+        how = "interrupted" if status == 130 else f"stopped by {signal.Signals(status - 128).name}"
+        print(f"chainrule: {how}" + (f"; {exc}" if str(exc) else ""), file=sys.stderr)
+        return status
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,6 +20,7 @@ from ._checks import as_rng, check_number
 from .layers import LayerGrads, linear_backward
 from .losses import fused_delta
 from .model import ModelConfig, backward, check_config, init_params
+from .resources import check_memory, training_bytes
 
 BackwardFn = Callable[..., list]
 
@@ -44,6 +45,8 @@ def random_problem(config: ModelConfig, m: int, rng: Any, scheme: str = "he"):
     """
     check_config(config)
     check_number("m", m, "at least 1 example", lambda v: v >= 1, integer=True)
+    check_memory(training_bytes(config.layer_dims, m), f"a random problem for the network {list(config.layer_dims)} "
+                 f"with m = {m} examples", "choose a smaller network or m")
     rng = as_rng(rng)
     X = rng.standard_normal((config.n_x, m))
     Y = random_labels(config.output, config.n_y, m, rng)

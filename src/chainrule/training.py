@@ -52,6 +52,7 @@ from .losses import cost_from_loss, get_output, l2_cost
 from .model import INIT_SCHEMES, ModelConfig, check_config, count_correct, evaluate, gradients, init_params
 from .optimizers import DECAYS, OPTIMIZERS, Optimizer, get_optimizer, learning_rate_schedule, new_slot
 from .precision import STORED
+from .resources import check_memory, training_bytes
 from .workspace import Workspace, gather, make_workspace
 
 INIT_DRAWS = ("chainrule", "course")
@@ -527,6 +528,11 @@ def iterate(config: ModelConfig, X: Any, Y: Any, train: TrainConfig | None = Non
             raise ValueError("seed None draws a fresh seed, and a run resumed at epoch "
                              f"{state.epoch} needs its own: pass the run's TrainConfig (FitResult.train)")
         train = dataclasses.replace(train, seed=int(np.random.SeedSequence().generate_state(1, np.uint32)[0]))
+    m, b = X.shape[-1], train.mini_batch_size
+    check_memory(training_bytes(config.layer_dims, m, b, X.dtype.itemsize),
+                 f"training the network {list(config.layer_dims)} on {m} examples"
+                 + (f" in mini-batches of {b}" if b is not None and b < m else ""),
+                 "choose fewer or smaller hidden layers" + (", or smaller mini-batches" if m > 64 else ""))
     optimizer = make_optimizer(train)
     state = init_state(config, train, X.dtype) if state is None else _checked_state(state, config, optimizer, X.dtype)
     slots = [new_slot(optimizer, state.params) for _ in range(2)] if optimizer.takes_out else []
