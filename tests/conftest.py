@@ -1,7 +1,10 @@
-"""Shared helpers: random problems whose labels fit the output layer."""
+"""Shared helpers: random problems whose labels fit the output layer, and the fuzz tests' settings."""
+
+import os
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 
 from chainrule.testing import random_problem  # noqa: F401  (shared by the tests)
 
@@ -16,3 +19,13 @@ def rel_err(a, b) -> float:
 @pytest.fixture
 def rng():
     return np.random.default_rng(20261123)
+
+
+# The fuzz tests (model files, CSV files) run FUZZ's examples: 150 each in the suite; before a
+# release, CHAINRULE_FUZZ=release runs 20 000 each.
+settings.register_profile("chainrule-fuzz", max_examples=150, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("chainrule-fuzz-release", max_examples=20_000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings.get_profile("chainrule-fuzz-release" if os.environ.get("CHAINRULE_FUZZ") == "release"
+                            else "chainrule-fuzz")

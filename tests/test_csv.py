@@ -27,7 +27,6 @@ import csv
 import importlib.util
 import json
 import math
-import os
 import subprocess
 import sys
 import warnings
@@ -36,17 +35,11 @@ from unittest import mock
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chainrule import datasets as ds
-
-settings.register_profile("chainrule-csv", max_examples=150, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-settings.register_profile("chainrule-csv-release", max_examples=20_000, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-FUZZ = settings.get_profile("chainrule-csv-release" if os.environ.get("CHAINRULE_FUZZ") == "release"
-                            else "chainrule-csv")
+from conftest import FUZZ
 
 READERS = ("pandas", "csv")
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 import chainrule as cr
@@ -38,17 +38,11 @@ from chainrule.checkpoint import (
 )
 from chainrule.datasets import Standardizer
 from chainrule.training import TrainConfig, TrainState, fit
-from conftest import random_problem
+from conftest import FUZZ, random_problem
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MiB = 1 << 20
 
-settings.register_profile("chainrule-fuzz", max_examples=150, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-settings.register_profile("chainrule-fuzz-release", max_examples=20_000, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-FUZZ = settings.get_profile("chainrule-fuzz-release" if os.environ.get("CHAINRULE_FUZZ") == "release"
-                            else "chainrule-fuzz")
 
 
 # --- helpers ----------------------------------------------------------------------------------
