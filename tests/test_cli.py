@@ -1,6 +1,7 @@
 """The command line, through main(argv) and as a subprocess: each command, its files, its errors."""
 
 import dataclasses
+import hashlib
 import json
 import struct
 import subprocess
@@ -87,6 +88,12 @@ def test_train_writes_a_model_that_summary_and_predict_read_back(tmp_path, capsy
     assert "optimizer adam" in settings and "learning_rate 0.01" in settings and "num_epochs 200" in settings
     assert next(line for line in summary if line.startswith("State: ")) == \
         f"State: epoch 200, AdamState after {200 * 1} steps (resumable with --resume)"
+    digest = hashlib.sha256()                               # the fingerprint's layout, written out here
+    for A in (iris.X, iris.Y):
+        digest.update(f"{A.dtype.str} {','.join(map(str, A.shape))}\n".encode("ascii"))
+        digest.update(np.ascontiguousarray(A).tobytes())
+    assert next(line for line in summary if line.startswith("Trained on: ")) == \
+        f"Trained on: iris, test fraction 0.2, data fingerprint {digest.hexdigest()[:16]}…"
 
     iris = datasets.iris()
     csv_path = tmp_path / "iris.csv"

@@ -956,7 +956,8 @@ def _summary(args: argparse.Namespace) -> int:
         print(f"Features: {names}" + (" (standardised)" if model.standardizer is not None else ""))
     if model.prep is not None and model.prep.data is not None:
         print(f"Trained on: {model.prep.data}" + (f" (label {model.prep.label})" if model.prep.label else "")
-              + f", test fraction {model.prep.test_fraction:g}")
+              + f", test fraction {model.prep.test_fraction:g}"
+              + (f", data fingerprint {model.prep.fingerprint[:16]}…" if model.prep.fingerprint else ""))
     if model.train is not None:
         settings = {name: getattr(model.train, name) for name in TRAIN_FIELDS
                     if getattr(model.train, name) is not None}
