@@ -59,7 +59,13 @@ def _fails(capsys, argv, message):
     (["train", "--hidden-layers", "4,,2"], "nothing between two commas"),
     (["train", "--hidden-layers", "4,2,"], "nothing between two commas"),
     (["gradcheck", "--layer-dims", "2,,1"], "nothing between two commas"),
-    (["train", "--hidden-layers", f"4,{BIG}"], "comma-separated integers"),
+    (["train", "--hidden-layers", f"4,{BIG}"], "expected an integer below 2⁶³"),
+    (["train", "--hidden-layers", "4,x"], "comma-separated integers"),
+    (["predict", "m.npz", "d.csv", "-o", ""], "--out is empty; expected a path"),
+    (["train", "--data", ""], "--data is empty; expected a path"),
+    (["summary", ""], "MODEL is empty; expected a path"),
+    (["compare", "--learning-rate", "1e30", "--num-epochs", "20"], "--learning-rate 1e+30 makes gradient descent "
+                                                                     "diverge"),
 ])
 def test_out_of_range_integers_and_malformed_lists_are_one_line(argv, message, capsys, tmp_path):
     _fails(capsys, [*argv, *(["--out", str(tmp_path / "o")] if argv[0] == "train" else [])], message)
@@ -175,6 +181,33 @@ def test_temporary_files_a_killed_run_left_are_removed_and_nothing_else(tmp_path
         path.write_bytes(b"half")
     assert cli.main(["train", "--num-epochs", "3", "-q", "--out", str(tmp_path)]) == 0
     assert not any(p.exists() for p in ours) and all(p.read_bytes() == b"half" for p in theirs)
+
+
+def test_an_output_file_name_taken_by_a_folder_is_refused_before_training(tmp_path, capsys, monkeypatch):
+    (tmp_path / "history.csv").mkdir()
+    monkeypatch.setattr(cli, "fit", lambda *a, **k: pytest.fail("trained"))
+    _fails(capsys, ["train", "--num-epochs", "3", "--out", str(tmp_path)], "holds a folder named history.csv")
+
+
+def test_an_os_error_without_a_file_name_is_one_line_without_none(capsys, monkeypatch):
+    def full(args):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(cli, "_train", full)
+    err = _fails(capsys, ["train"], "No space left on device")
+    assert "None" not in err
+
+
+def test_a_lock_that_cannot_be_written_leaves_no_lock_file_and_no_folder(tmp_path, capsys, monkeypatch):
+    import chainrule._files as files
+
+    def full(fd, size):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(files.os, "ftruncate", full)
+    _fails(capsys, ["train", "--num-epochs", "2", "--out", str(tmp_path / "new")], "No space left on device")
+    assert not (tmp_path / "new").exists()
+    with pytest.raises(OSError):
+        FolderLock(tmp_path).__enter__()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_failed_run_leaves_no_empty_folder_and_no_file(tmp_path, capsys):
@@ -409,6 +442,18 @@ def test_duplicate_columns_are_refused_at_train_and_at_predict(tmp_path, capsys)
     (tmp_path / "new.csv").write_text("b,a,a\n1,2,3\n")
     _fails(capsys, ["predict", str(tmp_path / "o" / "model.npz"), str(tmp_path / "new.csv")],
            "has the column 'a' 2 times")
+
+
+def test_predict_never_writes_over_its_own_model_or_data(tmp_path, capsys):
+    data = tmp_path / "d.csv"
+    data.write_text("a,b,y\n" + "".join(f"{i},{(i * 7) % 5},{i % 2}\n" for i in range(20)))
+    out = tmp_path / "o"
+    assert cli.main(["train", "--data", str(data), "--label", "y", "--num-epochs", "3", "-q", "--out", str(out)]) == 0
+    model, before = out / "model.npz", (out / "model.npz").read_bytes()
+    _fails(capsys, ["predict", str(model), str(data), "-o", str(model)], "is the model this command reads")
+    _fails(capsys, ["predict", str(model), str(data), "-o", str(tmp_path / "." / "d.csv")],
+           "is the data this command reads")
+    assert model.read_bytes() == before and data.read_text().startswith("a,b,y")
 
 
 def test_semicolons_are_read_and_latin_1_is_named(tmp_path, capsys):

@@ -127,9 +127,13 @@ class FolderLock:
             if same:
                 break
             os.close(fd)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
         self.fd = fd
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+        except OSError:                                            # a full disk, say: leave no lock file
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -23,6 +23,7 @@ import functools
 import io as _io
 import json
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -88,13 +89,10 @@ def _int_list(text: str) -> list[int]:
     if not text.strip():
         return []
     parts = [part.strip() for part in text.split(",")]
-    try:
-        if "" in parts:
-            raise ValueError
-        return [_int(part) for part in parts]
-    except (ValueError, argparse.ArgumentTypeError):
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 20,7,5 (nothing between "
-                                         f"two commas, and an empty text for no layers); got {text!r}") from None
+    if "" not in parts and all(re.fullmatch(r"[+-]?\d+", part) for part in parts):
+        return [_int(part) for part in parts]                  # _int refuses a size of 2⁶³ or more
+    raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 20,7,5 (nothing between "
+                                     f"two commas, and an empty text for no layers); got {text!r}")
 
 
 def _every(text: str) -> tuple[int | None, float | None]:
@@ -260,6 +258,10 @@ def _parse(argv: list[str], parser: argparse.ArgumentParser) -> argparse.Namespa
     if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):
         argv = ["train", *argv]                                   # train is the default command
     args = parser.parse_args(argv)
+    positional = ("model", "data") if args.command in ("predict", "summary") else ()
+    for name in ("out", "data", "resume", "config", "model"):
+        if getattr(args, name, None) == "":
+            raise ValueError(f"{name.upper() if name in positional else '--' + name} is empty; expected a path")
     if args.command in ("explain", "gradcheck", "compare"):
         if args.seed is not None and not 0 <= args.seed < 2 ** 32:
             raise ValueError(f"--seed must be an integer in 0 … 2³² − 1; got {args.seed}")
@@ -491,6 +493,10 @@ class _OutputFolder:
         if folder.exists() and not folder.is_dir():
             raise ValueError(f"--out {out} is a file, not a folder")
         self.made = not folder.exists()
+        for name in OUTPUT_FILES:
+            if (folder / name).is_dir():
+                raise ValueError(f"--out {out} holds a folder named {name}, where the run writes its file "
+                                 f"{name}; remove or rename it, or choose another --out")
         try:
             folder.mkdir(parents=True, exist_ok=True)
             probe = tempfile.TemporaryFile(dir=folder)
@@ -501,7 +507,10 @@ class _OutputFolder:
                              f"folder") from None
         try:
             self.lock.__enter__()
-        except FolderInUse as exc:
+        except OSError as exc:
+            self._remove_if_made()
+            if not isinstance(exc, FolderInUse):
+                raise
             raise ValueError(f"--out {out} is in use by another chainrule train ({str(exc).rsplit('(', 1)[-1]}; "
                              f"wait for it to finish, or choose another --out") from None
         for stale in stale_temporaries(folder, OUTPUT_FILES):
@@ -871,8 +880,14 @@ def _compare(args: argparse.Namespace) -> int:
         raise ValueError(f"--every must be a positive integer; got {args.every}")
     every = args.every or max(1, epochs // 10)
     per_example = args.per_example if args.per_example is not None else m * epochs <= 100_000
-    rows = compare_conventions(config, X, data.Y, params, args.learning_rate, epochs,
-                               range(0, epochs + 1, every), per_example)
+    with np.errstate(all="ignore"):                               # a diverging run is said below, in a line
+        rows = compare_conventions(config, X, data.Y, params, args.learning_rate, epochs,
+                                   range(0, epochs + 1, every), per_example)
+    diverged = [row for row in rows if not np.isfinite(row.J) or row.J > 100 * max(1.0, rows[0].J)]
+    if diverged:
+        raise ValueError(f"--learning-rate {args.learning_rate:g} makes gradient descent diverge (J is "
+                         f"{diverged[0].J:.3g} at epoch {diverged[0].epoch}, from {rows[0].J:.3g} at the start), "
+                         f"so comparing the runs says nothing; choose a smaller --learning-rate")
     print(f"Network [{', '.join(map(str, config.layer_dims))}] on {data.name} (m = {m}), gradient descent, "
           f"learning rate {args.learning_rate:g}, the same start for every run.")
     print("J of the deferred run (1/m in dW, db), and the largest |difference| of each other run from it:\n")
@@ -905,6 +920,8 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    if args.out is not None:
+        _check_not_input(args.out, {"the model": args.model, "the data": args.data})
     model = load(args.model)
     if not model.feature_names:
         raise ValueError(f"{args.model} records no feature names, so its columns cannot be found in a CSV file")
@@ -937,6 +954,13 @@ def _predict(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(buffer.getvalue())
     return 0
+
+
+def _check_not_input(out: str, inputs: dict[str, str]) -> None:
+    """Refuse an output path that is one of the command's inputs: writing it would destroy them."""
+    for what, path in inputs.items():
+        if path and Path(out).resolve() == Path(path).resolve():
+            raise ValueError(f"--out {out} is {what} this command reads; write the predictions to another file")
 
 
 def _summary(args: argparse.Namespace) -> int:
@@ -999,7 +1023,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as exc:
         if debug:
             raise
-        message = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) and exc.strerror else str(exc)
+        message = str(exc)
+        if isinstance(exc, OSError) and exc.strerror:
+            message = f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
         print(f"chainrule: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:                              # Ctrl-C, or SIGTERM (_Signalled)
