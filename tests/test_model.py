@@ -269,6 +269,10 @@ def test_init_and_seed_errors():
             cr.init_params(config, 0, "random", scale=scale)
     with pytest.raises(ValueError, match="config must be a chainrule.ModelConfig"):
         cr.init_params([2, 1], 0)
+    with pytest.raises(ValueError, match=r"scale 1e\+308 makes W\[1\] overflow float64"):
+        cr.init_params(cr.ModelConfig([50, 1]), 0, "random", scale=1e308)   # some |N(0, 1)| of 50 > 1.8
+    with pytest.raises(ValueError, match=r"scale 1e\+39 makes W\[1\] overflow float32"):
+        cr.init_params(cr.ModelConfig([50, 1]), 0, "random", scale=1e39, dtype=np.float32)
 
 
 def test_parameter_hints_are_for_parameters(problem):

@@ -93,6 +93,26 @@ def test_config_values_must_have_their_options_type(text, message, tmp_path, cap
     _fails(capsys, ["train", "--config", str(tmp_path / "run.toml"), "--out", str(tmp_path / "o")], message)
 
 
+def test_a_json_config_may_not_give_a_key_twice_and_a_missing_data_file_is_named(tmp_path, capsys):
+    """json.loads keeps the last of two equal keys silently; TOML refuses them, and so does chainrule."""
+    (tmp_path / "run.json").write_text('{"num_epochs": 3, "learning_rate": 0.5, "num_epochs": 5}')
+    _fails(capsys, ["train", "--config", str(tmp_path / "run.json"), "--out", str(tmp_path / "o")],
+           "the key 'num_epochs' is given twice")
+    (tmp_path / "run.toml").write_text('data = "nosuch.csv"\n')
+    _fails(capsys, ["train", "--config", str(tmp_path / "run.toml"), "--out", str(tmp_path / "o")],
+           "no such CSV file: nosuch.csv")
+    assert not (tmp_path / "o").exists()
+
+
+def test_resume_accepts_the_network_flags_it_already_has_and_refuses_others(tmp_path, capsys):
+    out = tmp_path / "o"
+    assert cli.main(["train", "--num-epochs", "2", "--hidden-layers", "4", "-q", "--out", str(out)]) == 0
+    same = ["--hidden-layers", "4", "--no-standardize", "--hidden-activation", "tanh", "--output", "sigmoid"]
+    assert cli.main(["train", "--resume", str(out / "model.npz"), *same, "--num-epochs", "1", "-q"]) == 0
+    _fails(capsys, ["train", "--resume", str(out / "model.npz"), "--standardize", "--num-epochs", "1"],
+           "--standardize cannot change when resuming")
+
+
 def test_library_integers_beyond_64_bits_are_refused_by_name():
     import chainrule as cr
 
@@ -252,7 +272,8 @@ def _signal_at(monkeypatch, epochs_signals):
 
 
 @pytest.mark.parametrize("signum, status, said", [(signal.SIGINT, 130, "interrupted"),
-                                                  (signal.SIGTERM, 143, "stopped by SIGTERM")])
+                                                  (signal.SIGTERM, 143, "stopped by SIGTERM"),
+                                                  (signal.SIGHUP, 129, "stopped by SIGHUP")])
 def test_a_signal_stops_at_the_end_of_the_epoch_saves_and_resumes_exactly(signum, status, said, tmp_path,
                                                                            capsys, monkeypatch):
     """The signal comes during epoch 7 (after epoch 6's callbacks); the run stops after epoch 7,
@@ -376,6 +397,26 @@ def test_resume_refuses_changed_data_and_accepts_moved_data(tmp_path, capsys):
     np.testing.assert_array_equal(load_model(model).params[0].W, whole.params[0].W)
 
 
+@pytest.mark.parametrize("edit, message", [
+    (lambda m: m._replace(state=m.state._replace(epoch=m.state.epoch + 1)), "its state is after 5 epochs but its "
+                                                                             "history records 4"),
+    (lambda m: m._replace(state=m.state._replace(opt_state=m.state.opt_state._replace(t=3))), "its optimizer took 3 "
+                                                                                            "steps, but 4 epochs of"),
+])
+def test_a_model_file_whose_state_its_run_cannot_have_reached_is_not_resumed(edit, message, tmp_path, capsys):
+    """Mini-batches of 64 of the 400 flower examples: ⌈400 / 64⌉ = 7 Adam steps an epoch, 28 after 4."""
+    from chainrule.checkpoint import save
+    out = tmp_path / "o"
+    assert cli.main(["train", "--num-epochs", "4", "--optimizer", "adam", "--mini-batch-size", "64",
+                     "--learning-rate", "0.01", "-q", "--out", str(out)]) == 0
+    model = load_model(out / "model.npz")
+    assert model.state.opt_state.t == 4 * 7
+    save(tmp_path / "edited.npz", edit(model))
+    _fails(capsys, ["train", "--resume", str(tmp_path / "edited.npz"), "--num-epochs", "2", "--out",
+                    str(tmp_path / "o2")], message)
+    assert cli.main(["train", "--resume", str(out / "model.npz"), "--num-epochs", "2", "-q"]) == 0
+
+
 def test_resume_without_num_epochs_says_how_far_it_will_go(tmp_path, capsys):
     assert cli.main(["train", "--num-epochs", "30", "-q", "--out", str(tmp_path)]) == 0
     assert cli.main(["train", "--resume", str(tmp_path / "model.npz"), "--print-every", "100"]) == 0
@@ -401,6 +442,30 @@ def test_values_near_the_float64_limit_are_named_in_one_line_or_trained_quietly(
     captured = capsys.readouterr()
     assert captured.err == "" and "(no picture: the features span more than a float64 holds" in captured.out
     assert sorted(p.name for p in out.iterdir()) == ["history.csv", "model.npz"]
+
+
+def test_regression_labels_too_large_to_square_are_named_in_one_line(tmp_path, capsys):
+    """(1/2m) Σ (A − Y)² of m = 6 labels near 1e200 overflows: its bound √(max / m) is derived here."""
+    m, bound = 6, np.sqrt(np.finfo(np.float64).max / 6)
+    data = tmp_path / "big.csv"
+    data.write_text("a,y\n" + "".join(f"{i},{2.0 * bound * (i + 1) / m}\n" for i in range(m)))
+    out = tmp_path / "o"
+    _fails(capsys, ["train", "--data", str(data), "--label", "y", "--output", "identity", "--test-fraction", "0",
+                    "--out", str(out)], "the label column 'y' has values up to")
+    assert not out.exists()
+    data.write_text("a,y\n" + "".join(f"{i},{0.5 * bound * (i + 1) / m}\n" for i in range(m)))   # under it
+    cli.main(["train", "--data", str(data), "--label", "y", "--output", "identity", "--test-fraction", "0",
+              "--num-epochs", "1", "-q", "--out", str(out)])
+    assert "the label column" not in capsys.readouterr().err
+
+
+def test_a_cost_that_is_not_finite_from_the_first_epoch_points_at_the_start_too(tmp_path, capsys):
+    _fails(capsys, ["train", "--scale", "1e308", "--num-epochs", "3", "--out", str(tmp_path / "o")],
+           "scale 1e+308 makes W[1] overflow float64")
+    _fails(capsys, ["train", "--scale", "1e307", "--num-epochs", "3", "--out", str(tmp_path / "o")],
+           "if that does not help, the initial parameters (their scale) or the data are too large")
+    _fails(capsys, ["train", "--learning-rate", "1000", "--num-epochs", "50", "--out", str(tmp_path / "o")],
+           "try a smaller learning rate. ")
 
 
 # --- CSV files at the command line ---------------------------------------------------------------

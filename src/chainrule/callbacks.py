@@ -121,8 +121,11 @@ class DivergenceGuard(Callback):
     def _diverged(self, record: EpochRecord, what: str) -> TrainingDiverged:
         kept = (f"The parameters of epoch {self.good_epoch} (cost {self.good_cost:.6g}) are kept."
                 if self.good_epoch is not None else "The initial parameters are kept.")
+        advice = "try a smaller learning rate"
+        if self.first is None:                                     # the first epoch: its first cost had no step
+            advice += "; if that does not help, the initial parameters (their scale) or the data are too large"
         return TrainingDiverged(f"training diverged: {what} in epoch {record.epoch} with learning rate "
-                                f"{record.learning_rate:g}; try a smaller learning rate.", kept,
+                                f"{record.learning_rate:g}; {advice}.", kept,
                                 record.epoch, self.good_params)
 
 

@@ -315,6 +315,16 @@ def _request(args: argparse.Namespace) -> TrainRequest:
                         train, frozenset(options))
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object as a dict, refusing a key given twice (json keeps the last silently; TOML refuses)."""
+    table: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in table:
+            raise ValueError(f"the key {key!r} is given twice")
+        table[key] = value
+    return table
+
+
 def _read_config(path: str) -> dict[str, Any]:
     """Options from a TOML or JSON file, keys spelled as in Python (learning_rate, …), each of its
     option's type."""
@@ -325,7 +335,7 @@ def _read_config(path: str) -> dict[str, Any]:
         raise ValueError(f"cannot read the config file {path}: {exc.strerror or exc}") from None
     try:
         if file.suffix.lower() == ".json":
-            options = json.loads(text)
+            options = json.loads(text, object_pairs_hook=_unique_keys)
         else:
             try:
                 import tomllib
@@ -364,6 +374,8 @@ def _load_data(data: str, label: str | None, options: dict | None = None, output
             raise ValueError(f"--label is for CSV files; {data!r} is a built-in data set")
         return datasets.load(data, **(options or {}))
     if data.lower().endswith(".csv") or Path(data).exists():
+        if not Path(data).exists():                                # said before a missing --label
+            raise ValueError(f"no such CSV file: {data}")
         if not label:
             raise ValueError(f"--label COLUMN is needed to say which column of {data} is the label")
         regression = None if output is None else output == "identity"
@@ -434,14 +446,34 @@ def _check_resume(args: argparse.Namespace, request: TrainRequest, saved: SavedM
                          f"state or data); it cannot be resumed")
     if args.config:
         raise ValueError("--config and --resume do not go together: the run's settings are in the model file")
+    config, prep = saved.config, saved.prep
+    was = {"label": prep.label, "hidden_layers": list(config.layer_dims[1:-1]), "output": config.output,
+           "hidden_activation": config.hidden_activation, "test_fraction": prep.test_fraction,
+           "standardize": prep.standardizer is not None}                # what the saved run had: may be repeated
     changed = sorted({_flag(k) for k in request.given - set(RESUMABLE)
                       if getattr(request.train, k) != getattr(saved.train, k)}
-                     | {_flag(k) for k in NETWORK_KEYS if k != "data" and getattr(args, k, None) is not None})
+                     | {_flag(k) for k in NETWORK_KEYS if k != "data" and getattr(args, k, None) is not None
+                        and (k not in was or getattr(args, k) != was[k])})
     if changed:
         allowed = ", ".join(_flag(k) for k in RESUMABLE)
         raise ValueError(f"{', '.join(changed)} cannot change when resuming: the run's settings are in "
                          f"{args.resume} (only {allowed}, --data for data that moved, --out and the output flags "
                          f"can be given)")
+
+
+def _check_state(resume: str, saved: SavedModel, m_train: int) -> None:
+    """Refuse a state that the run it claims to continue cannot have reached: a history of another
+    length than its epoch count, or an optimizer that took another number of steps than the epochs
+    times the mini-batches per epoch ⌈m_train / mini_batch_size⌉ (a model file edited by hand)."""
+    state, history, batch = saved.state, saved.history, saved.train.mini_batch_size
+    if history is not None and len(history) != state.epoch:
+        raise ValueError(f"{resume} is inconsistent: its state is after {state.epoch} epochs but its history "
+                         f"records {len(history)}; it cannot be resumed")
+    steps = state.epoch * (1 if batch is None or batch >= m_train else -(-m_train // batch))
+    t = getattr(state.opt_state, "t", None)
+    if t is not None and t != steps:
+        raise ValueError(f"{resume} is inconsistent: its optimizer took {t} steps, but {state.epoch} epochs of "
+                         f"{m_train} examples make {steps}; it cannot be resumed")
 
 
 def _resumable(saved: SavedModel) -> bool:
@@ -530,7 +562,8 @@ class _OutputFolder:
 
 
 class _Signalled(KeyboardInterrupt):
-    """The command was ended by a signal: Ctrl-C (SIGINT, exit status 130) or SIGTERM (143)."""
+    """The command was ended by a signal: Ctrl-C (SIGINT, exit status 130), SIGTERM (143) or SIGHUP
+    (129: the terminal closed)."""
 
     def __init__(self, signum: int, message: str = ""):
         super().__init__(message)
@@ -538,7 +571,7 @@ class _Signalled(KeyboardInterrupt):
 
 
 class _Signals:
-    """``with _Signals() as signals``: what SIGINT (Ctrl-C) and SIGTERM do during chainrule train.
+    """``with _Signals() as signals``: what SIGINT (Ctrl-C), SIGTERM and SIGHUP do during chainrule train.
 
     While training (``signals.phase = "training"``), the first one asks ``signals.interrupt``
     to stop the run at the end of the epoch in progress, so that it is saved complete and
@@ -554,7 +587,7 @@ class _Signals:
 
     def __enter__(self) -> _Signals:
         if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
+            for signum in (signal.SIGINT, signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])):
                 self.saved[signum] = signal.signal(signum, self._handle)
         return self
 
@@ -584,6 +617,8 @@ def _train(args: argparse.Namespace) -> int:
             _check_data(args.resume, request.data, data, saved)
         Y, output = _fit_output(data, request.output)
         config, state, prep, (X_train, Y_train, X_test, Y_test) = _setup(request, saved, data, Y, output)
+        if saved is not None:
+            _check_state(args.resume, saved, X_train.shape[1])
         prep = prep._replace(data=request.data, fingerprint=data_fingerprint(data.X, data.Y))
         train = request.train
         validation = (X_test, Y_test) if X_test.shape[1] else None
@@ -646,6 +681,8 @@ def _setup(request: TrainRequest, saved: SavedModel | None, data, Y: np.ndarray,
     A resumed run splits and standardises exactly as the saved one did; a new one takes the request's choices or the
     defaults of its data."""
     seed = request.train.seed
+    if output == "identity":                                      # one line naming labels too large to regress
+        datasets.check_target_scale(Y, request.label)
     if saved is not None:
         prep = saved.prep
         *split, _ = _prepare(data, Y, prep.test_fraction, seed, False, prep.standardizer)

@@ -859,6 +859,27 @@ def standardize(X: np.ndarray, standardizer: Standardizer) -> np.ndarray:
     return Z
 
 
+def check_target_scale(Y: np.ndarray, label: str | None = None) -> None:
+    """Refuse regression targets Y (n_y, m) too large for the squared error to stay finite.
+
+    The cost of an identity output is J = (1/2m) Σ (A − Y)², a sum of m squares of numbers the
+    size of Y: it overflows unless max |y| ≤ √(float max / m), the bound of
+    ``check_feature_scale``. Labels are never rescaled silently, so the sentence says to
+    divide them by a power of ten.
+    """
+    Y = as_matrix(Y, "Y")
+    m = Y.shape[1]
+    if m == 0 or not np.issubdtype(Y.dtype, np.floating):
+        return
+    bound = math.sqrt(float(np.finfo(Y.dtype).max)) / math.sqrt(m)
+    largest = float(np.max(np.abs(Y)))
+    if largest > bound:
+        name = f"the label column {label!r}" if label else "Y"
+        raise ValueError(f"{name} has values up to {largest:.3g} in magnitude, above √({Y.dtype} max / m) = "
+                         f"{bound:.3g} for m = {m} examples, where the squared error overflows; divide the labels "
+                         f"by a power of ten (the predictions are then in those units)")
+
+
 def check_feature_scale(X: np.ndarray, feature_names: Sequence[str] | None = None, *, standardized: bool) -> None:
     """Refuse a feature (row of X (n_x, m)) too large for a network to train on without overflow.
 

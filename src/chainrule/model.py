@@ -243,7 +243,11 @@ def init_params(
         if scheme == "zeros":
             W = np.zeros((n_l, n_prev))                            # draws nothing
         else:
-            W = rng.standard_normal((n_l, n_prev)) * factor(n_prev)
+            with np.errstate(over="ignore"):                      # a scale too large is said below
+                W = (rng.standard_normal((n_l, n_prev)) * factor(n_prev)).astype(dtype)
+            if not np.all(np.isfinite(W)):
+                raise ValueError(f"scale {scale:g} makes W[{l}] overflow {np.dtype(dtype).name}; scale is the "
+                                 f"standard deviation of each weight (the course uses 0.01)")
         params.append(LayerParams(W.astype(dtype), np.zeros((n_l, 1), dtype=dtype)))
     return params
 
