@@ -46,12 +46,13 @@ from .compare import compare_conventions
 from .gradcheck import gradient_check
 from .history import EpochRecord, History
 from .losses import OUTPUTS
-from .model import ModelConfig, accuracy, compute_data_cost, init_params, predict, predict_proba
+from .model import INIT_SCHEMES, ModelConfig, accuracy, compute_data_cost, init_params, predict, predict_proba
 from .presets import PLANAR, PRESETS, Preset
 from .testing import BUGS, buggy_backward, random_problem
 from .training import FitResult, TrainConfig, fit
 
-COMMANDS = ("train", "explain", "gradcheck", "compare", "predict", "summary")
+COMMANDS = ("train", "explain", "gradcheck", "compare", "study", "predict", "summary")
+STUDY_FILES = ("precision.png", "precision-training.png", "precision.json")
 REAL_DATA = ("digits", "breast_cancer", "iris", "wine")
 TRAIN_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 RESUMABLE = tuple(n for n, f in TRAIN_FIELDS.items() if f.metadata.get("resumable"))   # --resume may set them
@@ -93,6 +94,14 @@ def _int_list(text: str) -> list[int]:
         return [_int(part) for part in parts]                  # _int refuses a size of 2⁶³ or more
     raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 20,7,5 (nothing between "
                                      f"two commas, and an empty text for no layers); got {text!r}")
+
+
+def _name_list(text: str) -> list[str]:
+    """Names "float16,float32" as a list; an empty place is a mistake."""
+    parts = [part.strip() for part in text.split(",")]
+    if not text.strip() or "" in parts:
+        raise argparse.ArgumentTypeError(f"expected comma-separated names such as float16,float32; got {text!r}")
+    return parts
 
 
 def _every(text: str) -> tuple[int | None, float | None]:
@@ -242,6 +251,40 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--per-example", action=argparse.BooleanOptionalAction,
                          help="also the per-example reference (default: when m × epochs ≤ 100 000)")
 
+    study = commands.add_parser("study", help="studies that answer a question by measurement",
+                                description="Studies that answer a learner's question by measurement.")
+    studies = study.add_subparsers(dest="study", metavar="STUDY", required=True)
+    prec = studies.add_parser(
+        "precision", help="is deferring the 1/m about numerical stability? measured in float16 … float64",
+        description="dW, db of every layer with the 1/m of J placed each way, in float16 and bfloat16 (emulated: "
+                    "float32 sums rounded once to the format) and in float32 and float64 (chainrule's own "
+                    "backward), against the exact backward of the same stored forward pass, for batch sizes m.")
+    _network_flags(prec, "seed of the initial weights (np.random.seed, as the course does) and of the sample")
+    prec.add_argument("--model", help="a model file: study its trained parameters (\"late\") instead of an "
+                                      "initialisation (\"early\")")
+    prec.add_argument("--init", choices=INIT_SCHEMES, default="random", help="the initialisation (default: random)")
+    prec.add_argument("--scale", type=float, default=0.01, help="--init random's factor (default: 0.01, the course's)")
+    prec.add_argument("--m", type=_int_list, default=[10, 100, 1_000, 10_000, 100_000, 1_000_000], metavar="M,M,…",
+                      help="batch sizes (default: 10,100,1000,10000,100000,1000000)")
+    prec.add_argument("--formats", type=_name_list, default=["float16", "bfloat16", "float32", "float64"],
+                      metavar="F,F,…", help="of float16, bfloat16, float32, float64 (default: all)")
+    prec.add_argument("--accumulate", type=_name_list, default=["float32"], metavar="A,A,…",
+                      help="float32 (a float32 sum rounded once, as GPUs and BLAS do) and/or storage (every partial "
+                           "sum rounded to the format: slow) (default: float32)")
+    prec.add_argument("--variants", type=_name_list, default=None, metavar="V,V,…",
+                      help="of absorbed, deferred, deferred_stored, scaled (default: all)")
+    prec.add_argument("--loss-scale", type=float, default=2.0 ** 16, help="S of the scaled variant (default: 65536)")
+    prec.add_argument("--train-m", type=_int_list, default=[1_000, 100_000], metavar="M,M,…",
+                      help="batch sizes of the training comparison (default: 1000,100000)")
+    prec.add_argument("--train-epochs", type=_int, default=100,
+                      help="epochs of gradient descent from the same start under each convention; 0 for none "
+                           "(default: 100)")
+    prec.add_argument("--learning-rate", "--lr", type=float, default=1.2, help="of the training (default: 1.2)")
+    prec.add_argument("--out", "-o", default="chainrule-output",
+                      help="folder for precision.png, precision-training.png and precision.json "
+                           "(default: chainrule-output)")
+    prec.add_argument("--json", action="store_true", help="print the measurements as JSON instead of the report")
+
     pred = commands.add_parser("predict", help="predictions of a saved model for a CSV file")
     pred.add_argument("model", help="a model file written by chainrule train")
     pred.add_argument("data", help="a CSV file with the model's feature columns")
@@ -262,7 +305,7 @@ def _parse(argv: list[str], parser: argparse.ArgumentParser) -> argparse.Namespa
     for name in ("out", "data", "resume", "config", "model"):
         if getattr(args, name, None) == "":
             raise ValueError(f"{name.upper() if name in positional else '--' + name} is empty; expected a path")
-    if args.command in ("explain", "gradcheck", "compare"):
+    if args.command in ("explain", "gradcheck", "compare", "study"):
         if args.seed is not None and not 0 <= args.seed < 2 ** 32:
             raise ValueError(f"--seed must be an integer in 0 … 2³² − 1; got {args.seed}")
         args.seed = PLANAR.train.seed if args.seed is None else args.seed
@@ -384,31 +427,36 @@ def _load_data(data: str, label: str | None, options: dict | None = None, output
 
 
 class _ReadingProgress:
-    """``progress(done, total)`` for reading a CSV file: silent for a read that takes under a second; after
-    that, a bar on a terminal (stderr) or a line at each quarter of the file."""
+    """``progress(done, total)`` for long work: silent for work that takes under a second; after that, a bar
+    on a terminal (stderr) or a line at each quarter. Reading a CSV file counts bytes; other work
+    (``title`` given) counts steps, and may say which: ``progress(done, total, what)``."""
 
-    def __init__(self, path: str, after: float = 1.0):
-        self.path, self.start, self.after, self.shown, self.bar = path, time.monotonic(), after, 0, None
+    def __init__(self, path: str, after: float = 1.0, title: str | None = None):
+        self.title = title or f"Reading {path}"
+        self.bytes = title is None
+        self.start, self.after, self.shown, self.bar = time.monotonic(), after, 0, None
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, done: int, total: int, what: str = "") -> None:
         if time.monotonic() - self.start < self.after or total <= 0:
             return
         if sys.stderr.isatty():
-            self._bar(done, total)
+            self._bar(done, total, what)
         elif done * 4 // total > self.shown and done < total:
             self.shown = done * 4 // total
-            print(f"Reading {self.path}: {100 * done // total} % of {total / 2 ** 20:.0f} MiB", file=sys.stderr)
+            step = f"({done} of {total}{': ' + what if what else ''})"
+            size = f"of {total / 2 ** 20:.0f} MiB" if self.bytes else step
+            print(f"{self.title}: {100 * done // total} % {size}", file=sys.stderr)
 
-    def _bar(self, done: int, total: int) -> None:
+    def _bar(self, done: int, total: int, what: str) -> None:
         try:
             from rich.progress import Progress as Bar
         except ImportError:
             return
         if self.bar is None:
             self.bar = Bar(transient=True)
-            self.task = self.bar.add_task(f"Reading {self.path}", total=total)
+            self.task = self.bar.add_task(self.title, total=total)
             self.bar.start()
-        self.bar.update(self.task, completed=done)
+        self.bar.update(self.task, completed=done, description=f"{self.title} {what}".strip())
         if done >= total:
             self.bar.stop()
 
@@ -953,6 +1001,64 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- study ---------------------------------------------------------------------------------------
+
+
+def _study(args: argparse.Namespace) -> int:
+    """chainrule study precision: the measurements, their report, the pictures and the JSON."""
+    from .study import precision
+
+    if args.model:
+        saved = load(args.model)
+        config, params = saved.config, saved.params
+        data_name = args.data or (saved.prep.data if saved.prep is not None else None)
+        if data_name is None:
+            raise ValueError(f"{args.model} records no training data; give --data (and --label for a CSV file)")
+        label = args.label or (saved.prep.label if saved.prep is not None and not args.data else None)
+        data = _load_data(data_name, label, output=config.output)
+        Y, _ = _fit_output(data, config.output)
+        X = data.X if saved.prep is None or saved.prep.standardizer is None else \
+            datasets.standardize(data.X, saved.prep.standardizer)
+        if X.shape[0] != config.n_x or Y.shape[0] != config.n_y:
+            raise ValueError(f"the data {data_name} has {X.shape[0]} features and {Y.shape[0]} outputs; {args.model} "
+                             f"takes {config.n_x} and gives {config.n_y}")
+        where = f"the parameters of {args.model}"
+    else:
+        config, data = _network_for(args)
+        X, Y = data.X, data.Y
+        if data.name not in datasets.DATASETS or data.name in REAL_DATA:            # as train prepares it
+            X = datasets.standardize(X, datasets.fit_standardizer(X))
+        params = init_params(config, np.random.RandomState(args.seed), args.init,
+                             args.scale if args.init == "random" else 0.01)
+        where = f"an initialisation ({args.init}" + (f", scale {args.scale:g})" if args.init == "random" else ")")
+    with _OutputFolder(args.out) as out:
+        variants = args.variants or None
+        study = precision(config, params, X, Y, ms=args.m, formats=args.formats, accumulate=args.accumulate,
+                          **({"variants": variants} if variants else {}), loss_scale=args.loss_scale,
+                          seed=args.seed, train_ms=args.train_m, train_epochs=args.train_epochs,
+                          learning_rate=args.learning_rate,
+                          progress=_ReadingProgress("", title="Measuring"))
+        files = {"precision.json": study.to_json().encode("utf-8")}
+        pictures, why = {}, ""
+        try:
+            from .plot import png_bytes
+
+            pictures["precision.png"] = png_bytes(study.plot())
+            if study.training:
+                pictures["precision-training.png"] = png_bytes(study.training_plot())
+        except ImportError as exc:
+            why = f"(no picture: {exc}; pip install 'chainrule[plot]')"
+        for name, content in {**files, **pictures}.items():
+            write_atomically(out / name, lambda handle, content=content: handle.write(content))
+    if args.json:
+        print(files["precision.json"].decode("utf-8"))
+        return 0
+    print(f"Study of {where}, on {data_name if args.model else data.name}.\n")
+    print(study.report())
+    print(f"\nWritten: {', '.join(str(out / name) for name in {**files, **pictures})}" + (f" {why}" if why else ""))
+    return 0
+
+
 # --- predict, summary -----------------------------------------------------------------------
 
 
@@ -1051,7 +1157,7 @@ def main(argv: list[str] | None = None) -> int:
         args = _parse(argv, parser)
         if args.command == "train":
             return _train(args)
-        run = {"explain": _explain, "gradcheck": _gradcheck, "compare": _compare,
+        run = {"explain": _explain, "gradcheck": _gradcheck, "compare": _compare, "study": _study,
                "predict": _predict, "summary": _summary}[args.command]
         return run(args)
     except BrokenPipeError:                                       # output piped into head, say
