@@ -253,18 +253,28 @@ class PrecisionStudy:
         return fig
 
     def training_plot(self):
-        """A Figure of the training runs' cost curves, one panel per m, a line per format × variant."""
+        """A Figure of the training runs, one column per m: the cost curves, and below them each
+        run's |J − J of the float64 run| on a log axis (the curves often lie on one another)."""
         from matplotlib.figure import Figure
 
         ms = sorted({run.m for run in self.training})
-        fig = Figure(figsize=(4.5 * max(1, len(ms)), 4), layout="constrained")
-        axes = np.atleast_1d(fig.subplots(1, max(1, len(ms)), sharey=True))
-        for ax, m in zip(axes, ms):
-            for run in (r for r in self.training if r.m == m):
-                ax.plot(run.cost, label=f"{run.format}: {formula(run.format, run.variant)}")
-            ax.set(title=f"m = {m}", xlabel="epoch")
-            ax.legend(fontsize=7)
-        axes[0].set_ylabel("J of the float32 master weights")
+        fig = Figure(figsize=(4.5 * max(1, len(ms)), 6.5), layout="constrained")
+        axes = np.asarray(fig.subplots(2, max(1, len(ms)), sharex="col", squeeze=False))
+        for column, m in enumerate(ms):
+            runs = [r for r in self.training if r.m == m]
+            base = next((r for r in runs if r.format == "float64"), None)
+            for run in runs:
+                label = f"{run.format}: {formula(run.format, run.variant)}"
+                axes[0, column].plot(run.cost, label=label)
+                if base is not None and run is not base:
+                    gap = np.abs(np.subtract(run.cost, base.cost))
+                    axes[1, column].plot(np.maximum(gap, 1e-12), label=label)
+            axes[0, column].set(title=f"m = {m}")
+            axes[0, column].legend(fontsize=7)
+            axes[1, column].set(yscale="log", xlabel="epoch")
+            axes[1, column].legend(fontsize=7)
+        axes[0, 0].set_ylabel("J of the float32 master weights")
+        axes[1, 0].set_ylabel("|J − J of the float64 run|")
         return fig
 
 
@@ -527,7 +537,8 @@ def _verdict(study: PrecisionStudy) -> list[str]:
                 elif lost is not None:
                     first = rows[0]
                     text += (f"error {first.worst:.1e} at m = {first.m}, {lost.worst:.0%} of the gradient lost at "
-                             f"m = {lost.m} (worst {worst.worst:.0%} at m = {worst.m})")
+                             f"m = {lost.m}" + (f" (worst {worst.worst:.0%} at m = {worst.m})" if worst is not lost
+                                                else ""))
                 else:
                     text += f"error at most {worst.worst:.1e} ({worst.worst / fmt.u:.1f} u) over m = " \
                             f"{rows[0].m} … {rows[-1].m}"
@@ -546,11 +557,13 @@ def _verdict(study: PrecisionStudy) -> list[str]:
             same = [a.m for a in agree if a.identical]
             differ = [a for a in agree if not a.identical]
             text = f"{name}, chainrule's two conventions: "
-            text += (f"bitwise identical at m = {', '.join(map(str, same))}" if same else "never bitwise identical")
+            text += (f"bitwise identical at m = {', '.join(map(str, same))}" if same
+                     else "not bitwise identical at any m measured")
             if differ:
                 most = max(a.difference for a in differ)
-                text += (f"; elsewhere their relative difference is at most {most:.1e} "
-                         f"({most / get_format(name).u:.1f} u; at m = {', '.join(str(a.m) for a in differ)})")
+                text += (f"; {'elsewhere ' if same else ''}their relative difference is at most {most:.1e} "
+                         f"({most / get_format(name).u:.1f} u" + (f"; at m = {', '.join(str(a.m) for a in differ)})"
+                                                                   if same else ")"))
             out.append(text + ".")
     native = [r for r in study.rows if r.accumulate == "native"]
     if native:
