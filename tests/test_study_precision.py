@@ -153,6 +153,30 @@ def test_one_unit_overflows_a_stored_unscaled_sum_where_float16_says():
     assert "overflowed (inf) from m = 128" in study.verdict()
 
 
+def test_term_by_term_sums_in_float16_stall_where_its_spacing_says():
+    """A − Y = 0.5 for every example, x = 1: the exact dW is 0.5. Summed term by term in float16, the
+    partial sums of 0.5 grow exactly to 1024 = 2¹¹ · 0.5, where the spacing becomes 1 and adding 0.5 is a
+    tie that goes to the even 1024: the sum stalls, and at m = 4096 dW = 1024/4096 = 0.25, half the
+    gradient lost. Equal terms t stall at 2¹¹ t whatever t is, so the absorbed terms 2⁻¹³ stall at 2⁻² after
+    2048 of them: the same half lost. A float32 accumulator holds every partial sum exactly."""
+    config, params, X, Y = _unit(0.5, 1.0, 4096)
+    study = precision(config, params, X, Y, ms=(4096,), formats=("float16",), accumulate=("float32", "storage"),
+                      variants=("absorbed", "deferred"))
+    assert study.row("float16", "deferred", 4096, "storage").errors[0] == 0.5
+    assert study.row("float16", "deferred", 4096, "float32").errors[0] == 0.0
+    assert study.row("float16", "absorbed", 4096, "storage").errors[0] == 0.5
+    assert study.row("float16", "absorbed", 4096, "float32").errors[0] == 0.0
+    assert "float16 dW = (1/m)·Σ₃₂ dZ A_prevᵀ (float16 sums)" in study.table()
+
+
+def test_the_study_says_where_chainrules_conventions_are_bitwise_identical():
+    config = cr.ModelConfig([2, 3, 1], "tanh", "sigmoid")
+    params, X, Y = random_problem(config, 300, np.random.default_rng(3))
+    verdict = precision(config, params, X, Y, ms=(100, 128), formats=("float64",)).verdict()
+    assert "float64, chainrule's two conventions: bitwise identical at m = 128; elsewhere their relative " \
+           "difference is at most" in verdict and "at m = 100)" in verdict
+
+
 # --- the planar network at the course's initialisation -----------------------------------------------------
 
 
