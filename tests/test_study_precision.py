@@ -225,6 +225,10 @@ def test_the_verdict_says_what_was_measured(planar):
     assert "float64, chainrule's two conventions: not bitwise identical at any m" in verdict   # no 2ᵏ measured
     table = study.table()
     assert "1.0e+00*" in table                                               # 100 % lost, and flushed
+    first = next(r.m for r in study.rows if (r.format, r.variant) == ("float16", "absorbed") and r.flushed[0] > 0.01)
+    layer1 = next(line for line in study.thresholds().splitlines() if line.split()[:2] == ["float16", "1"])
+    assert layer1.split()[3] == str(first) and float(layer1.split()[2]) == pytest.approx(
+        study.predictions[0].flush_1[0], rel=0.01)
     data = json.loads(study.to_json())
     assert len(data["rows"]) == len(study.rows) and data["verdict"] == verdict.split("\n")
     assert [run["format"] for run in data["training"]] == ["float16", "float16", "float64"]

@@ -158,6 +158,31 @@ class PrecisionStudy:
             lines.append(f"{m:>9}" + "".join(f"  {v:>9.2e}" for v in self.quantiles[m]))
         return "\n".join(lines)
 
+    def thresholds(self) -> str:
+        """The predicted thresholds beside the measured ones, per low format and layer: the m from
+        which 1 % and half of the absorbed dZ[l] is flushed to zero, and the m from which a stored
+        unscaled sum overflows ("—" where no m measured reached it)."""
+        def measured(rows: list[Row], test) -> str:
+            row = _first(rows, test)
+            return "—" if row is None else str(row.m)
+
+        def flushed(rows: list[Row], l: int, share: float) -> str:
+            return measured(rows, lambda r: r.flushed[l - 1] > share if share < 0.5 else r.flushed[l - 1] >= share)
+
+        lines = [f"{'format':>9}  {'layer':>5}  {'1 % flushed: predicted':>22}  {'measured':>8}  "
+                 f"{'half: predicted':>15}  {'measured':>8}"]
+        for p in self.predictions:
+            absorbed = [r for r in self.rows if (r.format, r.variant) == (p.format, "absorbed")]
+            for l, (one, half) in enumerate(zip(p.flush_1, p.flush_50), start=1):
+                lines.append(f"{p.format:>9}  {l:>5}  {_m(one):>22}  {flushed(absorbed, l, MARK):>8}"
+                             f"  {_m(half):>15}  {flushed(absorbed, l, 0.5):>8}")
+        for p in self.predictions:
+            stored = [r for r in self.rows if (r.format, r.variant) == (p.format, "deferred_stored")]
+            lines.append(f"{p.format}: a stored unscaled sum m·|∂J/∂W| passes {get_format(p.format).max:.4g} from m ≈ "
+                         f"{_m(p.overflow)} (predicted); measured: "
+                         + (measured(stored, lambda r: r.nonfinite) if stored else "not run"))
+        return "\n".join(lines)
+
     def table(self) -> str:
         """Rows format × accumulation × variant, columns m, cells the worst layer's relative error
         ("inf" where anything overflowed; "*" where more than 1 % of some dZ[l] was flushed to 0)."""
@@ -181,6 +206,9 @@ class PrecisionStudy:
                  "|A − Y| per example (float64 forward pass):\n" + self.quantile_table(),
                  "The formats' limits:\n" + self.limits(),
                  "Error of dW, db against the exact backward of the same stored forward pass:\n" + self.table()]
+        if self.predictions:
+            parts.append("Thresholds of the absorbed dZ[l] = (A−Y)/m … and of stored sums, predicted from the format's "
+                         "range and the exact per-example gradients, and measured:\n" + self.thresholds())
         if self.training:
             parts.append("Training from the same start (float32 master weights):\n" + self.training_table())
         parts.append("Verdict:\n" + self.verdict())
