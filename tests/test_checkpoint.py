@@ -230,6 +230,22 @@ def test_every_optimizer_state_round_trips(optimizer, kind, rng, tmp_path):
     assert_same_model(loaded, model)
 
 
+def test_the_course_options_round_trip_and_a_file_from_before_dropout_masks_loads_with_the_default(trained,
+                                                                                                      tmp_path):
+    """A TrainConfig field is saved by name: dropout_masks "course" comes back; a format 2 file
+    written before the field existed (its meta's train lacks the key) loads with "chainrule"."""
+    course = trained._replace(train=dataclasses.replace(trained.train, keep_prob=0.86, dropout_masks="course",
+                                                        init="xavier_course", init_draws="course"))
+    assert load(save(tmp_path / "course.npz", course)).train == course.train
+    path = save(tmp_path / "older.npz", trained)
+    arrays = entries(path)
+    meta = json.loads(str(arrays["meta"]))
+    del meta["train"]["dropout_masks"]
+    arrays["meta"] = np.array(json.dumps(meta))
+    older = load(write_entries(tmp_path / "older.npz", arrays))
+    assert older.train == trained.train and older.train.dropout_masks == "chainrule"
+
+
 def test_a_bare_model_round_trips_with_empty_parts(rng, tmp_path):
     config = cr.ModelConfig([3, 2], "relu", "identity")
     params = cr.init_params(config, rng)

@@ -401,8 +401,8 @@ def test_every_training_option_is_a_flag_with_its_help():
     values = {"optimizer": "adam", "learning_rate": "0.5", "num_epochs": "7", "mini_batch_size": "16",
               "batches": "course", "beta1": "0.85", "beta2": "0.95", "epsilon": "1e-6",
               "decay": "stepped", "decay_rate": "0.5", "time_interval": "3", "lambd": "0.1", "keep_prob": "0.9",
-              "convention": "absorbed", "init": "xavier", "scale": "0.02", "init_draws": "chainrule", "seed": "4",
-              "patience": "5", "min_delta": "0.01", "divergence_factor": "50"}
+              "convention": "absorbed", "init": "xavier_course", "scale": "0.02", "init_draws": "chainrule",
+              "dropout_masks": "course", "seed": "4", "patience": "5", "min_delta": "0.01", "divergence_factor": "50"}
     fields = [f for f in dataclasses.fields(TrainConfig) if f.name not in ("restore_best", "beta")]
     assert {f.name for f in fields} == set(values)                 # a new option needs only its line here
     argv = ["train"] + [x for name, value in values.items() for x in ("--" + name.replace("_", "-"), value)]
@@ -410,7 +410,8 @@ def test_every_training_option_is_a_flag_with_its_help():
     for f in dataclasses.fields(TrainConfig):
         assert " ".join(f.metadata["help"].split()) in " ".join(text.split()), f.name
     expected = {name: type(getattr(TrainConfig(), name) if getattr(TrainConfig(), name) is not None else 0.0)(v)
-                if name not in ("optimizer", "batches", "decay", "convention", "init", "init_draws") else v
+                if name not in ("optimizer", "batches", "decay", "convention", "init", "init_draws", "dropout_masks")
+                else v
                 for name, v in values.items()}
     expected["mini_batch_size"], expected["patience"], expected["seed"] = 16, 5, 4
     assert request.train == TrainConfig(**expected, restore_best=False)

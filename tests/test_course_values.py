@@ -9,6 +9,7 @@ import pytest
 
 import chainrule as cr
 from chainrule.activations import get_activation
+from chainrule.training import init_state
 
 
 @pytest.fixture(autouse=True)
@@ -25,6 +26,33 @@ def test_initialisation_random_scheme():
     np.testing.assert_allclose(params[0].W[0], [0.01788628, 0.0043651, 0.00096497, -0.01863493, -0.00277388], atol=5e-9)
     assert params[0].W.shape == (4, 5) and params[1].W.shape == (3, 4)
     assert all(np.all(p.b == 0) and p.b.shape == (p.W.shape[0], 1) for p in params)
+
+
+def _initialize_parameters_deep(layer_dims):
+    """The course's L-layer application (dnn_app_utils_v3), line by line: np.random.seed(1), then
+    W[l] = randn(n_l, n_{l-1}) / sqrt(n_{l-1}) and b[l] = zeros, l = 1 … L."""
+    np.random.seed(1)
+    parameters = {}
+    for l in range(1, len(layer_dims)):
+        parameters["W" + str(l)] = np.random.randn(layer_dims[l], layer_dims[l - 1]) / np.sqrt(layer_dims[l - 1])
+        parameters["b" + str(l)] = np.zeros((layer_dims[l], 1))
+    return parameters
+
+
+@pytest.mark.parametrize("layer_dims", [[5, 4, 3], [12288, 20, 7, 5, 1]], ids=["5-4-3", "cat-app"])
+def test_xavier_course_is_the_l_layer_applications_initialisation_bit_for_bit(layer_dims):
+    """"xavier_course" from RandomState(1), directly or as a TrainConfig's init with the course's
+    draws, is initialize_parameters_deep exactly; "xavier" (randn × √(1/n)) rounds W1 otherwise."""
+    course = _initialize_parameters_deep(layer_dims)
+    config = cr.ModelConfig(layer_dims)
+    direct = cr.init_params(config, np.random.RandomState(1), "xavier_course")
+    trained = init_state(config, cr.TrainConfig(init="xavier_course", init_draws="course", seed=1)).params
+    for params in (direct, trained):
+        for l, (W, b) in enumerate(params, start=1):
+            assert np.array_equal(W, course[f"W{l}"]) and np.array_equal(b, course[f"b{l}"]), l
+    xavier = cr.init_params(config, np.random.RandomState(1), "xavier")
+    np.testing.assert_allclose(xavier[0].W, course["W1"], rtol=1e-15, atol=0)        # the same weights …
+    assert not np.array_equal(xavier[0].W, course["W1"])                             # … but not bit for bit
 
 
 def test_linear_forward():
@@ -110,6 +138,64 @@ def test_gradient_checking_assignment():
     assert buggy.failing_layers == [1, 2]
     fixed = cr.gradient_check(params, x, y, config)
     assert fixed.passed and fixed.difference < 1.1890913024229996e-07 / 100
+
+
+def _course_forward_propagation_n(X, Y, W1, b1, W2, b2, W3, b3):
+    """The course's forward_propagation_n, line by line: its cost J in float64, from A3."""
+    m = X.shape[1]
+    A1 = np.maximum(0, np.dot(W1, X) + b1)
+    A2 = np.maximum(0, np.dot(W2, A1) + b2)
+    A3 = 1 / (1 + np.exp(-(np.dot(W3, A2) + b3)))
+    logprobs = np.multiply(-np.log(A3), Y) + np.multiply(-np.log(1 - A3), 1 - Y)
+    return 1. / m * np.sum(logprobs)
+
+
+def test_gradient_checking_assignment_with_j_as_the_course_computes_it():
+    """The same test case with ``precision="course"``: J from A3 in float64, −log a and −log(1 − a)
+    as the course's forward_propagation_n. The finite differences are then those of the course's
+    gradient_check_n bit for bit (a second implementation here: θ ± ε in float64, J written out
+    as the course writes it), and the differences its notebook prints come back: the buggy
+    0.2850931567761623, and 1.1890913024229996e-07 once the bugs are fixed. Not to the last bit:
+    chainrule's backward multiplies dZ2 (3 × 3) by 1/m before the product where the course
+    multiplies dZ2 A1ᵀ (3 × 5) after it (``linear_backward`` scales the smaller array), so a few
+    components of the gradient differ from the course's by one ulp, and the fixed difference,
+    which measures rounding alone, moves by 4.8e-11 of itself (measured); 1e-10 is the tightest
+    round bound that holds. The 1.19e-7 is the rounding of 1 − a in the third example
+    (a = 0.99887, y = 0): with J from Z[L] in float64 the same check gives 1.1e-9."""
+    np.random.seed(1)
+    x, y = np.random.randn(4, 3), np.array([[1, 1, 0]])
+    params = [(np.random.randn(5, 4), np.random.randn(5, 1)), (np.random.randn(3, 5), np.random.randn(3, 1)),
+              (np.random.randn(1, 3), np.random.randn(1, 1))]
+    config = cr.ModelConfig([4, 5, 3, 1], "relu", "sigmoid")
+
+    def planted_bugs(AL, Y, caches, config, convention, **l2):
+        g = cr.backward(AL, Y, caches, config, convention, **l2)
+        return [g[0]._replace(db=4 * g[0].db), g[1]._replace(dW=2 * g[1].dW), g[2]]
+
+    fixed = cr.gradient_check(params, x, y, config, precision="course")
+    shapes = [a.shape for p in params for a in p]                  # W1, b1, W2, b2, W3, b3
+
+    def vector_to_dictionary(theta):                               # the course's, as a list
+        ends = np.cumsum([r * c for r, c in shapes])
+        return [theta[end - r * c:end].reshape(r, c) for (r, c), end in zip(shapes, ends)]
+
+    theta, epsilon = np.concatenate([a.reshape(-1) for p in params for a in p]), 1e-7
+    gradapprox = np.empty(theta.size)
+    for i in range(theta.size):
+        theta_plus, theta_minus = np.copy(theta), np.copy(theta)
+        theta_plus[i] = theta_plus[i] + epsilon
+        theta_minus[i] = theta_minus[i] - epsilon
+        J_plus = _course_forward_propagation_n(x, y, *vector_to_dictionary(theta_plus))
+        J_minus = _course_forward_propagation_n(x, y, *vector_to_dictionary(theta_minus))
+        gradapprox[i] = (J_plus - J_minus) / (2 * epsilon)
+    assert np.array_equal(fixed.grad_approx, gradapprox)
+    assert fixed.difference == pytest.approx(1.1890913024229996e-07, rel=1e-10, abs=0)
+    assert fixed.passed and fixed.failing_layers == [] and "J in float64 from A[L], as the course" in fixed.table()
+    buggy = cr.gradient_check(params, x, y, config, backward_fn=planted_bugs, precision="course")
+    assert buggy.difference == pytest.approx(0.2850931567761623, rel=1e-15, abs=0)
+    assert buggy.failing_layers == [1, 2]
+    float64 = cr.gradient_check(params, x, y, config, precision="float64")
+    assert float64.passed and float64.difference < 1.1890913024229996e-07 / 100
 
 
 def _regularization_params():

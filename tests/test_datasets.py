@@ -93,6 +93,30 @@ def test_moons_equals_the_optimization_assignment_recipe(global_state):
     np.testing.assert_array_equal(data.Y, y_course.reshape(1, 300).astype(np.float64))
 
 
+def test_course_circles_are_the_initialization_assignment_recipe(global_state):
+    """Course 2, week 1 (Initialization), load_dataset: np.random.seed(1); make_circles(
+    n_samples=300, noise=.05) to train, np.random.seed(2); make_circles(n_samples=100, noise=.05)
+    to test, then X transposed and Y reshaped to (1, m)."""
+    np.random.seed(1)
+    train_X, train_Y = sklearn_datasets.make_circles(n_samples=300, noise=.05)
+    np.random.seed(2)
+    test_X, test_Y = sklearn_datasets.make_circles(n_samples=100, noise=.05)
+    train, test = ds.course_circles()
+    for data, X, Y in ((train, train_X, train_Y), (test, test_X, test_Y)):
+        assert data.output == "sigmoid" and data.name == "circles"
+        np.testing.assert_array_equal(data.X, X.T)
+        np.testing.assert_array_equal(data.Y, Y.reshape((1, Y.shape[0])).astype(np.float64))
+
+
+def test_circles_defaults_are_make_circles_defaults():
+    """factor is scikit-learn's default (0.8), the course's by way of it; m and noise the course's."""
+    X, y = sklearn_datasets.make_circles(n_samples=300, noise=0.05, random_state=np.random.RandomState(0))
+    np.testing.assert_array_equal(ds.circles().X, X.T)
+    np.testing.assert_array_equal(ds.circles().Y, y[np.newaxis, :].astype(np.float64))
+    radius = np.hypot(*ds.circles(100, noise=0.0).X)
+    assert set(np.round(radius, 12)) == {1.0, 0.8}
+
+
 def test_circles_equals_make_circles_with_the_same_seed():
     X, y = sklearn_datasets.make_circles(n_samples=200, noise=0.1, factor=0.3, random_state=4)
     data = ds.circles(200, 0.1, seed=4, factor=0.3)

@@ -110,6 +110,24 @@ def test_bad_arguments(rng):
         cr.gradient_check(params, X, Y, config, convention="both")
     with pytest.raises(ValueError, match="pass X.T"):
         cr.gradient_check(params, X.T, Y, config)
+    with pytest.raises(ValueError, match="unknown precision 'float32'; expected one of: wide, float64, course"):
+        cr.gradient_check(params, X, Y, config, precision="float32")
+
+
+@pytest.mark.parametrize("precision", ["float64", "course"])
+@pytest.mark.parametrize("hidden, output", [("relu", "sigmoid"), ("tanh", "softmax"), ("leaky_relu", "identity")])
+def test_j_in_float64_passes_a_correct_backward_and_still_catches_a_double_one_over_m(hidden, output, precision):
+    """J in float64, from Z[L] or from A[L] as the course computes it: rounding 1000 times
+    coarser than long double's, still far below what a doubled 1/m does."""
+    config, params, X, Y = _problem(hidden, output, seed=len(hidden) * 7 + len(output))
+    result = cr.gradient_check(params, X, Y, config, precision=precision)
+    assert result.passed and result.difference < 2e-7, result.table()
+    assert result.precision == precision and "J in float64" in result.table()
+    wide = cr.gradient_check(params, X, Y, config)
+    assert wide.difference < result.difference                    # the wider J measures less rounding
+    bug = cr.gradient_check(params, X, Y, config, backward_fn=double_one_over_m(), precision=precision)
+    assert bug.failing_layers == [1, 2, 3]
+    assert bug.difference == pytest.approx((12 - 1) / (12 + 1), rel=1e-6)
 
 
 def _vanishing():

@@ -25,15 +25,27 @@ def flower():
     return datasets.planar_flower()
 
 
-def _gd_by_hand(params, X, Y, config, alpha, schedule, epochs, keep_prob=1.0, seed=None, lambd=0.0):
+@pytest.fixture
+def global_state():
+    """A recipe that seeds NumPy's global legacy generator leaves it as it found it."""
+    state = np.random.get_state()
+    yield
+    np.random.set_state(state)
+
+
+def _gd_by_hand(params, X, Y, config, alpha, schedule, epochs, keep_prob=1.0, seed=None, lambd=0.0,
+                course_masks=False):
     """Gradient descent written out: per epoch e, the batches ``schedule(e)``, dropout masks from
-    ``default_rng([seed, 2, e])`` drawn by forward layer by layer, one update per batch.
+    ``default_rng([seed, 2, e])`` drawn by forward layer by layer (``course_masks``: from a
+    ``RandomState(1)`` new for every batch), one update per batch.
     Returns (params, costs, accuracies), the costs and accuracies as the history defines them."""
     m, costs, accuracies = X.shape[1], [], []
     for epoch in range(epochs):
-        rng = np.random.default_rng([seed, DROPOUT, epoch]) if keep_prob < 1 else None
+        rng = np.random.default_rng([seed, DROPOUT, epoch]) if keep_prob < 1 and not course_masks else None
         total = right = 0.0
         for batch in schedule(epoch):
+            if course_masks:
+                rng = np.random.RandomState(1)                     # np.random.seed(1) before each forward
             X_b, Y_b = X[:, batch], Y[:, batch]
             AL, caches = cr.forward(params, X_b, config, keep_prob=keep_prob, rng=rng)
             J = cr.compute_cost(AL, Y_b, config, ZL=caches[-1].Z, params=params, lambd=lambd, n=m)
@@ -239,6 +251,97 @@ def test_dropout_is_applied_in_training_and_never_in_prediction(flower):
     AL, caches = cr.forward(params0, flower.X, config)
     assert plain.history.cost[0] == pytest.approx(cr.compute_cost(AL, flower.Y, config, ZL=caches[-1].Z), rel=1e-14)
     assert dropped.history.cost[0] != plain.history.cost[0]         # the thinned network's cost, not the whole one's
+
+
+def _course_dropout_model(X, Y, parameters, learning_rate, num_iterations, keep_prob):
+    """The course's model() with keep_prob < 1 (Course 2, Regularization), its functions written
+    out line by line: forward_propagation_with_dropout (np.random.seed(1) first, then per hidden
+    layer D = rand(…) < keep_prob, A = A * D / keep_prob), compute_cost from a3,
+    backward_propagation_with_dropout (dA = dA * D / keep_prob) and update_parameters.
+    Returns (parameters, costs); it draws from, and leaves seeded, NumPy's global generator."""
+    relu, sigmoid = (lambda x: np.maximum(0, x)), (lambda x: 1 / (1 + np.exp(-x)))
+    m, costs = X.shape[1], []
+    for _ in range(num_iterations):
+        W1, b1, W2, b2, W3, b3 = (parameters[k] for k in ("W1", "b1", "W2", "b2", "W3", "b3"))
+        np.random.seed(1)                                          # forward_propagation_with_dropout
+        Z1 = np.dot(W1, X) + b1
+        A1 = relu(Z1)
+        D1 = np.random.rand(A1.shape[0], A1.shape[1])
+        D1 = (D1 < keep_prob).astype(int)
+        A1 = A1 * D1
+        A1 = A1 / keep_prob
+        Z2 = np.dot(W2, A1) + b2
+        A2 = relu(Z2)
+        D2 = np.random.rand(A2.shape[0], A2.shape[1])
+        D2 = (D2 < keep_prob).astype(int)
+        A2 = A2 * D2
+        A2 = A2 / keep_prob
+        Z3 = np.dot(W3, A2) + b3
+        A3 = sigmoid(Z3)
+        logprobs = np.multiply(-np.log(A3), Y) + np.multiply(-np.log(1 - A3), 1 - Y)      # compute_cost
+        costs.append(1. / m * np.nansum(logprobs))
+        dZ3 = A3 - Y                                               # backward_propagation_with_dropout
+        dW3 = 1. / m * np.dot(dZ3, A2.T)
+        db3 = 1. / m * np.sum(dZ3, axis=1, keepdims=True)
+        dA2 = np.dot(W3.T, dZ3)
+        dA2 = dA2 * D2
+        dA2 = dA2 / keep_prob
+        dZ2 = np.multiply(dA2, np.int64(A2 > 0))
+        dW2 = 1. / m * np.dot(dZ2, A1.T)
+        db2 = 1. / m * np.sum(dZ2, axis=1, keepdims=True)
+        dA1 = np.dot(W2.T, dZ2)
+        dA1 = dA1 * D1
+        dA1 = dA1 / keep_prob
+        dZ1 = np.multiply(dA1, np.int64(A1 > 0))
+        dW1 = 1. / m * np.dot(dZ1, X.T)
+        db1 = 1. / m * np.sum(dZ1, axis=1, keepdims=True)
+        grads = {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2, "W3": dW3, "b3": db3}
+        parameters = {k: parameters[k] - learning_rate * grads[k] for k in parameters}   # update_parameters
+    return parameters, costs
+
+
+def test_course_dropout_masks_train_as_the_courses_dropout_model(flower, global_state):
+    """dropout_masks "course": every step's forward draws its masks after np.random.seed(1), as
+    the course's forward_propagation_with_dropout does, so fit with full batches, gd, α = 0.3 and
+    keep_prob 0.86 trains what the course's model() trains from the same start: the same
+    parameters and costs to rounding (the course's 1/m and cost differ by ulps). chainrule's own
+    masks, a fresh stream each epoch, train another network."""
+    np.random.seed(3)                                              # the course's start: randn / √n_prev
+    dims = [2, 20, 3, 1]
+    start = {}
+    for l in range(1, len(dims)):
+        start[f"W{l}"] = np.random.randn(dims[l], dims[l - 1]) / np.sqrt(dims[l - 1])
+        start[f"b{l}"] = np.zeros((dims[l], 1))
+    course, costs = _course_dropout_model(flower.X, flower.Y, start, 0.3, 20, 0.86)
+    config = cr.ModelConfig(dims, "relu", "sigmoid")
+    train = TrainConfig(learning_rate=0.3, num_epochs=20, keep_prob=0.86, dropout_masks="course", seed=5)
+    params0 = [cr.LayerParams(start[f"W{l}"], start[f"b{l}"]) for l in range(1, len(dims))]
+    result = fit(config, flower.X, flower.Y, train, state=TrainState(params0))
+    for l, (W, b) in enumerate(result.params, start=1):
+        np.testing.assert_allclose(W, course[f"W{l}"], rtol=1e-13, atol=1e-16)
+        np.testing.assert_allclose(b, course[f"b{l}"], rtol=1e-13, atol=1e-16)
+    np.testing.assert_allclose(result.history.cost, costs, rtol=1e-14)
+    other_seed = fit(config, flower.X, flower.Y, train, state=TrainState(params0), seed=6)
+    _assert_same_params(other_seed.params, result.params)         # the course's masks owe nothing to the seed
+    own = fit(config, flower.X, flower.Y, train, state=TrainState(params0), dropout_masks="chainrule")
+    assert not np.allclose(own.params[0].W, course["W1"], rtol=1e-6)
+
+
+def test_course_dropout_masks_are_drawn_afresh_for_every_step(rng):
+    """With mini-batches too, each step's forward draws its masks from np.random.seed(1): the
+    loop written out with a RandomState(1) per batch gives fit's parameters exactly."""
+    config = cr.ModelConfig([3, 6, 4, 1], "relu", "sigmoid")
+    params, X, Y = random_problem(config, 20, rng)
+
+    def schedule(epoch):
+        permutation = np.random.default_rng([4, epoch]).permutation(20)
+        return [permutation[:8], permutation[8:16], permutation[16:]]
+
+    result = fit(config, X, Y, state=TrainState(params), learning_rate=0.2, num_epochs=3, keep_prob=0.75,
+                 batches=lambda epoch, m: schedule(epoch), dropout_masks="course")
+    expected, costs, _ = _gd_by_hand(params, X, Y, config, 0.2, schedule, 3, keep_prob=0.75, course_masks=True)
+    _assert_same_params(result.params, expected)
+    np.testing.assert_allclose(result.history.cost, costs, rtol=1e-14)
 
 
 def test_larger_lambda_gives_smaller_weights(flower):
@@ -610,6 +713,7 @@ def test_a_seed_of_none_is_chosen_once_and_recorded(rng):
     (dict(seed=-1), "seed must be a non-negative integer"),
     (dict(init="glorot"), "unknown init 'glorot'"),
     (dict(init_draws="numpy"), "unknown init_draws 'numpy'"),
+    (dict(dropout_masks="numpy"), "unknown dropout_masks 'numpy'; expected one of: chainrule, course"),
     (dict(seed=2 ** 32, init_draws="course"), r"seed must be below 2³² with init_draws 'course'"),
     (dict(learnin_rate=0.1), "unknown training option.*learnin_rate"),
     (dict(validation_data=(np.ones((3, 5)), np.ones((2, 5)))), r"Y_val must have shape \(n_y, m\) = \(1, 5\)"),

@@ -11,12 +11,14 @@ Randomness comes from one seed. Initialisation, the shuffling of epoch e and the
 masks of epoch e each draw from their own stream, ``default_rng([seed, stream, e])``
 (initialisation: ``default_rng([seed, INIT_STREAM])``), so that no stream's draws depend on
 how many another made, and a run resumed at epoch e draws what an uninterrupted run would.
+``dropout_rngs`` gives each step its masks' generator: the epoch's stream, or the course's
+``np.random.seed(1)`` before every step.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -26,11 +28,32 @@ from ._checks import check_number
 Batches = Callable[[int, int], Iterable[Any]]      # (epoch, m) -> index arrays or slices
 INIT_STREAM, SHUFFLE_STREAM, DROPOUT_STREAM = 0, 1, 2
 SCHEDULES = ("shuffled", "course")                  # the schedules a TrainConfig names
+DROPOUT_MASKS = ("chainrule", "course")             # where a TrainConfig's dropout masks come from
+COURSE_DROPOUT_SEED = 1                             # forward_propagation_with_dropout's np.random.seed(1)
 
 
 def epoch_rng(seed: int, stream: int, epoch: int) -> np.random.Generator:
     """The generator of one stream (shuffling, dropout) in one epoch of a run with ``seed``."""
     return np.random.default_rng([seed, stream, epoch])
+
+
+def dropout_rngs(seed: int, epoch: int, masks: str = "chainrule") -> Iterator[Any]:
+    """The generator each step of an epoch draws its dropout masks from, one per step, forever.
+
+    "chainrule": ``epoch_rng(seed, DROPOUT_STREAM, epoch)`` for every step of the epoch, each
+    step drawing where the one before stopped. "course": a legacy RandomState seeded with 1
+    afresh for every step, as the course's ``forward_propagation_with_dropout`` calls
+    ``np.random.seed(1)`` before its ``np.random.rand(n_l, m)`` of each hidden layer: every
+    step of every epoch drops the same units (and the seed plays no part).
+    """
+    if masks == "course":
+        rng = np.random.RandomState()
+        while True:
+            rng.seed(COURSE_DROPOUT_SEED)                  # np.random.seed(1), at the start of each forward
+            yield rng
+    rng = epoch_rng(seed, DROPOUT_STREAM, epoch)
+    while True:
+        yield rng
 
 
 def _checked(schedule: Batches) -> Batches:

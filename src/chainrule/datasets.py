@@ -2,7 +2,8 @@
 
 - ``planar_flower``: the course's planar "flower", exactly (Course 1, week 3).
 - Two-dimensional sets of the kind learners meet in playgrounds: ``moons``, ``circles``,
-  ``blobs`` (scikit-learn's generators), ``spirals``, ``xor``, ``gaussian``.
+  ``blobs`` (scikit-learn's generators), ``spirals``, ``xor``, ``gaussian``;
+  ``course_circles``: the course's Initialization data, train and test, exactly.
 - scikit-learn's bundled real data, offline: ``digits``, ``breast_cancer``, ``iris``, ``wine``.
 - ``load_csv``: any CSV file, the label column chosen by name; ``load_csv_features``: the
   feature columns a model was trained on, from a file laid out the same way.
@@ -130,14 +131,35 @@ def moons(m: int = 300, noise: float = 0.2, seed: int = 0) -> Dataset:
     return _from_class_indices(X.T, labels, ("0", "1"), "moons")
 
 
-def circles(m: int = 300, noise: float = 0.05, seed: int = 0, factor: float = 0.5) -> Dataset:
-    """A small circle inside a large one (scikit-learn's ``make_circles``)."""
+def circles(m: int = 300, noise: float = 0.05, seed: int = 0, factor: float = 0.8) -> Dataset:
+    """A small circle inside a large one (scikit-learn's ``make_circles``, with its default
+    ``factor``, the inner radius over the outer, 0.8), drawn from RandomState(seed).
+
+    The course's Initialization assignment is ``circles(300, 0.05, seed=1)`` for training and
+    ``circles(100, 0.05, seed=2)`` for testing (``course_circles``): its ``np.random.seed(s)``
+    seeds the global RandomState that ``make_circles`` then draws from.
+    """
     m, noise = _check_count("m", m, 2), _check_noise(noise)
     seed = _check_seed(seed)
     factor = check_number("factor (inner radius / outer radius)", factor, "in [0, 1)", lambda v: 0 <= v < 1)
     X, labels = _sklearn_datasets().make_circles(n_samples=m, noise=noise, factor=factor,
                                                  random_state=np.random.RandomState(seed))
     return _from_class_indices(X.T, labels, ("0", "1"), "circles")
+
+
+def course_circles() -> tuple[Dataset, Dataset]:
+    """(train, test): the circles of the course's Initialization assignment (Course 2, week 1).
+
+    Its ``load_dataset`` does ``np.random.seed(1); make_circles(n_samples=300, noise=.05)`` for
+    the training set and ``np.random.seed(2); make_circles(n_samples=100, noise=.05)`` for the
+    test set, which are ``circles(300, 0.05, seed=1)`` and ``circles(100, 0.05, seed=2)``: X
+    (2, 300) and (2, 100), Y (1, 300) and (1, 100), without touching NumPy's global generator.
+
+    >>> train, test = course_circles()
+    >>> train.X.shape, test.Y.shape
+    ((2, 300), (1, 100))
+    """
+    return circles(300, 0.05, seed=1), circles(100, 0.05, seed=2)
 
 
 def blobs(m: int = 300, noise: float = 1.0, seed: int = 0, centers: int = 3) -> Dataset:

@@ -20,6 +20,12 @@ u·|J|/ε. Two things follow:
   Linux, u ≈ 1e-19). In float64 (u ≈ 1e-16) the noise at ε = 1e-7 is about 1e-9 per
   component: harmless for the total, but as large as a whole layer's gradient can be in a
   small network, and per-layer verdicts would blame correct layers.
+- ``precision`` chooses otherwise: "float64" evaluates J from Z[L] in float64, and "course"
+  from A[L] in float64 as the course's ``forward_propagation_n`` does, −log a and
+  −log(1 − a): the finite differences of the course's ``gradient_check_n``, bit for bit,
+  and so its printed differences. Forming 1 − a rounds away what a few ulps of a held, so
+  this J is the noisiest of the three (the course's 1.19e-7 on its own test case, where
+  float64 from Z[L] gives 1.1e-9 and long double 6e-13).
 - Where a slice's gradient is so small that even then its disagreement stays within that
   noise (an early layer of a deep sigmoid network, where gradients vanish), its relative
   difference means nothing: the slice is reported "too small to judge", not wrong. The
@@ -38,13 +44,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._checks import check_convention, check_number, check_params, check_X, check_Y
+from ._checks import check_choice, check_convention, check_number, check_params, check_X, check_Y
 from .layers import LayerParams
 from .losses import cost_from_loss, get_output, l2_cost
 from .model import ModelConfig, backward, check_config, forward
 from .precision import WIDE
 
 THRESHOLD = 2e-7
+PRECISIONS = ("wide", "float64", "course")  # how J is evaluated: see the module's docstring
+PRECISION_TEXT = {"wide": "", "float64": ", J in float64", "course": ", J in float64 from A[L], as the course"}
 NOISE_FACTOR = 4.0  # a slice's rounding noise is taken as NOISE_FACTOR · √n · u|J|/ε
 STATUS_TEXT = {"ok": "ok", "wrong": "WRONG", "unresolved": "too small to judge"}
 
@@ -145,6 +153,7 @@ class GradCheckResult:
     layers : one SliceCheck per layer l, over its dW and db together.
     arrays : one SliceCheck per dW[l] and db[l], in the order dW1, db1, dW2, …
     grad, grad_approx : the flattened backward and finite-difference gradients (W1, b1, …).
+    precision : how J was evaluated: "wide", "float64" or "course".
     """
 
     difference: float
@@ -157,6 +166,7 @@ class GradCheckResult:
     arrays: tuple[SliceCheck, ...]
     grad: np.ndarray
     grad_approx: np.ndarray
+    precision: str = "wide"
 
     @property
     def failing_layers(self) -> list[int]:
@@ -179,7 +189,8 @@ class GradCheckResult:
         verdict = "passed" if self.passed else "FAILED"
         rows.append(
             f"{'all':>5}  {'':>10}  {'':>10}  {self.difference:>10.2e}  {verdict} "
-            f"(threshold {self.threshold:g}, epsilon {self.epsilon:g}, {self.convention})"
+            f"(threshold {self.threshold:g}, epsilon {self.epsilon:g}, {self.convention}"
+            + PRECISION_TEXT[self.precision] + ")"
         )
         return "\n".join(rows)
 
@@ -205,6 +216,7 @@ def gradient_check(
     keep_prob: float = 1.0,
     rng: Any = None,
     masks: Sequence[np.ndarray] | None = None,
+    precision: str = "wide",
 ) -> GradCheckResult:
     """Compare backward's gradients with central differences of J, overall, per layer and per array.
 
@@ -231,6 +243,13 @@ def gradient_check(
         Dropout. J must be one fixed function for finite differences, so the masks are
         drawn once (from ``rng``), or taken from ``masks``, and held fixed for every
         evaluation.
+    precision : "wide", "float64" or "course"
+        How J is evaluated for the finite differences. "wide" (default): from Z[L] in long
+        double, whose rounding is far below any disagreement worth seeing. "float64": from
+        Z[L] in float64. "course": from A[L] in float64, as the course's
+        ``forward_propagation_n`` computes it (for a sigmoid output −log a and −log(1 − a),
+        the same operations): the course's ``gradient_check_n`` differences, with its
+        rounding (see the module's docstring).
 
     Returns
     -------
@@ -239,43 +258,57 @@ def gradient_check(
     """
     check_config(config)
     check_convention(convention)
+    check_choice("precision", precision, PRECISIONS)
     for name, value in (("epsilon", epsilon), ("threshold", threshold)):
         check_number(name, value, "a positive number", lambda v: v > 0)
     X = check_X(X, config.n_x).astype(np.float64)
     Y = check_Y(Y, config.output, config.n_y, X.shape[1], np.dtype(np.float64))
     params = check_params(params, config.layer_dims, np.dtype(np.float64))
-    loss_from_Z = get_output(config.output).loss_from_Z
+    output = get_output(config.output)
     AL, caches = forward(params, X, config, keep_prob=keep_prob, rng=rng, masks=masks)
     masks = [c.D for c in caches[:-1]] if keep_prob < 1 else None
     n = X.shape[1] if n is None else n
-    X_wide, Y_wide = X.astype(WIDE), Y.astype(WIDE)
+    dtype = WIDE if precision == "wide" else np.float64              # what J is evaluated in
+    X_J, Y_J = X.astype(dtype), Y.astype(dtype)
 
     def cost(theta: np.ndarray) -> np.floating:
-        """J(θ) in the wide dtype (see the module's docstring), with the dropout masks fixed."""
+        """J(θ) as ``precision`` says (see the module's docstring), with the dropout masks fixed."""
         theta_params = vector_to_params(theta, config)
-        _, wide_caches = forward(theta_params, X_wide, config, keep_prob=keep_prob, masks=masks)
-        J = cost_from_loss(loss_from_Z(wide_caches[-1].Z, Y_wide))
+        AL_J, caches_J = forward(theta_params, X_J, config, keep_prob=keep_prob, masks=masks)
+        loss = output.loss(AL_J, Y_J) if precision == "course" else output.loss_from_Z(caches_J[-1].Z, Y_J)
+        J = cost_from_loss(loss)
         return J + l2_cost([W for W, _ in theta_params], lambd, n) if lambd else J
 
     l2 = {"lambd": lambd, "n": n} if lambd else {}                # a learner's backward may know no L2
     grads = (backward_fn or backward)(AL, Y, caches, config, convention, **l2)
     grad = params_to_vector(grads)
-    theta = params_to_vector(params).astype(WIDE)
+    theta = params_to_vector(params).astype(dtype)
     if grad.shape != theta.shape:
         raise ValueError(f"the backward being checked returned {grad.size} values for {theta.size} parameters")
 
-    grad_approx, noise = _central_differences(cost, theta, epsilon)
+    grad_approx, noise = _central_differences(cost, theta, epsilon, _conditioning(AL, Y, output, precision))
     total, layers, arrays = _slice_checks(params, grad, grad_approx, noise, threshold)
     passed = total.difference < threshold and all(c.passed for c in layers + arrays)
     return GradCheckResult(
         total.difference, passed, threshold, epsilon, convention,
-        total, tuple(layers), tuple(arrays), grad, grad_approx,
+        total, tuple(layers), tuple(arrays), grad, grad_approx, precision,
     )
 
 
-def _central_differences(cost: Callable[[np.ndarray], Any], theta: np.ndarray, epsilon: float):
-    """(grad_approx, noise): (J(θ + εe_i) − J(θ − εe_i)) / 2ε for every i, and the rounding noise u|J|/ε per
-    component, with |J| the largest J evaluated."""
+def _conditioning(AL: np.ndarray, Y: np.ndarray, output: Any, precision: str) -> float:
+    """How much J from A[L] moves when every a is rounded, in units of u: (1/m) Σ |a ∂L/∂a| over
+    A[L] (n_y, m); 0 for J from Z[L]. For a sigmoid output with y = 0 it is a/(1 − a): 1 − a
+    keeps only the absolute accuracy of a, which log(1 − a) turns into this much of an error."""
+    if precision != "course":
+        return 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.sum(np.abs(AL * output.dAL(AL, Y))) / AL.shape[-1])
+
+
+def _central_differences(cost: Callable[[np.ndarray], Any], theta: np.ndarray, epsilon: float,
+                         conditioning: float = 0.0):
+    """(grad_approx, noise): (J(θ + εe_i) − J(θ − εe_i)) / 2ε for every i, and the rounding noise
+    u(|J| + conditioning)/ε per component, u of θ's dtype and |J| the largest J evaluated."""
     grad_approx = np.empty(theta.size)
     J_max = abs(cost(theta))
     for i in range(theta.size):
@@ -285,7 +318,7 @@ def _central_differences(cost: Callable[[np.ndarray], Any], theta: np.ndarray, e
         J_plus, J_minus = cost(theta_plus), cost(theta_minus)
         grad_approx[i] = (J_plus - J_minus) / (2 * epsilon)
         J_max = max(J_max, abs(J_plus), abs(J_minus))
-    return grad_approx, float(np.finfo(WIDE).eps * J_max / epsilon)
+    return grad_approx, float(np.finfo(theta.dtype).eps * (J_max + conditioning) / epsilon)
 
 
 def _slice_checks(params, grad: np.ndarray, grad_approx: np.ndarray, noise: float, threshold: float):

@@ -57,7 +57,7 @@ from .losses import cost_from_loss, fused_delta, get_output, l2_cost
 from .precision import stored_dtype
 from .workspace import NO_BUFFERS, Workspace
 
-INIT_SCHEMES = ("zeros", "random", "he", "xavier")
+INIT_SCHEMES = ("zeros", "random", "he", "xavier", "xavier_course")
 
 
 @dataclass(frozen=True)
@@ -206,16 +206,19 @@ def init_params(
 
     Schemes: "zeros" (every W zero: the symmetric start that cannot learn, for teaching),
     "random" (× ``scale``), "he" (× √(2/n_{l-1}), for relu), "xavier" (× √(1/n_{l-1}),
-    for tanh). W1, W2, … are drawn in that order, each as ``standard_normal((n_l, n_{l-1}))``,
-    and biases draw nothing, so ``numpy.random.RandomState(seed)`` reproduces the course's
-    ``np.random.seed(seed)`` initialisation exactly. (An int seed makes a
-    ``numpy.random.default_rng(seed)``, a different stream from the course's.)
+    for tanh), "xavier_course" (÷ √n_{l-1}: the same weights, rounded as the course's
+    ``initialize_parameters_deep`` of its L-layer application, ``dnn_app_utils_v3``, rounds
+    them; × √(1/n) and ÷ √n differ in the last bit of many weights). W1, W2, … are drawn in
+    that order, each as ``standard_normal((n_l, n_{l-1}))``, and biases draw nothing, so
+    ``numpy.random.RandomState(seed)`` reproduces the course's ``np.random.seed(seed)``
+    initialisation bit for bit. (An int seed makes a ``numpy.random.default_rng(seed)``, a
+    different stream from the course's.)
 
     Parameters
     ----------
     config : ModelConfig
     rng : numpy.random.Generator, numpy.random.RandomState or int seed
-    scheme : "zeros", "random", "he" or "xavier"
+    scheme : "zeros", "random", "he", "xavier" or "xavier_course"
     scale : float
         Factor of the "random" scheme.
     dtype : float64 (default) or float32
@@ -231,12 +234,12 @@ def init_params(
     check_number("scale", scale, "a finite number", lambda v: True)
     dtype = stored_dtype(dtype)
     rng = as_rng(rng)
-    factor = {                                                     # the scheme's factor, by n_{l-1}
-        "zeros": lambda n_prev: 0.0,
-        "random": lambda n_prev: scale,
-        "he": lambda n_prev: np.sqrt(2.0 / n_prev),
-        "xavier": lambda n_prev: np.sqrt(1.0 / n_prev),
-    }[scheme]
+    scaled = {                                                     # W[l] from the draws N and n_{l-1}
+        "random": lambda N, n_prev: N * scale,
+        "he": lambda N, n_prev: N * np.sqrt(2.0 / n_prev),
+        "xavier": lambda N, n_prev: N * np.sqrt(1.0 / n_prev),
+        "xavier_course": lambda N, n_prev: N / np.sqrt(n_prev),    # divided, as the course: bit for bit
+    }.get(scheme)
     params = []
     for l in range(1, config.L + 1):
         n_l, n_prev = config.layer_dims[l], config.layer_dims[l - 1]
@@ -244,7 +247,7 @@ def init_params(
             W = np.zeros((n_l, n_prev))                            # draws nothing
         else:
             with np.errstate(over="ignore"):                      # a scale too large is said below
-                W = (rng.standard_normal((n_l, n_prev)) * factor(n_prev)).astype(dtype)
+                W = scaled(rng.standard_normal((n_l, n_prev)), n_prev).astype(dtype)
             if not np.all(np.isfinite(W)):
                 raise ValueError(f"scale {scale:g} makes W[{l}] overflow {np.dtype(dtype).name}; scale is the "
                                  f"standard deviation of each weight (the course uses 0.01)")

@@ -21,13 +21,15 @@ of the thinned networks that were trained on.
 
 Randomness comes from ``TrainConfig.seed``: initialisation, the shuffling of epoch e and the
 dropout masks of epoch e each draw from their own stream (``chainrule.batches``), so that a
-run resumed at epoch e draws what an uninterrupted run would have.
+run resumed at epoch e draws what an uninterrupted run would have. The course's own draws are
+options: ``init_draws``, ``batches`` and ``dropout_masks`` set to "course".
 """
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
+import itertools
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -37,12 +39,12 @@ import numpy as np
 
 from ._checks import CONVENTIONS, as_matrix, check_choice, check_number, check_params, check_X, check_Y
 from .batches import (
-    DROPOUT_STREAM,
+    DROPOUT_MASKS,
     INIT_STREAM,
     SCHEDULES,
     Batches,
     check_batch_size,
-    epoch_rng,
+    dropout_rngs,
     schedule_for,
 )
 from .callbacks import Best, Callback, DivergenceGuard, EarlyStopping, TrainingDiverged
@@ -96,12 +98,17 @@ class TrainConfig:
     keep_prob: float = _option(1.0, "inverted dropout on the hidden layers: the probability of keeping a unit")
     convention: str = _option("deferred", "where backward applies the 1/m of J: deferred (in dW and db, the "
                               "course's) or absorbed (in dZ[L])", choices=CONVENTIONS)
-    init: str = _option("he", "initial weights: zeros, random (× scale), he (× √(2/n_prev)) or xavier "
-                        "(× √(1/n_prev)); biases zero", choices=INIT_SCHEMES, shown=True)
+    init: str = _option("he", "initial weights: zeros, random (× scale), he (× √(2/n_prev)), xavier "
+                        "(× √(1/n_prev)) or xavier_course (÷ √n_prev, rounded as the course's L-layer "
+                        "application rounds it); biases zero", choices=INIT_SCHEMES, shown=True)
     scale: float = _option(0.01, "the factor of init random")
     init_draws: str = _option("chainrule", "where the initial weights are drawn from: chainrule, a stream "
                               "of the seed's own; course, np.random.seed(seed) then randn, W1 first, "
                               "as the course does", choices=INIT_DRAWS)
+    dropout_masks: str = _option("chainrule", "where the dropout masks are drawn from: chainrule, each "
+                                 "epoch a stream of the seed's own; course, np.random.seed(1) then rand per "
+                                 "hidden layer at every step, as the course does (every step drops the same "
+                                 "units)", choices=DROPOUT_MASKS)
     seed: int | None = _option(0, "the seed of every random draw: initialisation, shuffling, dropout "
                                "(none: a fresh one, recorded in the history)")
     patience: int | None = _option(None, "early stopping: stop after this many epochs without improvement "
@@ -156,6 +163,7 @@ def _validated(train: TrainConfig) -> dict[str, Any]:
     check_choice("convention", train.convention, CONVENTIONS)
     check_choice("init", train.init, INIT_SCHEMES)
     check_choice("init_draws", train.init_draws, INIT_DRAWS)
+    check_choice("dropout_masks", train.dropout_masks, DROPOUT_MASKS)
     if train.init_draws == "course" and checked["seed"] is not None and checked["seed"] >= 2 ** 32:
         raise ValueError(f"seed must be below 2³² with init_draws 'course' (np.random.seed's range); "
                          f"got {checked['seed']}")
@@ -403,11 +411,11 @@ def run_epoch(state: TrainState, run: Run, caller: dict | None = None) -> tuple[
         alpha, batches = _as_caller(caller, _plan, run, epoch, n)
     else:
         alpha, batches = run.rate(epoch), run.schedule(epoch, n)
-    rng = epoch_rng(train.seed, DROPOUT_STREAM, epoch) if train.keep_prob < 1 else None
+    rngs = dropout_rngs(train.seed, epoch, train.dropout_masks) if train.keep_prob < 1 else itertools.repeat(None)
     loss_from_Z, lambd = run.loss_from_Z, train.lambd
     params, opt_state, update, last = state.params, state.opt_state, run.optimizer.update, len(batches) - 1
     data_sum = l2_sum = correct = labels = 0.0
-    for k, batch in enumerate(batches):
+    for k, (batch, rng) in enumerate(zip(batches, rngs)):
         Y_b, (ZL, AL, grads) = run.step(params, batch, rng)
         data_sum += float(cost_from_loss(loss_from_Z(ZL, Y_b), n))          # the batch's share of J: (1/n) Σ_b L
         if lambd:
