@@ -29,3 +29,7 @@ settings.register_profile("chainrule-fuzz-release", max_examples=20_000, deadlin
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 FUZZ = settings.get_profile("chainrule-fuzz-release" if os.environ.get("CHAINRULE_FUZZ") == "release"
                             else "chainrule-fuzz")
+
+
+# The learner files of tests/fixtures are inputs of `chainrule check`, not tests (nbmake would run the notebooks).
+collect_ignore_glob = ["fixtures/*"]

@@ -22,6 +22,7 @@ import dataclasses
 import functools
 import io as _io
 import json
+import math
 import os
 import re
 import signal
@@ -43,7 +44,7 @@ from .activations import HIDDEN_ACTIVATIONS
 from .callbacks import Callback, Checkpoint, Interrupt, Progress, TrainingDiverged
 from .checkpoint import DataPrep, SavedModel, data_fingerprint, load, save, saver
 from .compare import compare_conventions
-from .gradcheck import gradient_check
+from .gradcheck import PRECISIONS, gradient_check
 from .history import EpochRecord, History
 from .losses import OUTPUTS
 from .model import INIT_SCHEMES, ModelConfig, accuracy, compute_data_cost, init_params, predict, predict_proba
@@ -51,7 +52,7 @@ from .presets import PLANAR, PRESETS, Preset
 from .testing import BUGS, buggy_backward, random_problem
 from .training import FitResult, TrainConfig, fit
 
-COMMANDS = ("train", "explain", "gradcheck", "compare", "study", "predict", "summary")
+COMMANDS = ("train", "explain", "gradcheck", "check", "compare", "study", "predict", "summary")
 STUDY_FILES = ("precision.png", "precision-training.png", "precision.json")
 REAL_DATA = ("digits", "breast_cancer", "iris", "wine")
 TRAIN_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
@@ -241,6 +242,25 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--epsilon", type=float, default=1e-7, help="finite-difference step (default: 1e-7)")
     check.add_argument("--convention", default="deferred", choices=["deferred", "absorbed"])
     check.add_argument("--inject", choices=list(BUGS), help="plant a bug learners make, to see the check catch it")
+    check.add_argument("--precision", default="wide", choices=list(PRECISIONS),
+                       help="how J is computed: wide (long double, from Z[L]; the default), float64 (from Z[L]), or "
+                            "course (float64 from A[L], as the course's notebook does: its 1.19e-7)")
+
+    learner = commands.add_parser(
+        "check", help="diagnose your own backpropagation (a .py or .ipynb with the course's functions)",
+        description="Find the course's functions in your .py or .ipynb (linear_backward, L_model_backward, "
+                    "backward_propagation, …), run them on the course's recipes and random networks in a separate "
+                    "process, and say per layer what is right and what is wrong: the absorbed convention, a 1/m "
+                    "applied twice or missing, g′, transposes, keepdims, L2, dropout, keys. Exit status 0: all "
+                    "correct (either convention); 1: something is wrong; 2: the file cannot be used.")
+    learner.add_argument("file", help="your .py or .ipynb (code cells in order; magics and shell lines skipped)")
+    learner.add_argument("--json", action="store_true", help="the report as JSON, for graders")
+    learner.add_argument("--timeout", type=_seconds, default=60.0, help="seconds the check may take (default: 60)")
+    learner.add_argument("--memory", type=_bytes, default=2 * 1024**3,
+                         help="memory your code may use, e.g. 2G, 512M (default: 2G)")
+    learner.add_argument("--run-all", action="store_true",
+                         help="run every top-level statement (course tests, training, plots), not only definitions")
+    learner.add_argument("--debug", action="store_true", help="show tracebacks")
 
     compare = commands.add_parser("compare", help="train under both conventions and measure the difference",
                                   description="Train one network under 'deferred', 'absorbed' and per example.")
@@ -928,6 +948,65 @@ def _rich_console():
     return Console()
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds; got {text!r}")
+    return value
+
+
+def _bytes(text: str) -> int:
+    """ "2G", "512M", "1.5G" or a number of bytes, as bytes."""
+    units = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([KMGT]?)(?:i?B)?\s*", text, re.IGNORECASE)
+    if not match or float(match.group(1)) <= 0:
+        raise argparse.ArgumentTypeError(f"expected a size such as 2G or 512M; got {text!r}")
+    size = int(float(match.group(1)) * units[match.group(2).upper()])
+    if size < 256 * 1024**2:
+        raise argparse.ArgumentTypeError(f"expected at least 256M (Python and NumPy need that much); got {text!r}")
+    return size
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .check.sandbox import check_file
+    from .check.source import UnusableFile
+
+    status = None
+    if sys.stderr.isatty() and not args.json:
+        try:
+            from rich.console import Console
+            status = Console(stderr=True).status(f"checking {args.file} in a separate process "
+                                                 f"(at most {args.timeout:g} s)…")
+        except ImportError:
+            status = None
+    try:
+        if status is not None:
+            with status:
+                report = check_file(args.file, args.timeout, args.memory, args.run_all)
+        else:
+            report = check_file(args.file, args.timeout, args.memory, args.run_all)
+    except UnusableFile as error:
+        if args.json:
+            print(json.dumps({"file": args.file, "exit_status": 2, "unusable": str(error)}, ensure_ascii=False))
+        print(f"chainrule check: {error}", file=sys.stderr)
+        return 2
+    if not report.functions:
+        names = ", ".join(report.not_found[:4])
+        message = f"found none of the course's functions in {args.file} (looked for {names}, … by the course's names)"
+        if args.json:
+            print(json.dumps({"file": args.file, "exit_status": 2, "unusable": message}, ensure_ascii=False))
+        print(f"chainrule check: {message}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report.to_json(), indent=1, ensure_ascii=False))
+    else:
+        print(report.text())
+    return report.exit_status
+
+
 def _gradcheck(args: argparse.Namespace) -> int:
     if args.layer_dims and (args.data is not None or args.label):
         raise ValueError("--layer-dims gives the whole network; it does not go with --data or --label")
@@ -942,7 +1021,8 @@ def _gradcheck(args: argparse.Namespace) -> int:
     passed = True
     for convention in conventions:
         backward_fn = buggy_backward(args.inject) if args.inject else None
-        result = gradient_check(params, X, Y, config, args.epsilon, convention, backward_fn=backward_fn)
+        result = gradient_check(params, X, Y, config, args.epsilon, convention, backward_fn=backward_fn,
+                                precision=args.precision)
         where = "1/m in dW and db" if convention == "deferred" else "1/m in dZ[L]"
         bug = f", with the bug {args.inject!r} planted: {BUGS[args.inject][0]}" if args.inject else ""
         print(f"Gradient check, convention {convention!r} ({where}){bug}:")
@@ -1157,7 +1237,7 @@ def main(argv: list[str] | None = None) -> int:
         args = _parse(argv, parser)
         if args.command == "train":
             return _train(args)
-        run = {"explain": _explain, "gradcheck": _gradcheck, "compare": _compare, "study": _study,
+        run = {"explain": _explain, "gradcheck": _gradcheck, "check": _check, "compare": _compare, "study": _study,
                "predict": _predict, "summary": _summary}[args.command]
         return run(args)
     except BrokenPipeError:                                       # output piped into head, say
