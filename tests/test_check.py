@@ -10,6 +10,7 @@ the checker's output.
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -314,3 +315,17 @@ def test_the_memory_limit_is_what_stops_an_allocation(tmp_path):
     result = _cli(str(learner), "--memory", "1G")
     assert result.returncode == 2 and "(1 GiB; --memory gives more)" in result.stderr
     assert "line 4 in linear_forward" in result.stderr
+
+
+def test_the_readme_transcripts_are_what_check_prints():
+    """The README's transcripts of `chainrule check` are real: run again, they print the same
+    (rounding figures such as "to 3e-16" aside, which depend on the BLAS)."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    transcripts = re.findall(r"```\n\$ chainrule check (\S+)\n(.*?)```", readme, re.S)
+    assert len(transcripts) >= 2
+    for path, shown in transcripts:
+        result = subprocess.run([sys.executable, "-m", "chainrule", "check", path], capture_output=True, text=True,
+                                timeout=120, cwd=Path(__file__).parent.parent)
+        def same(text):
+            return re.sub(r"\d(\.\d+)?e-\d+", "#", text).strip()
+        assert same(result.stdout) == same(shown), path

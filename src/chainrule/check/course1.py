@@ -287,6 +287,11 @@ def check_L_model_backward(fn) -> FunctionReport:
         findings, grads = _key_findings(c.value, want)
         layer_findings, s_top = analyse_network(grads, net, binary_cross_entropy_dAL(net.AL, net.Y))
         findings += merge(layer_findings, net.L)
+        if net.m > 1 and s_top is not None and abs(s_top * net.m - 1) < 1e-9:     # the learner's dZ[L] holds a 1/m
+            findings = [f._replace(message=f.message.replace("is applied twice", "is applied twice: your dA[L−1] is "
+                                                             "1/m of the course's, so dZ[L] already holds the 1/m "
+                                                             "(absorbed) and dW, db divide by m again (deferred)"))
+                        if f.kind == "double_one_over_m" else f for f in findings]
         if not any(f.status == "wrong" for f in findings) and net.m > 1 and s_top is not None \
                 and abs(s_top * net.m - 1) < 1e-9:
             findings.append(absorbed_finding(grads, want, net.L, ", which the course's tests of dA0 … dA[L−1] "
