@@ -25,6 +25,7 @@ from chainrule.check.arrays import factor_name, relate
 from chainrule.check.calls import call
 from chainrule.check.course2 import _difference
 from chainrule.check.learner import load_learner
+from chainrule.check.sandbox import GRACE
 from chainrule.check.source import definitions, read_source
 
 LEARNERS = Path(__file__).parent / "fixtures" / "learners"
@@ -125,7 +126,7 @@ def test_a_file_that_cannot_be_used_ends_with_status_2_and_one_line(name):
     assert len(lines) == 1 and lines[0].startswith("chainrule check: "), result.stderr
     assert all(word in lines[0] for word in EXPECTED[name]["says"]), lines[0]
     assert "Traceback" not in result.stderr and result.stdout == ""
-    assert elapsed < 4 + 10 + 20                      # the time limit, the grace before a kill, Python's start
+    assert elapsed < 4 + GRACE + 10                   # the time limit, the grace before a kill, the parent's start
 
 
 def test_an_endless_loop_is_stopped_at_the_time_limit_and_located():

@@ -17,11 +17,12 @@ from pathlib import Path
 
 def main(request_path: str) -> int:
     request = json.loads(Path(request_path).read_text())
-    faulthandler.dump_traceback_later(request["timeout"], exit=True)
     from .calls import ResourceLimit
     from .catalogue import check_functions
     from .learner import load_learner
     from .source import UnusableFile
+
+    faulthandler.dump_traceback_later(request["timeout"], exit=True)    # the learner's time, not our imports'
 
     try:
         namespace, notes = load_learner(request["path"], request["run_all"], isolated=True)

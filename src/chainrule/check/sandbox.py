@@ -24,7 +24,7 @@ from .source import LearnerSource, UnusableFile, parse, read_source
 
 TIMEOUT = 60.0                     # seconds: a whole course notebook's functions check in a few
 MEMORY = 2 * 1024**3               # bytes of address space: far above what the course's functions need
-GRACE = 10.0                       # seconds after the timeout before the child is killed outright
+GRACE = 20.0                       # seconds after the timeout (for starting Python and NumPy) before a kill
 
 
 def _limits(memory: int, cpu_seconds: int):
@@ -79,7 +79,7 @@ def check_file(path: str | Path, timeout: float = TIMEOUT, memory: int = MEMORY,
         process = subprocess.Popen([sys.executable, "-m", "chainrule.check._child", str(request)],
                                    cwd=absolute.parent, env=env, stdin=subprocess.DEVNULL,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                   preexec_fn=_limits(memory, int(timeout) + 5), start_new_session=True)
+                                   preexec_fn=_limits(memory, int(timeout + GRACE)), start_new_session=True)
         try:
             _, stderr = process.communicate(timeout=timeout + GRACE)
         except subprocess.TimeoutExpired:
