@@ -22,7 +22,6 @@ import dataclasses
 import functools
 import io as _io
 import json
-import math
 import os
 import re
 import signal
@@ -42,6 +41,8 @@ from ._checks import INT_MAX
 from ._files import FolderInUse, FolderLock, stale_temporaries, write_atomically, write_text_atomically
 from .activations import HIDDEN_ACTIVATIONS
 from .callbacks import Callback, Checkpoint, Interrupt, Progress, TrainingDiverged
+from .check.sandbox import MEMORY as CHECK_MEMORY
+from .check.sandbox import TIMEOUT as CHECK_TIMEOUT
 from .checkpoint import DataPrep, SavedModel, data_fingerprint, load, save, saver
 from .compare import compare_conventions
 from .gradcheck import PRECISIONS, gradient_check
@@ -255,12 +256,13 @@ def _parser() -> argparse.ArgumentParser:
                     "correct (either convention); 1: something is wrong; 2: the file cannot be used.")
     learner.add_argument("file", help="your .py or .ipynb (code cells in order; magics and shell lines skipped)")
     learner.add_argument("--json", action="store_true", help="the report as JSON, for graders")
-    learner.add_argument("--timeout", type=_seconds, default=60.0, help="seconds the check may take (default: 60)")
-    learner.add_argument("--memory", type=_bytes, default=2 * 1024**3,
+    learner.add_argument("--timeout", type=_seconds, default=CHECK_TIMEOUT,
+                         help=f"seconds your code may take (default: {CHECK_TIMEOUT:g})")
+    learner.add_argument("--memory", type=_bytes, default=CHECK_MEMORY,
                          help="memory your code may use, e.g. 2G, 512M (default: 2G)")
     learner.add_argument("--run-all", action="store_true",
                          help="run every top-level statement (course tests, training, plots), not only definitions")
-    learner.add_argument("--debug", action="store_true", help="show tracebacks")
+    learner.add_argument("--debug", action="store_true", help="show what the checking process wrote to stderr")
 
     compare = commands.add_parser("compare", help="train under both conventions and measure the difference",
                                   description="Train one network under 'deferred', 'absorbed' and per example.")
@@ -953,8 +955,8 @@ def _seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         value = float("nan")
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds; got {text!r}")
+    if not (0 < value <= 86400):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, at most a day (86400); got {text!r}")
     return value
 
 
@@ -974,6 +976,10 @@ def _check(args: argparse.Namespace) -> int:
     from .check.sandbox import check_file
     from .check.source import UnusableFile
 
+    def terminated(signum, frame):                             # SIGTERM: stop the child, say so, status 143
+        raise _Signalled(signum)
+
+    signal.signal(signal.SIGTERM, terminated)
     status = None
     if sys.stderr.isatty() and not args.json:
         try:
@@ -989,6 +995,8 @@ def _check(args: argparse.Namespace) -> int:
         else:
             report = check_file(args.file, args.timeout, args.memory, args.run_all)
     except UnusableFile as error:
+        if args.debug and getattr(error, "detail", ""):
+            print(error.detail, file=sys.stderr)
         if args.json:
             print(json.dumps({"file": args.file, "exit_status": 2, "unusable": str(error)}, ensure_ascii=False))
         print(f"chainrule check: {error}", file=sys.stderr)

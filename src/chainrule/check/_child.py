@@ -1,29 +1,39 @@
 """The process a learner's file runs in: ``python -m chainrule.check._child REQUEST.json``.
 
-It loads the file's definitions (``learner.load_learner``, isolated: no sockets, no new
-processes), checks the course's functions it finds, and writes {"report": …} or
-{"unusable": "one line"} to the request's result file. The parent (``sandbox``) sets its
-limits on memory and CPU time; a watchdog here dumps the stack to stderr when the time is up,
-so that the parent can say where the learner's code was.
+It sets its own limits (address space, CPU time) where the system has them, loads the file's
+definitions (``learner.load_learner``, isolated: no sockets, no new processes), checks the
+course's functions it finds, and writes {"report": …} or {"unusable": "one line"} to the
+request's result file, whole or not at all. A watchdog dumps the stack to stderr when the
+time is up, so that the parent (``sandbox``) can say where the learner's code was.
 """
 
 from __future__ import annotations
 
 import faulthandler
 import json
+import os
 import sys
 from pathlib import Path
 
 
-def main(request_path: str) -> int:
+def _limit(memory: int, cpu_seconds: int) -> None:
+    try:
+        import resource
+    except ImportError:                                        # Windows: the parent's timeout is the limit
+        return
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
+
+
+def main(request_path: str) -> None:
     request = json.loads(Path(request_path).read_text())
     from .calls import ResourceLimit
     from .catalogue import check_functions
     from .learner import load_learner
     from .source import UnusableFile
 
+    _limit(request["memory"], request["cpu_seconds"])
     faulthandler.dump_traceback_later(request["timeout"], exit=True)    # the learner's time, not our imports'
-
     try:
         namespace, notes = load_learner(request["path"], request["run_all"], isolated=True)
         report = check_functions(namespace, request["shown_as"], notes)
@@ -32,9 +42,13 @@ def main(request_path: str) -> int:
         answer = {"unusable": str(error)}
     except ResourceLimit as error:
         answer = {"unusable": f"{request['path']}: {error}; it was stopped"}
-    Path(request["result"]).write_text(json.dumps(answer))
-    return 0
+    result = Path(request["result"])
+    partial = result.with_suffix(".part")
+    partial.write_text(json.dumps(answer))
+    os.replace(partial, result)                                # whole or not at all
+    sys.stderr.flush()
+    os._exit(0)                                                # a thread the learner left running does not hold us
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    main(sys.argv[1])

@@ -86,6 +86,8 @@ def relate(got: Any, want: np.ndarray) -> Relation:
         c = _factor(array, want)
         if c is not None:
             return Relation("scaled", c)
+        if want.ndim == 2 and want.shape[0] == want.shape[1] and (c := _factor(array, want.T)) is not None:
+            return Relation("transposed", c, f"a square {want.shape} equal to the reference transposed")
         return Relation("differs", detail=differences(array, want))
     if array.shape == want.T.shape and want.ndim == 2:
         c = _factor(array, want.T)

@@ -109,7 +109,7 @@ def call(fn: Callable, *args: Any, names: tuple[str, ...] = (), **kwargs: Any) -
                             f"{learner_frame(error)}") from None
     except RecursionError as error:
         raise LearnerRaised(f"raised RecursionError (it calls itself without end){learner_frame(error)}") from None
-    except Exception as error:                              # the learner's code may raise anything
+    except (Exception, SystemExit, KeyboardInterrupt) as error:     # the learner's code may raise anything
         raise LearnerRaised(f"raised {describe(error)}{learner_frame(error)}") from None
     finally:
         sys.setprofile(previous)

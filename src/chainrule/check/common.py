@@ -13,9 +13,8 @@ from typing import Any
 import numpy as np
 
 from .arrays import factor_name, relate
-from .backprop import merge, merge_cases
 from .calls import LearnerRaised
-from .report import Finding, FunctionReport
+from .report import Finding, FunctionReport, merge, merge_cases
 
 
 def correct(what: str = "matches the course's results") -> Finding:
@@ -38,10 +37,10 @@ def run_cases(name: str, fn: Callable, cases: Sequence[tuple[str, Any]], one: Ca
         try:
             findings += merge(one(fn, case))
         except LearnerRaised as error:
-            findings.append(wrong("raised", f"on {label}, it {error}",
-                                  "your own exception: the line above is where it was raised"))
+            findings.append(wrong("raised", f"it {error} (on {label})",
+                                  "your own exception: the line named is where it was raised"))
         except ShapeOfReturn as error:
-            findings.append(wrong("differs", f"on {label}, it {error}"))
+            findings.append(wrong("differs", f"it {error} (on {label})"))
     findings = merge_cases([f for f in findings if f.kind != "correct"])
     if extra is not None:
         findings = extra(findings)

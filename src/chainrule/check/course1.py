@@ -13,11 +13,12 @@ import inspect
 import numpy as np
 
 from ..activations import get_activation
-from ..layers import linear_backward, linear_forward
+from ..layers import LayerParams, linear_backward, linear_forward
 from ..losses import binary_cross_entropy, binary_cross_entropy_dAL, cost_from_loss
 from ..model import INIT_SCHEMES, ModelConfig, init_params
+from ..training import TrainConfig, TrainState, fit
 from .arrays import as_array, relate
-from .backprop import analyse_layer, merge
+from .backprop import analyse_layer
 from .calls import _same, call
 from .common import ShapeOfReturn, array_finding, changed_in_place, run_cases, unpack, wrong
 from .recipes import (
@@ -28,7 +29,7 @@ from .recipes import (
     deep_networks,
     random_network,
 )
-from .report import Finding, FunctionReport
+from .report import Finding, FunctionReport, merge
 
 ABSORBED = ("your dZ[{L}] is (1/m)(A[{L}] − Y) = ∂J/∂Z[{L}] and your dW, db are plain sums: that is the absorbed "
             "convention; your dW, db equal the course's to {error}. Also correct. Your dA, dZ are ∂J, m times smaller "
@@ -221,23 +222,23 @@ def reference_grads(net: Network) -> dict[str, np.ndarray]:
 
 
 def _key_findings(grads: dict, want: dict[str, np.ndarray]) -> tuple[list[Finding], dict]:
-    """Findings for keys of the course's grads that are missing, and grads with each moved value found."""
-    missing = [k for k in want if k not in grads]
-    if not missing:
-        return [], grads
-    extra = [k for k in grads if k not in want]
-    findings, fixed = [], dict(grads)
-    for key in missing:
-        holder = next((k for k in extra if relate(grads[k], want[key]).kind in ("equal", "scaled")), None)
+    """Findings for keys of the course's grads that are missing or hold another array, and
+    grads with each array found under another key moved to its own (one still missing takes
+    the course's value, so that a missing key is said once, not again as a wrong array)."""
+    fixed, findings = dict(grads), []
+    fix = 'grads["dA" + str(l-1)], grads["dW" + str(l)], grads["db" + str(l)] for layer l'
+    for key, array in want.items():
+        if key in grads and relate(grads[key], array).kind in ("equal", "scaled", "transposed", "flat"):
+            continue
+        holder = next((k for k in grads if k != key and relate(grads[k], array).kind in ("equal", "scaled")), None)
         if holder is not None:
             fixed[key] = grads[holder]
-            findings.append(wrong("wrong_key", f"grads has no {key!r}; grads[{holder!r}] holds it: the key's index is "
-                                  f"off", 'grads["dA" + str(l-1)], grads["dW" + str(l)], grads["db" + str(l)] for '
-                                  "layer l"))
-        else:
+            what = f"grads[{key!r}] holds another array" if key in grads else f"grads has no {key!r}"
+            findings.append(wrong("wrong_key", f"{what}; grads[{holder!r}] holds it: the key's index is off", fix))
+        elif key not in grads:
+            fixed[key] = array
             keys = ", ".join(map(str, grads)) or "none"
-            findings.append(wrong("wrong_key", f"grads has no {key!r} (its keys: {keys})",
-                                  'grads["dA" + str(l-1)], grads["dW" + str(l)], grads["db" + str(l)] for layer l'))
+            findings.append(wrong("wrong_key", f"grads has no {key!r} (its keys: {keys})", fix))
     return findings, fixed
 
 
@@ -276,32 +277,50 @@ def absorbed_finding(grads: dict, want: dict, L: int, consequence: str) -> Findi
                                                            consequence=consequence))
 
 
+def _course_keys(grads: dict, L: int) -> tuple[dict, bool]:
+    """grads with the dA keys of the 2017–19 notebooks (grads["dA" + str(l)] holding dA[l−1])
+    moved to today's ("dA" + str(l−1)), and whether they were."""
+    if f"dA{L}" in grads and "dA0" not in grads:
+        return {**{k: v for k, v in grads.items() if not k.startswith("dA")},
+                **{f"dA{l - 1}": grads[f"dA{l}"] for l in range(1, L + 1) if f"dA{l}" in grads}}, True
+    return grads, False
+
+
 def check_L_model_backward(fn) -> FunctionReport:
     nets = [course_L_model_backward_case()] + deep_networks()
+    seen = {"recipe_clean": False, "old_keys": False}
 
     def one(fn, net):
         c = call(fn, net.AL, net.Y, net.caches)
         if not isinstance(c.value, dict):
             raise ShapeOfReturn(f"returned a {type(c.value).__name__} where the course's returns the dict grads")
         want = reference_grads(net)
-        findings, grads = _key_findings(c.value, want)
+        grads, old = _course_keys(c.value, net.L)
+        seen["old_keys"] |= old
+        findings, grads = _key_findings(grads, want)
         layer_findings, s_top = analyse_network(grads, net, binary_cross_entropy_dAL(net.AL, net.Y))
         findings += merge(layer_findings, net.L)
-        if net.m > 1 and s_top is not None and abs(s_top * net.m - 1) < 1e-9:     # the learner's dZ[L] holds a 1/m
+        absorbed = net.m > 1 and s_top is not None and abs(s_top * net.m - 1) < 1e-9    # dZ[L] holds a 1/m
+        if absorbed:
             findings = [f._replace(message=f.message.replace("is applied twice", "is applied twice: your dA[L−1] is "
                                                              "1/m of the course's, so dZ[L] already holds the 1/m "
                                                              "(absorbed) and dW, db divide by m again (deferred)"))
                         if f.kind == "double_one_over_m" else f for f in findings]
-        if not any(f.status == "wrong" for f in findings) and net.m > 1 and s_top is not None \
-                and abs(s_top * net.m - 1) < 1e-9:
+        if not any(f.status == "wrong" for f in findings) and absorbed:
             findings.append(absorbed_finding(grads, want, net.L, ", which the course's tests of dA0 … dA[L−1] "
                                              "would flag"))
-        return findings + changed_in_place("L_model_backward", c.changed)
+        findings += changed_in_place("L_model_backward", c.changed)
+        if net is nets[0] and not any(f.status == "wrong" for f in findings):
+            seen["recipe_clean"] = True
+        return findings
+
     recipe = Finding("ok", "recipe", "it ran on the course's L_model_backward_test_case too, whose caches are not one "
                      "forward pass (its AL is random, not σ(Z[2])): chainrule.backward refuses such caches, so check "
                      "runs the recipe through the layer equations, as the course's own test does")
-    return run_cases("L_model_backward", fn, [(net.label, net) for net in nets], one,
-                     extra=lambda findings: _one_absorbed(findings) + [recipe])
+    report = run_cases("L_model_backward", fn, [(net.label, net) for net in nets], one,
+                       extra=lambda findings: _one_absorbed(findings) + ([recipe] if seen["recipe_clean"] else []))
+    recognised = 'grads["dA" + str(l)] holds dA[l−1] (2017–19 notebooks)' if seen["old_keys"] else ""
+    return FunctionReport(report.name, report.findings, recognised, report.cases)
 
 
 def _one_absorbed(findings: list[Finding]) -> list[Finding]:
@@ -315,10 +334,6 @@ def _one_absorbed(findings: list[Finding]) -> list[Finding]:
 
 def _init_reference(layer_dims, seed: int, scheme: str) -> dict:
     params = init_params(ModelConfig(list(layer_dims)), np.random.RandomState(seed), scheme, 0.01)
-    return {k: v for l, p in enumerate(params, start=1) for k, v in ((f"W{l}", p.W), (f"b{l}", p.b))}
-
-
-def _as_dict(params) -> dict:
     return {k: v for l, p in enumerate(params, start=1) for k, v in ((f"W{l}", p.W), (f"b{l}", p.b))}
 
 
@@ -520,10 +535,10 @@ def check_backward_propagation(fn) -> FunctionReport:
 
 
 def check_nn_model(fn) -> FunctionReport:
-    """nn_model(X, Y, n_h, num_iterations): its start (num_iterations = 0), then 20 steps of α = 1.2
-    compared with chainrule's gradients and plain gradient descent from that same start."""
+    """nn_model(X, Y, n_h, num_iterations): its start (num_iterations = 0), then 20 iterations,
+    compared with chainrule's fit from that same start (tanh, sigmoid, gradient descent, α = 1.2)."""
     net = _planar(31, 8)
-    iterations, alpha = 20, 1.2
+    iterations, learning_rate = 20, 1.2
 
     def one(fn, net):
         state = np.random.get_state()
@@ -533,29 +548,26 @@ def check_nn_model(fn) -> FunctionReport:
             end = call(fn, net.X, net.Y, 4, iterations).value
         finally:
             np.random.set_state(state)
-        if not isinstance(end, dict) or not isinstance(start, dict):
-            raise ShapeOfReturn(f"returned a {type(end).__name__} where the course's returns the dict parameters")
-        params = {k: np.asarray(v, dtype=float) for k, v in start.items()}
-        for _ in range(iterations):
-            _, caches = course_forward(params, net.X, ("tanh", "sigmoid"))
-            AL = get_activation("sigmoid").forward(caches[1][1])
-            dZ2 = AL - net.Y
-            dA1, dW2, db2 = linear_backward(dZ2, caches[1][0])
-            (X, W1, b1), Z1 = caches[0]
-            _, dW1, db1 = linear_backward(get_activation("tanh").backward(dA1, Z1, np.tanh(Z1)), (X, W1, b1))
-            for key, d in (("W1", dW1), ("b1", db1), ("W2", dW2), ("b2", db2)):
-                params[key] = params[key] - alpha * d
-        findings = []
-        for key in ("W1", "b1", "W2", "b2"):
-            got = end.get(key)
-            relation = relate(got, params[key])
-            if relation.kind != "equal":
-                findings.append(wrong("differs", f"after {iterations} iterations {key} differs from gradient descent "
-                                      f"with α = {alpha} from your own start: {relation.detail or relation.kind}",
-                                      "nn_model loops forward_propagation, compute_cost, backward_propagation, "
-                                      "update_parameters: see their findings"))
-                break
-        return findings
+        keys = ("W1", "b1", "W2", "b2")
+        for value in (start, end):
+            if not isinstance(value, dict) or not all(k in value for k in keys):
+                raise ShapeOfReturn(f"returned {_structure(value)} where the course's returns the dict parameters "
+                                    "W1, b1, W2, b2")
+        initial = [LayerParams(np.asarray(start["W1"], float), np.asarray(start["b1"], float)),
+                   LayerParams(np.asarray(start["W2"], float), np.asarray(start["b2"], float))]
+        config = ModelConfig([net.X.shape[0], 4, 1], "tanh", "sigmoid")
+        trained = fit(config, net.X, net.Y, TrainConfig(optimizer="gd", learning_rate=learning_rate,
+                                                        num_epochs=iterations, divergence_factor=None),
+                      state=TrainState(initial)).params
+        for l, p in enumerate(trained, start=1):
+            for key, want in ((f"W{l}", p.W), (f"b{l}", p.b)):
+                relation = relate(end[key], want)
+                if relation.kind != "equal":
+                    return [wrong("differs", f"after {iterations} iterations {key} differs from gradient descent "
+                                  f"with learning_rate = {learning_rate} from your own start: "
+                                  f"{relation.detail or relation.kind}", "nn_model loops forward_propagation, "
+                                  "compute_cost, backward_propagation, update_parameters: see their findings")]
+        return []
     return run_cases("nn_model", fn, [(f"{net.label}, 20 iterations", net)], one)
 
 

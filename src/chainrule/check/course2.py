@@ -13,8 +13,10 @@ import numpy as np
 
 from ..activations import get_activation
 from ..batches import course_mini_batches
-from ..layers import LayerGrads, LayerParams, apply_mask, dropout_mask, linear_backward, linear_forward
-from ..losses import binary_cross_entropy, cost_from_loss, l2_cost
+from ..gradcheck import gradient_check
+from ..layers import LayerGrads, LayerParams, apply_mask, dropout_mask, linear_forward
+from ..losses import binary_cross_entropy, cost_from_loss, fused_delta, l2_cost
+from ..model import ModelConfig, backward, forward
 from ..optimizers import AdamState, MomentumState, adam, momentum
 from .arrays import as_array, relate
 from .backprop import analyse_layer
@@ -113,7 +115,7 @@ def check_compute_cost_with_regularization(fn) -> FunctionReport:
     return run_cases("compute_cost_with_regularization", fn, _cases(), one)
 
 
-def _grads_dict(fn_name: str, value) -> dict:
+def _grads_dict(value) -> dict:
     if not isinstance(value, dict):
         raise ShapeOfReturn(f"returned a {type(value).__name__} where the course's returns the dict gradients")
     return value
@@ -163,11 +165,12 @@ def _l2_layer(l, grads, layer, dA, m, lambd, s_in, top) -> tuple[list[Finding], 
     return findings + result.findings, result.s_out
 
 
-def result_dZ(l, dA, layer, activation):
+def result_dZ(dA: np.ndarray, Z: np.ndarray, activation: str | None) -> np.ndarray:
+    """dZ = dA ⊙ g′(Z) (n_l, m); dA itself for the output layer, whose dZ is given."""
     if activation is None:
         return dA
     g = get_activation(activation)
-    return g.backward(dA, layer["Z"], g.forward(layer["Z"]))
+    return g.backward(dA, Z, g.forward(Z))
 
 
 def check_backward_propagation_with_regularization(fn) -> FunctionReport:
@@ -176,9 +179,9 @@ def check_backward_propagation_with_regularization(fn) -> FunctionReport:
         lambd, m = 0.7, Y.shape[1]
         layers = _forward(X, parameters)
         c = call(fn, X, Y, _regularization_cache(layers), lambd)
-        grads = _grads_dict("backward_propagation_with_regularization", c.value)
+        grads = _grads_dict(c.value)
         findings = _key_findings(grads)
-        dA, s_in = layers[2]["A"] - Y, 1.0                       # dZ3 = A3 − Y, per example
+        dA, s_in = fused_delta(layers[2]["A"], Y), 1.0          # dZ3 = A3 − Y, per example
         for l in (3, 2, 1):
             found, s_out = _l2_layer(l, grads, layers[l - 1], dA, m, lambd, s_in, top=l == 3)
             findings += found
@@ -187,7 +190,7 @@ def check_backward_propagation_with_regularization(fn) -> FunctionReport:
                 if learner is not None and np.shape(learner) == layers[l - 2]["A"].shape:
                     dA, s_in = np.asarray(learner, dtype=float), (s_out if s_out is not None else 1.0)
                 else:
-                    dA = layers[l - 1]["W"].T @ result_dZ(l, dA, layers[l - 1], None if l == 3 else "relu")
+                    dA = layers[l - 1]["W"].T @ result_dZ(dA, layers[l - 1]["Z"], None if l == 3 else "relu")
         return findings + changed_in_place("backward_propagation_with_regularization", c.changed)
     return run_cases("backward_propagation_with_regularization", fn, _cases(), one)
 
@@ -236,9 +239,9 @@ def _unscaled_forward(X, parameters, keep_prob):
     return A
 
 
-def _dA_finding(l: int, got, W, dZ, D, keep_prob, s_in) -> Finding | None:
-    """The finding for dA[l] = W[l+1]ᵀ dZ[l+1] ⊙ D[l] / keep_prob (None when it is that)."""
-    back = W.T @ dZ
+def _dA_finding(l: int, got, back: np.ndarray, D, keep_prob, m: int) -> Finding | None:
+    """The finding for dA[l] = W[l+1]ᵀ dZ[l+1] ⊙ D[l] / keep_prob (``back`` = W[l+1]ᵀ dZ[l+1],
+    of the learner's own dZ[l+1]), None when it is that."""
     hypotheses = [
         ("dropout_mask_not_reapplied", back / keep_prob, f"dA[{l}] is not multiplied by D[{l}]: units dropped in "
          "the forward pass still pass gradient back", f"dA{l} = dA{l} * D{l}; dA{l} = dA{l} / keep_prob"),
@@ -246,7 +249,7 @@ def _dA_finding(l: int, got, W, dZ, D, keep_prob, s_in) -> Finding | None:
          f"dA{l} = dA{l} * D{l} / keep_prob"),
         ("dropout_mask_not_reapplied", back, f"dA[{l}] is neither multiplied by D[{l}] nor divided by keep_prob",
          f"dA{l} = dA{l} * D{l} / keep_prob")]
-    f = array_finding(f"dA[{l}]", got, back * D / keep_prob, hypotheses=hypotheses)
+    f = array_finding(f"dA[{l}]", got, back * D / keep_prob, m, hypotheses=hypotheses)
     return f._replace(layers=(l,)) if f else None
 
 
@@ -256,28 +259,35 @@ def check_backward_propagation_with_dropout(fn) -> FunctionReport:
         keep_prob, m = 0.8, Y.shape[1]
         layers = _forward(X, parameters, keep_prob, np.random.RandomState(1))
         c = call(fn, X, Y, _dropout_cache(layers), keep_prob)
-        grads = _grads_dict("backward_propagation_with_dropout", c.value)
+        grads = _grads_dict(c.value)
         findings = _key_findings(grads)
-        dZ, s_in = layers[2]["A"] - Y, 1.0
+        dA, s_in = fused_delta(layers[2]["A"], Y), 1.0               # dZ3 = A3 − Y, per example
+        if "dZ3" in grads:                                            # the learner's dZ3 tells its convention
+            relation = relate(grads["dZ3"], dA)
+            s_in = relation.factor if relation.kind in ("equal", "scaled") else 1.0
+            dA = dA * s_in
         for l in (3, 2, 1):
             layer = layers[l - 1]
             activation = None if l == 3 else "relu"
             # the course writes relu′ as 1[A > 0] with the cache's A, which dropout zeroed where D = 0
             Z = layer["Z"] if l == 3 else layer["A"]
-            result = analyse_layer(l, {"dW": grads.get(f"dW{l}"), "db": grads.get(f"db{l}")}, dZ,
+            result = analyse_layer(l, {"dW": grads.get(f"dW{l}"), "db": grads.get(f"db{l}")}, dA,
                                    (layer["A_prev"], layer["W"], layer["b"], Z), activation, m, s_in)
             findings += result.findings
             if l == 1:
                 break
-            dZ_l = result_dZ(l, dZ, {"Z": Z}, activation)
-            f = _dA_finding(l - 1, grads.get(f"dA{l - 1}"), layer["W"], dZ_l, layers[l - 2]["D"], keep_prob, s_in)
+            back = layer["W"].T @ result_dZ(dA, Z, activation)
+            f = _dA_finding(l - 1, grads.get(f"dA{l - 1}"), back, layers[l - 2]["D"], keep_prob, m)
             if f:
                 findings.append(f)
             learner = grads.get(f"dA{l - 1}")
             if learner is not None and np.shape(learner) == layers[l - 2]["A"].shape:
-                dZ = np.asarray(learner, dtype=float)
+                dA = np.asarray(learner, dtype=float)
             else:
-                dZ = layer["W"].T @ dZ_l * layers[l - 2]["D"] / keep_prob
+                dA = back * layers[l - 2]["D"] / keep_prob
+        if m > 1 and abs(s_in * m - 1) < 1e-9 and not any(f.status == "wrong" for f in findings):
+            findings.append(Finding("absorbed", "absorbed", "your dZ3 is (1/m)(A3 − Y) = ∂J/∂Z[3] and your dW, db "
+                                    "are plain sums: the absorbed convention. Also correct"))
         return findings + changed_in_place("backward_propagation_with_dropout", c.changed)
     return run_cases("backward_propagation_with_dropout", fn, _cases(), one)
 
@@ -285,47 +295,27 @@ def check_backward_propagation_with_dropout(fn) -> FunctionReport:
 # --- gradient checking --------------------------------------------------------------------------
 
 
+CONFIG = ModelConfig([4, 5, 3, 1], "relu", "sigmoid")          # the gradient checking assignment's network
+
+
+def _as_layers(parameters: dict) -> list[LayerParams]:
+    return [LayerParams(parameters[f"W{l}"], parameters[f"b{l}"]) for l in LAYERS]
+
+
 def _course_gradients(X, Y, parameters) -> dict:
-    layers = _forward(X, parameters)
-    m = X.shape[1]
-    grads, dZ = {}, layers[2]["A"] - Y
-    for l in (3, 2, 1):
-        layer = layers[l - 1]
-        dA_prev, grads[f"dW{l}"], grads[f"db{l}"] = linear_backward(dZ, (layer["A_prev"], layer["W"], layer["b"]),
-                                                                    m=m)
-        if l > 1:
-            below = layers[l - 2]
-            dZ = relu.backward(dA_prev, below["Z"], below["A"])
-    return grads
+    """The course's gradients {"dW1", "db1", …} of the 3-layer network, by chainrule's backward."""
+    AL, caches = forward(_as_layers(parameters), X, CONFIG)
+    grads = backward(AL, Y, caches, CONFIG)
+    return {k: v for l, g in enumerate(grads, start=1) for k, v in ((f"dW{l}", g.dW), (f"db{l}", g.db))}
 
 
-def _vector(d: dict, keys) -> np.ndarray:
-    return np.concatenate([np.reshape(d[k], (-1, 1)) for k in keys])
-
-
-def _difference(X, Y, parameters, gradients, epsilon, one_sided=False) -> float:
-    """The course's metric ‖g − g̃‖ / (‖g‖ + ‖g̃‖) with g̃ from central differences of J in float64."""
-    keys = [f"{p}{l}" for l in LAYERS for p in ("W", "b")]
-    theta = _vector(parameters, keys)
-    shapes = [parameters[k].shape for k in keys]
-
-    def J(vector):
-        params, start = {}, 0
-        for k, s in zip(keys, shapes):
-            size = int(np.prod(s))
-            params[k] = vector[start:start + size].reshape(s)
-            start += size
-        A3 = _forward(X, params)[-1]["A"]
-        return float(cost_from_loss(binary_cross_entropy(A3, Y)))
-
-    approx = np.zeros_like(theta)
-    for i in range(theta.shape[0]):
-        plus, minus = theta.copy(), theta.copy()
-        plus[i] += epsilon
-        minus[i] -= epsilon
-        approx[i] = (J(plus) - J(minus)) / (epsilon if one_sided else 2 * epsilon)
-    grad = _vector(gradients, ["d" + k for k in keys])
-    return float(np.linalg.norm(grad - approx) / (np.linalg.norm(grad) + np.linalg.norm(approx)))
+def _difference(X, Y, parameters, gradients, epsilon) -> float:
+    """The course's metric ‖g − g̃‖ / (‖g‖ + ‖g̃‖), g̃ from central differences of J computed as the
+    course's notebook computes it (chainrule's gradient_check, precision="course")."""
+    given = [LayerGrads(gradients[f"dW{l}"], gradients[f"db{l}"]) for l in LAYERS]
+    result = gradient_check(_as_layers(parameters), X, Y, CONFIG, epsilon, precision="course",
+                            backward_fn=lambda *args, **kwargs: given)
+    return float(result.difference)
 
 
 def check_gradient_check_n(fn) -> FunctionReport:
@@ -357,11 +347,6 @@ def check_gradient_check_n(fn) -> FunctionReport:
         want = _difference(X, Y, parameters, gradients, 1e-7)
         if abs(got - want) <= 1e-6 * want:
             return []
-        one_sided = _difference(X, Y, parameters, gradients, 1e-7, one_sided=True)
-        if abs(got - one_sided) <= 1e-6 * one_sided:
-            return [wrong("differs", f"it returns {got:.10g} where the course's metric gives {want:.10g}: its "
-                          "gradapprox divides J⁺ − J⁻ by ε, not 2ε", "gradapprox[i] = (J_plus[i] − J_minus[i]) / "
-                          "(2 * epsilon)")]
         return [wrong("differs", f"it returns {got:.10g} where the course's metric gives {want:.10g} (the course "
                       "prints 0.2850931567761623)", "difference = np.linalg.norm(grad − gradapprox) / "
                       "(np.linalg.norm(grad) + np.linalg.norm(gradapprox))")]

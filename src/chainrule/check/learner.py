@@ -19,7 +19,7 @@ from .source import LearnerSource, UnusableFile, definitions, read_source
 
 REFUSED = ("socket.__new__", "socket.connect", "socket.bind", "socket.getaddrinfo", "socket.gethostbyname",
            "socket.gethostbyaddr", "socket.sendto", "urllib.Request", "subprocess.Popen", "os.system", "os.exec",
-           "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty")
+           "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty", "os.kill", "os.killpg", "ctypes.dlopen")
 
 
 def _refuse(event: str, args) -> None:

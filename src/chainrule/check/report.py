@@ -7,6 +7,7 @@ absorbed convention), "note" (correct, with something worth knowing), "wrong".
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -153,3 +154,72 @@ class CheckReport:
 def _first_sentence(message: str) -> str:
     head = message.split(": ", 1)[0] if len(message) > 70 else message
     return head if len(head) <= 70 else head[:67] + "…"
+
+
+# --- one finding per thing said ----------------------------------------------------------------
+
+
+def _key(f: Finding, arrays: bool = True) -> tuple:
+    """What two findings share when they say the same thing of other layers or m (and, with
+    ``arrays`` False, of dW or db); the "— in layers …" of a merged finding left out."""
+    text = re.sub(r"\d+", "#", re.sub(r" \(on [^()]*(\([^()]*\)[^()]*)*\)$", "", f.message.split(" — in ")[0]))
+    if not arrays:
+        text = re.sub(r"\b(dW|db)\b", "d·", text)
+    return f.status, f.kind, text
+
+
+def merge(findings: list[Finding], L: int | None = None) -> list[Finding]:
+    """One finding per thing said of one problem: the layers it holds in listed ("in every
+    layer" when they are all L of them), and dW[l], db[l] said together when both are so in
+    the same layers."""
+    by_array: dict[tuple, list[Finding]] = {}
+    for f in findings:
+        by_array.setdefault(_key(f), []).append(f)
+    named = {}                                               # the layer each merged finding's words name
+    merged = []
+    for group in by_array.values():
+        f = group[0]._replace(layers=tuple(sorted({l for f in group for l in f.layers})))
+        named[id(f)] = group[0].layers[0] if group[0].layers else None
+        merged.append(f)
+    out: dict[tuple, Finding] = {}
+    for f in merged:                                         # dW and db of the same layers: one sentence
+        key = (*_key(f, arrays=False), f.layers)
+        if key in out and f.message.startswith("db") and out[key][0].message.startswith("dW"):
+            first, layer = out[key]
+            out[key] = (first._replace(message=re.sub(r"^dW(\[\d+\])? is ", r"dW\1, db\1 are ", first.message)), layer)
+        else:
+            out[key if key not in out else (*_key(f), f.layers)] = (f, named[id(f)])
+    return [_as_general(f, L, layer) for f, layer in out.values()]
+
+
+def merge_cases(findings: list[Finding]) -> list[Finding]:
+    """One finding per thing said over several problems: the first problem's words, all layers."""
+    groups: dict[tuple, Finding] = {}
+    for f in findings:
+        key = _key(f)
+        if key in groups:
+            old = groups[key]
+            groups[key] = old._replace(layers=tuple(sorted(set(old.layers) | set(f.layers))))
+        else:
+            groups[key] = f
+    return list(groups.values())
+
+
+def _as_general(f: Finding, L: int | None, named: int | None) -> Finding:
+    """A finding about several layers (or all of a network's), written with the course's l:
+    "dW[l] … — in layers 1, 2, 3". ``named``: the layer its words were written for."""
+    every = L is not None and L >= 2 and f.layers in (tuple(range(1, L + 1)), tuple(range(1, L)))
+    if (len(f.layers) < 2 and not every) or " — in " in f.message or named is None:
+        return f
+
+    def general(text: str) -> str:
+        shifts = {named - 1: "[l−1]", named: "[l]", named + 1: "[l+1]"}
+        return re.sub(r"\[(\d+)\]", lambda k: shifts.get(int(k.group(1)), k.group(0)), text)
+
+    if L is not None and f.layers == tuple(range(1, L + 1)):
+        where = "in every layer"
+    elif L is not None and f.layers == tuple(range(1, L)):
+        where = "in every hidden layer (l = 1 … L−1)"
+    else:
+        where = f"in layers {', '.join(map(str, f.layers))}"
+    return f._replace(message=f"{general(f.message)} — {where}", fix=general(f.fix))

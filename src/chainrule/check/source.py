@@ -130,11 +130,20 @@ def _is_constant(node: ast.AST) -> bool:
         return isinstance(node, ast.BinOp) and _is_constant(node.left) and _is_constant(node.right)
 
 
+def _calls_nothing(node: ast.AST) -> bool:
+    """An expression that runs no code of its own: literals, names, attributes, lambdas
+    (``dot = np.dot``, ``relu = lambda Z: np.maximum(0, Z)``, ``layers_dims = [5, 4, 1]``)."""
+    if isinstance(node, ast.Lambda):
+        return True
+    return not any(isinstance(n, ast.Call | ast.Subscript | ast.Await | ast.Yield | ast.YieldFrom | ast.NamedExpr)
+                   for n in ast.walk(node)) or _is_constant(node)
+
+
 def _is_definition(node: ast.stmt) -> bool:
     if isinstance(node, _DEFINITIONS):
         return True
     if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
-        return _is_constant(node.value)
+        return _calls_nothing(node.value)
     return False
 
 
@@ -152,7 +161,8 @@ def definitions(source: LearnerSource, run_all: bool = False) -> tuple[list[ast.
     """The top-level statements to run, each as a module of its own, and a note on the rest.
 
     By default only what a function can depend on runs: imports, function and class
-    definitions, and assignments of literals (``layers_dims = [12288, 20, 7, 5, 1]``). The
+    definitions, and assignments that call nothing (``layers_dims = [12288, 20, 7, 5, 1]``,
+    ``dot = np.dot``, ``relu = lambda Z: np.maximum(0, Z)``). The
     course's test calls, data loading, training and plots are skipped: they need the course's
     files and time, and ``check`` runs its own tests. ``run_all`` runs every statement, as
     Python would.
