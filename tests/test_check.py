@@ -271,8 +271,8 @@ def test_only_definitions_run_unless_asked(tmp_path):
     path = tmp_path / "learner.py"
     path.write_text("import numpy as np\nlayers_dims = [5, 4, 1]\ndef f():\n    return 1\nprint('training')\n"
                     "parameters = L_layer_model()\n")
-    modules, note = definitions(read_source(path))
-    assert len(modules) == 3 and "skipped 2 top-level statements" in note
+    modules, note, skipped = definitions(read_source(path))
+    assert len(modules) == 3 and "skipped 2 top-level statements" in note and skipped == {"parameters": 6}
     assert len(definitions(read_source(path), run_all=True)[0]) == 5
 
 
@@ -435,20 +435,22 @@ def test_the_learners_code_starts_no_process(tmp_path):
 @pytest.mark.skipif(os.name != "posix", reason="signals and process groups are POSIX")
 def test_sigterm_stops_the_check_and_leaves_nothing_behind(tmp_path):
     import signal
-    import tempfile
-    before = {p.name for p in Path(tempfile.gettempdir()).glob("chainrule-check-*")}
+    temporary = tmp_path / "tmp"                               # this run's own: other runs may check at the same time
+    temporary.mkdir()
+    before = set()
     process = subprocess.Popen([sys.executable, "-m", "chainrule", "check", "broken_infinite_loop.py"],
-                               cwd=LEARNERS, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               cwd=LEARNERS, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=dict(os.environ, TMPDIR=str(temporary)))
     deadline, started = time.monotonic() + 30, set()
     while time.monotonic() < deadline and not started:        # until the checking process has started
         time.sleep(0.2)
-        started = {p.name for p in Path(tempfile.gettempdir()).glob("chainrule-check-*")} - before
+        started = {p.name for p in temporary.glob("chainrule-check-*")} - before
     assert started
     time.sleep(1.0)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 143 and "Traceback" not in stderr
-    assert {p.name for p in Path(tempfile.gettempdir()).glob("chainrule-check-*")} - before == set()
+    assert {p.name for p in temporary.glob("chainrule-check-*")} == set()
     survivors = subprocess.run(["pgrep", "-f", started.pop()], capture_output=True, text=True).stdout
     assert survivors.strip() == ""                             # the child ran with its request in that folder
 
@@ -467,3 +469,95 @@ def test_a_sign_in_dA_prev_alone_leaves_dW_and_db_right():
 
     findings = check_functions({"linear_backward": linear_backward})["linear_backward"].findings
     assert [f.kind for f in findings] == ["sign"] and "dW, db are right" in findings[0].message
+
+
+# --- what a new user's files showed ------------------------------------------------------------
+
+
+def test_a_learner_computing_in_float32_is_right_to_its_precision():
+    def linear_backward(dZ, cache):
+        A_prev, W, b = cache
+        m = A_prev.shape[1]
+        dW = (1 / m * np.dot(dZ, A_prev.T)).astype(np.float32)
+        return np.dot(W.T, dZ).astype(np.float32), dW, (np.sum(dZ, axis=1, keepdims=True) / m).astype(np.float32)
+
+    assert check_functions({"linear_backward": linear_backward}).status == "ok"
+
+
+def test_an_assignment_that_reads_a_skipped_statement_is_skipped_too(tmp_path, isolated_import_state):
+    text = (LEARNERS / "correct_planar.py").read_text() + "\nX, Y = load_planar_dataset()\nshape_X = X.shape\n"
+    namespace, notes = load_learner(_learner(tmp_path, "driver.py", text))
+    assert check_functions(namespace).status == "ok"
+    assert any("skipped the assignment at line" in n and "NameError" in n for n in notes)
+
+
+def test_a_missing_data_library_gets_a_stand_in(tmp_path, isolated_import_state):
+    path = _learner(tmp_path, "h5.py", "import numpy as np\nimport h5py_not_installed_anywhere\n"
+                    "def linear_forward(A, W, b):\n    return np.dot(W, A) + b, (A, W, b)\n")
+    with pytest.raises(UnusableFile, match="ModuleNotFoundError"):    # an unknown module stops the check…
+        load_learner(path)
+    saved = course_modules.STAND_INS
+    course_modules.STAND_INS = (*saved, "h5py_not_installed_anywhere")
+    try:                                                              # …a data library the course imports does not
+        namespace, notes = load_learner(path)
+    finally:
+        course_modules.STAND_INS = saved
+    assert check_functions(namespace).status == "ok" and any("stand-in" in n for n in notes)
+
+
+def _notebook(tmp_path, name, cells):
+    path = tmp_path / name
+    path.write_text(json.dumps({"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                                           "source": c} for c in cells], "metadata": {}, "nbformat": 4,
+                                "nbformat_minor": 5}))
+    return path
+
+
+def test_a_time_magic_cell_still_runs_and_a_scratch_cell_that_does_not_parse_is_skipped(tmp_path,
+                                                                                       isolated_import_state):
+    path = _notebook(tmp_path, "magic.ipynb", [
+        "import numpy as np\n",
+        "%%time\ndef linear_forward(A, W, b):\n    return np.dot(W, A) + b, (A, W, b)\n",
+        "print(parameters['W1'\n"])
+    namespace, notes = load_learner(path)
+    assert check_functions(namespace)["linear_forward"].status == "ok"
+    assert any("skipped cell 3: SyntaxError" in n for n in notes)
+
+
+def test_return_order_signature_and_skipped_globals_are_named(tmp_path, isolated_import_state):
+    def linear_backward(dZ, cache):
+        A_prev, W, b = cache
+        m = A_prev.shape[1]
+        return np.dot(dZ, A_prev.T) / m, np.sum(dZ, axis=1, keepdims=True) / m, np.dot(W.T, dZ)
+
+    def linear_forward(A, W, b, extra):
+        return np.dot(W, A) + b, (A, W, b)
+
+    report = check_functions({"linear_backward": linear_backward, "linear_forward": linear_forward})
+    assert report["linear_backward"].kinds == ("return_order",)
+    assert "linear_forward(A, W, b, extra): it must take the course's arguments" in \
+        report["linear_forward"].findings[0].message
+    path = _learner(tmp_path, "globals.py", "import numpy as np\nscale = float('1')\n"
+                    "def linear_forward(A, W, b):\n    return scale * np.dot(W, A) + b, (A, W, b)\n")
+    namespace, _ = load_learner(path)
+    message = check_functions(namespace)["linear_forward"].findings[0].message
+    assert "scale is set at line 2, a statement check skipped" in message
+
+
+def test_a_learning_rate_read_from_elsewhere_is_named():
+    rate = 0.0075
+
+    def update_parameters(parameters, grads, learning_rate):
+        return {k: v - rate * grads["d" + k] for k, v in parameters.items()}
+
+    finding = check_functions({"update_parameters": update_parameters})["update_parameters"].findings[0]
+    assert "moves by 0.0075" in finding.message and "not by the learning_rate given" in finding.message
+
+
+def test_an_endless_loop_under_a_path_that_is_not_ascii_is_located(tmp_path):
+    folder = tmp_path / "dossier été"
+    folder.mkdir()
+    path = folder / "boucle ∞.py"
+    path.write_text("import numpy as np\n\ndef linear_forward(A, W, b):\n    while True:\n        pass\n")
+    result = _cli(str(path), "--timeout", "2")
+    assert result.returncode == 2 and "your linear_forward was running, at line" in result.stderr

@@ -966,6 +966,8 @@ def _bytes(text: str) -> int:
     match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([KMGT]?)(?:i?B)?\s*", text, re.IGNORECASE)
     if not match or float(match.group(1)) <= 0:
         raise argparse.ArgumentTypeError(f"expected a size such as 2G or 512M; got {text!r}")
+    if not match.group(2) and float(match.group(1)) < 1024**2:
+        raise argparse.ArgumentTypeError(f"expected a size such as 2G or 512M; got {text!r} (bytes: {text}M?)")
     size = int(float(match.group(1)) * units[match.group(2).upper()])
     if size < 256 * 1024**2:
         raise argparse.ArgumentTypeError(f"expected at least 256M (Python and NumPy need that much); got {text!r}")
@@ -998,14 +1000,17 @@ def _check(args: argparse.Namespace) -> int:
         if args.debug and getattr(error, "detail", ""):
             print(error.detail, file=sys.stderr)
         if args.json:
-            print(json.dumps({"file": args.file, "exit_status": 2, "unusable": str(error)}, ensure_ascii=False))
+            print(json.dumps({"file": args.file, "status": "unusable", "exit_status": 2, "unusable": str(error)},
+                             ensure_ascii=False))
         print(f"chainrule check: {error}", file=sys.stderr)
         return 2
     if not report.functions:
         names = ", ".join(report.not_found[:4])
-        message = f"found none of the course's functions in {args.file} (looked for {names}, … by the course's names)"
+        message = (f"found none of the course's functions in {args.file} (looked for {names}, … by the course's names; "
+                   "--run-all also runs the file's other statements)")
         if args.json:
-            print(json.dumps({"file": args.file, "exit_status": 2, "unusable": message}, ensure_ascii=False))
+            print(json.dumps({"file": args.file, "status": "unusable", "exit_status": 2, "unusable": message},
+                             ensure_ascii=False))
         print(f"chainrule check: {message}", file=sys.stderr)
         return 2
     if args.json:

@@ -13,6 +13,8 @@ import faulthandler
 import json
 import os
 import sys
+import threading
+import time
 from pathlib import Path
 
 
@@ -25,6 +27,28 @@ def _limit(memory: int, cpu_seconds: int) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
 
 
+def _watch(timeout: float) -> None:
+    """At ``timeout``, write where the main thread is (most recent call first, as faulthandler
+    writes it) and end the process. A Python thread reads the main thread's frames whenever
+    the learner's loop lets it run; faulthandler, two seconds later, covers a main thread
+    stuck in one long C call."""
+    main = threading.main_thread().ident
+
+    def stop():
+        time.sleep(timeout)
+        frame = sys._current_frames().get(main)
+        lines = [f"Timeout ({timeout:g} s)!", "Thread (most recent call first):"]
+        while frame is not None:
+            lines.append(f'  File "{frame.f_code.co_filename}", line {frame.f_lineno} in {frame.f_code.co_name}')
+            frame = frame.f_back
+        sys.stderr.write("\n".join(lines) + "\n")
+        sys.stderr.flush()
+        os._exit(1)
+
+    threading.Thread(target=stop, daemon=True).start()
+    faulthandler.dump_traceback_later(timeout + 2, exit=True)
+
+
 def main(request_path: str) -> None:
     request = json.loads(Path(request_path).read_text())
     from .calls import ResourceLimit
@@ -33,7 +57,7 @@ def main(request_path: str) -> None:
     from .source import UnusableFile
 
     _limit(request["memory"], request["cpu_seconds"])
-    faulthandler.dump_traceback_later(request["timeout"], exit=True)    # the learner's time, not our imports'
+    _watch(request["timeout"])                                 # the learner's time, not our imports'
     try:
         namespace, notes = load_learner(request["path"], request["run_all"], isolated=True)
         report = check_functions(namespace, request["shown_as"], notes)

@@ -51,11 +51,14 @@ class LayerResult(NamedTuple):
 
 
 class Variant(NamedTuple):
-    """A dZ[l] (n_l, m) the learner may have computed: "correct" or the mistake it is, in words."""
+    """A dZ[l] (n_l, m) the learner may have computed: "correct" or the mistake it is, in words,
+    with the status it earns and the fix."""
 
     kind: str
     what: str
     dZ: np.ndarray
+    status: str = "wrong"
+    fix: str = ""
 
 
 class Sums(NamedTuple):
@@ -78,7 +81,14 @@ def dz_variants(l: int | None, dA: np.ndarray, Z: np.ndarray, activation: str | 
     variants = [Variant("correct", "", g.backward(dA, Z, A))]
     if activation == "relu" and np.any(Z == 0):
         variants.append(Variant("relu_prime_at_zero", "relu′(0) taken as 1 (dZ[Z < 0] = 0 keeps dZ where Z = 0)",
-                                dA * (Z >= 0)))
+                                dA * (Z >= 0), "note", "any value in [0, 1] is a subgradient of relu at 0; the course "
+                                "and chainrule take 0 (dZ[Z <= 0] = 0), so results differ only where Z is exactly 0"))
+    if activation in G_PRIME_OF_A:                            # g′ written with Z where it needs A = g(Z), or g(A)
+        variants.append(Variant("wrong_g_prime", f"dZ{up} uses {activation}′ written with Z{up} where it needs "
+                                f"A{up} = {activation}(Z{up}): {G_PRIME[activation].replace('A', 'Z')}",
+                                dA * G_PRIME_OF_A[activation](Z)))
+        variants.append(Variant("wrong_g_prime", f"dZ{up} applies {activation}′ to A{up} = {activation}(Z{up}) "
+                                f"instead of Z{up}", dA * g.backward(np.ones_like(A), A, g.forward(A))))
     variants.append(Variant("missing_g_prime", f"dZ{up} = dA{up}: the ⊙ g′(Z{up}) of {activation} is missing", dA))
     for other in ("sigmoid", "tanh", "relu"):
         if other != activation:
@@ -111,7 +121,7 @@ def _choose(got: dict, sums: list[Sums], m: int, s_in: float) -> int:
     """The index of the variant the learner's arrays come from: the first whose plain sum the
     learner's dW (else db, else dA_prev) is a named multiple of (1, 1/m, m, −1 once s_in is
     counted), else the first it is any multiple of, else 0 (the course's)."""
-    for key, scale in (("dW", m * s_in), ("db", m * s_in), ("dA_prev", 1.0)):
+    for key, scale in (("dW", m * s_in), ("db", m * s_in), ("dA_prev", 1.0)):    # the factor to the course's
         if key not in got:
             continue
         factors = [(i, r.factor) for i, s in enumerate(sums)
@@ -150,14 +160,14 @@ def _with_scale(finding: Finding, scale: Finding | None) -> Finding:
 
 def _analyse_db(l, got, variant: Variant, sums: Sums, m, s_in) -> Finding | None:
     up, _ = _names(l)
-    relation = relate(got, sums.db)
-    r = None if relation.factor is None else relation.factor * m * s_in
+    course = sums.db / (m * s_in)                             # the course's db[l] for this dZ
+    relation = relate(got, course)
     if relation.kind == "flat":
         return _with_scale(Finding("wrong", "no_keepdims", f"db{up} has {relation.detail}: np.sum without "
                                    "keepdims=True", f"db{up} = (1/m) np.sum(dZ{up}, axis=1, keepdims=True)", _at(l)),
-                           _scale_finding(f"db{up}", l, r, m, relation))
+                           _scale_finding(f"db{up}", l, relation.factor, m, relation))
     if relation.kind in ("equal", "scaled"):
-        return _scale_finding(f"db{up}", l, r, m, relation)
+        return _scale_finding(f"db{up}", l, relation.factor, m, relation)
     axis0 = relate(got, np.sum(variant.dZ, axis=0, keepdims=True))
     if axis0.kind in ("equal", "scaled", "flat"):
         return Finding("wrong", "wrong_axis", f"db{up} sums dZ{up} over axis 0 (the units) where the examples are "
@@ -168,15 +178,15 @@ def _analyse_db(l, got, variant: Variant, sums: Sums, m, s_in) -> Finding | None
 
 def _analyse_dW(l, got, variant: Variant, sums: Sums, A, m, s_in) -> Finding | None:
     up, down = _names(l)
-    relation = relate(got, sums.dW)
-    r = None if relation.factor is None else relation.factor * m * s_in
+    course = sums.dW / (m * s_in)                             # the course's dW[l] for this dZ
+    relation = relate(got, course)
     if relation.kind == "transposed":
         return _with_scale(Finding("wrong", "transposed", f"dW{up} is dW{up}ᵀ, {relation.detail}: the operands are "
                                    f"swapped (A{down} dZ{up}ᵀ instead of dZ{up} A{down}ᵀ)",
                                    f"dW{up} = (1/m) np.dot(dZ{up}, A_prev.T)", _at(l)),
-                           _scale_finding(f"dW{up}ᵀ", l, r, m, relation))
+                           _scale_finding(f"dW{up}ᵀ", l, relation.factor, m, relation))
     if relation.kind in ("equal", "scaled"):
-        return _scale_finding(f"dW{up}", l, r, m, relation)
+        return _scale_finding(f"dW{up}", l, relation.factor, m, relation)
     if A is not None:
         operand = relate(got, variant.dZ @ A.T)                   # the mistake: the layer's own A[l] as operand
         if operand.kind in ("equal", "scaled"):
@@ -209,14 +219,16 @@ def _analyse_dA_prev(l, got, sums: Sums, m, s_in, top, below_Z,
                         f"with every entry where Z{down} ≤ 0 set to 0, i.e. dZ{down}. A relu_backward that writes "
                         "into the dA it is given (dA[Z <= 0] = 0) does this",
                         "dZ = np.array(dA, copy=True); dZ[Z <= 0] = 0", _at(l - 1 if l else None))], s_in
-    return [Finding("wrong", "differs", f"dA{down} differs from W{up}ᵀ dZ{up}: "
-                    + (f"it is {name} times it" if name else relation.detail),
+    detail = (f"it is {name} times it" if name else f"it is {relation.factor:.6g} times it"
+              if relation.kind == "scaled" else relation.detail)
+    return [Finding("wrong", "differs", f"dA{down} differs from W{up}ᵀ dZ{up}: {detail}",
                     f"dA{down} = np.dot(W{up}.T, dZ{up})", _at(l))], (relation.factor * s_in if name else None)
 
 
 def analyse_layer(l: int | None, got: dict[str, Any], dA: np.ndarray, cache: tuple, activation: str | None, m: int,
                   s_in: float = 1.0, top: bool = False, others: dict[str, np.ndarray] | None = None,
-                  A_layer: np.ndarray | None = None, below_Z: np.ndarray | None = None) -> LayerResult:
+                  A_layer: np.ndarray | None = None, below_Z: np.ndarray | None = None,
+                  extra: tuple[Variant, ...] = ()) -> LayerResult:
     """Findings for the learner's dW[l], db[l] (and dA[l−1] when ``got`` has "dA_prev").
 
     Parameters
@@ -233,21 +245,19 @@ def analyse_layer(l: int | None, got: dict[str, Any], dA: np.ndarray, cache: tup
     others : the A of other layers a learner may write g′ with, by name
     A_layer : the layer's output, when ``activation`` is None (for dW written with A[l])
     below_Z : Z[l−1] of a relu layer below, to recognise a dA[l−1] masked in place
+    extra : more variants of dZ[l] to recognise (the output layer's, from its caller)
     """
     up, _ = _names(l)
     A_prev, W, b, Z = cache
     A = get_activation(activation).forward(Z) if activation else A_layer
-    variants = dz_variants(l, dA, Z, activation, others or {})
+    variants = dz_variants(l, dA, Z, activation, others or {}) + list(extra)
     sums = [_sums(v, A_prev, W, b) for v in variants]
     chosen = _choose(got, sums, m, s_in)
     variant, sum_ = variants[chosen], sums[chosen]
     findings: list[Finding] = []
     if variant.kind != "correct":
-        status = "note" if variant.kind == "relu_prime_at_zero" else "wrong"
-        fix = (f"dZ{up} = dA{up} ⊙ g′(Z{up}) with {activation}′ = {G_PRIME.get(activation, 'its derivative')}"
-               if status == "wrong" else "any value in [0, 1] is a subgradient of relu at 0; the course and "
-               "chainrule take 0 (dZ[Z <= 0] = 0), so results differ only where Z is exactly 0")
-        findings.append(Finding(status, variant.kind, variant.what, fix, _at(l)))
+        fix = variant.fix or f"dZ{up} = dA{up} ⊙ g′(Z{up}) with {activation}′ = {G_PRIME.get(activation, 'its g′')}"
+        findings.append(Finding(variant.status, variant.kind, variant.what, fix, _at(l)))
     dW_relation = relate(got.get("dW"), sum_.dW)
     dW_negative = factor_name((dW_relation.factor or 0.0) * m * s_in, m) == "−1"
     s_out, s_params = None, s_in

@@ -9,6 +9,7 @@ what its local variables were when it returned, and, if it raised, the learner's
 from __future__ import annotations
 
 import copy
+import inspect
 import sys
 import traceback
 from collections.abc import Callable
@@ -36,7 +37,8 @@ class Call(NamedTuple):
 
 
 # Set by the runner: how to name a line of the learner's file ("line 12", "cell 4, line 2").
-SOURCE: dict[str, Any] = {"path": None, "where": lambda lineno: f"line {lineno}", "line": lambda lineno: ""}
+SOURCE: dict[str, Any] = {"path": None, "where": lambda lineno: f"line {lineno}", "line": lambda lineno: "",
+                          "skipped": {}}
 
 
 def learner_frame(error: BaseException) -> str:
@@ -52,6 +54,23 @@ def learner_frame(error: BaseException) -> str:
     f = frames[-1]
     code = (SOURCE["line"](f.lineno) if SOURCE["path"] is not None else "") or (f.line or "")
     return f" at {SOURCE['where'](f.lineno)} in {f.name}" + (f" (`{code}`)" if code else "")
+
+
+def _hint(fn: Callable, error: BaseException) -> str:
+    """Why, where the learner's line does not say: a name a skipped statement binds, or a
+    signature that does not take the course's arguments."""
+    name = getattr(error, "name", None)
+    if isinstance(error, NameError) and name in SOURCE["skipped"]:
+        line = SOURCE["where"](SOURCE["skipped"][name])
+        return (f"; {name} is set at {line}, a statement check skipped (it runs only definitions): pass it as an "
+                "argument, or give --run-all")
+    if isinstance(error, TypeError) and not learner_frame(error) and "argument" in str(error):
+        try:
+            signature = f"{fn.__name__}{inspect.signature(fn)}"
+        except (TypeError, ValueError):
+            return ""
+        return f"; your function is {signature}: it must take the course's arguments"
+    return ""
 
 
 def describe(error: BaseException) -> str:
@@ -110,7 +129,7 @@ def call(fn: Callable, *args: Any, names: tuple[str, ...] = (), **kwargs: Any) -
     except RecursionError as error:
         raise LearnerRaised(f"raised RecursionError (it calls itself without end){learner_frame(error)}") from None
     except (Exception, SystemExit, KeyboardInterrupt) as error:     # the learner's code may raise anything
-        raise LearnerRaised(f"raised {describe(error)}{learner_frame(error)}") from None
+        raise LearnerRaised(f"raised {describe(error)}{learner_frame(error)}{_hint(fn, error)}") from None
     finally:
         sys.setprofile(previous)
     if not names and code is not None:

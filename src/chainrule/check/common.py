@@ -38,7 +38,8 @@ def run_cases(name: str, fn: Callable, cases: Sequence[tuple[str, Any]], one: Ca
             findings += merge(one(fn, case))
         except LearnerRaised as error:
             findings.append(wrong("raised", f"it {error} (on {label})",
-                                  "your own exception: the line named is where it was raised"))
+                                  "your own exception: the line named is where it was raised" if " at " in str(error)
+                                  else ""))
         except ShapeOfReturn as error:
             findings.append(wrong("differs", f"it {error} (on {label})"))
     findings = merge_cases([f for f in findings if f.kind != "correct"])
@@ -105,3 +106,15 @@ def unpack(value: Any, count: int, what: str) -> tuple:
 
 class ShapeOfReturn(Exception):
     """The learner's function returned another structure than the course's."""
+
+
+def in_course_order(values: tuple, shapes: tuple, names: tuple[str, ...]) -> tuple[tuple, list[Finding]]:
+    """``values`` put in the course's order when their shapes show it another (the shapes all
+    differ), with a finding that says so; else as they came."""
+    got = [np.shape(v) for v in values]
+    if got == list(shapes) or len(set(shapes)) < len(shapes) or sorted(map(str, got)) != sorted(map(str, shapes)):
+        return values, []
+    order = [got.index(shape) for shape in shapes]
+    returned = ", ".join(names[shapes.index(shape)] for shape in got)
+    return tuple(values[i] for i in order), [wrong("return_order", f"it returns ({returned}); the course's order is "
+                                                   f"({', '.join(names)})", f"return {', '.join(names)}")]

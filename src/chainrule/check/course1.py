@@ -18,9 +18,9 @@ from ..losses import binary_cross_entropy, binary_cross_entropy_dAL, cost_from_l
 from ..model import INIT_SCHEMES, ModelConfig, init_params
 from ..training import TrainConfig, TrainState, fit
 from .arrays import as_array, relate
-from .backprop import analyse_layer
+from .backprop import Variant, analyse_layer
 from .calls import _same, call
-from .common import ShapeOfReturn, array_finding, changed_in_place, run_cases, unpack, wrong
+from .common import ShapeOfReturn, array_finding, changed_in_place, in_course_order, run_cases, unpack, wrong
 from .recipes import (
     Network,
     course_forward,
@@ -44,18 +44,19 @@ def _positional_count(fn) -> int:
         return 0
 
 
+def _alike(got, want) -> bool:
+    """The same structure of tuples and lists, with arrays equal to the learner's precision."""
+    if isinstance(want, list | tuple):
+        return isinstance(got, list | tuple) and len(got) == len(want) and all(map(_alike, got, want))
+    return relate(got, want).kind == "equal"
+
+
 def _cache_findings(name: str, got, want) -> list[Finding]:
-    if _same(_as_tuples(got), _as_tuples(want)):
+    if _alike(got, want):
         return []
     return [wrong("cache", f"{name} is not what the course's backward needs: expected {_structure(want)}, got "
                   f"{_structure(got)}", "cache = (A_prev, W, b) for linear_forward; (linear_cache, Z) for "
                   "linear_activation_forward")]
-
-
-def _as_tuples(value):
-    if isinstance(value, list | tuple):
-        return tuple(_as_tuples(v) for v in value)
-    return value
 
 
 def _structure(value) -> str:
@@ -183,10 +184,11 @@ def check_linear_backward(fn) -> FunctionReport:
     def one(fn, case):
         dZ, A_prev, W, b = case
         c = call(fn, dZ, (A_prev, W, b))
-        dA_prev, dW, db = unpack(c.value, 3, "(dA_prev, dW, db)")
+        (dA_prev, dW, db), order = in_course_order(unpack(c.value, 3, "(dA_prev, dW, db)"),
+                                                   (A_prev.shape, W.shape, b.shape), ("dA_prev", "dW", "db"))
         result = analyse_layer(None, {"dW": dW, "db": db, "dA_prev": dA_prev}, dZ, (A_prev, W, b, None), None,
                                dZ.shape[1])
-        return result.findings + changed_in_place("linear_backward", c.changed)
+        return order + result.findings + changed_in_place("linear_backward", c.changed)
     return run_cases("linear_backward", fn, cases, one)
 
 
@@ -203,10 +205,11 @@ def check_linear_activation_backward(fn) -> FunctionReport:
     def one(fn, case):
         (dA, A_prev, W, b, Z), activation = case
         c = call(fn, dA, ((A_prev, W, b), Z), activation)
-        dA_prev, dW, db = unpack(c.value, 3, "(dA_prev, dW, db)")
+        (dA_prev, dW, db), order = in_course_order(unpack(c.value, 3, "(dA_prev, dW, db)"),
+                                                   (A_prev.shape, W.shape, b.shape), ("dA_prev", "dW", "db"))
         result = analyse_layer(None, {"dW": dW, "db": db, "dA_prev": dA_prev}, dA, (A_prev, W, b, Z), activation,
                                dA.shape[1])
-        return result.findings + changed_in_place("linear_activation_backward", c.changed)
+        return order + result.findings + changed_in_place("linear_activation_backward", c.changed)
     return run_cases("linear_activation_backward", fn, cases, one)
 
 
@@ -239,6 +242,15 @@ def _key_findings(grads: dict, want: dict[str, np.ndarray]) -> tuple[list[Findin
             fixed[key] = array
             keys = ", ".join(map(str, grads)) or "none"
             findings.append(wrong("wrong_key", f"grads has no {key!r} (its keys: {keys})", fix))
+    layers = {int(k[2:]) for k in want if k[:2] == "dW" and k not in grads and not any(
+        k in f.message and "holds it" in f.message for f in findings)}
+    for l in sorted(layers):
+        if f"db{l}" not in grads:                              # nothing at all for layer l: the loop skipped it
+            keys = (f"'dW{l}'", f"'db{l}'", f"'dA{l - 1}'")
+            findings = [f for f in findings if not any(k in f.message for k in keys)]
+            findings.append(wrong("wrong_key", f"grads has nothing for layer {l} (no dW{l}, db{l}): the loop over "
+                                  "the layers skips it", "for l in reversed(range(L - 1)): layers L−1 … 1 "
+                                  "(l = L−2 … 0), after layer L"))
     return findings, fixed
 
 
@@ -255,7 +267,7 @@ def analyse_network(grads: dict, net: Network, dAL: np.ndarray) -> tuple[list[Fi
         others = {f"A[{l + 1}]": get_activation(net.activations[l]).forward(net.caches[l][1])} if l < net.L else {}
         below_Z = net.caches[l - 2][1] if l > 1 and net.activations[l - 2] == "relu" else None
         result = analyse_layer(l, got, dA, (A_prev, W, b, Z), net.activations[l - 1], net.m, s_in, top=l == net.L,
-                               others=others, below_Z=below_Z)
+                               others=others, below_Z=below_Z, extra=_output_variants(net) if l == net.L else ())
         findings += result.findings
         if l == net.L:
             s_top = result.s_out
@@ -266,6 +278,23 @@ def analyse_network(grads: dict, net: Network, dAL: np.ndarray) -> tuple[list[Fi
             g = get_activation(net.activations[l - 1])
             dA = W.T @ g.backward(dA, Z, g.forward(Z))
     return findings, s_top
+
+
+def _output_variants(net: Network) -> tuple[Variant, ...]:
+    """The dZ[L] learners write other than dA[L] ⊙ σ′(Z[L]): A[L] − Y directly (right for a
+    real forward pass; the course's test case, whose AL is random, tells it apart), and
+    A[L] − Y taken for dA[L] and multiplied by σ′ again."""
+    sigmoid = get_activation("sigmoid")
+    ZL = net.caches[-1][1]
+    fused = net.AL - net.Y
+    return (Variant("fused_delta", "your dZ[L] is A[L] − Y, the fused form: right whenever A[L] = σ(Z[L]), as in a "
+                    "real forward pass, but the course's L_model_backward_test_case gives a random AL, and its "
+                    "expected values follow dA[L] and sigmoid_backward", fused, "note",
+                    "dAL = −(Y/AL − (1 − Y)/(1 − AL)), then linear_activation_backward(dAL, cache, 'sigmoid'), to "
+                    "match the course's tests too"),
+            Variant("wrong_g_prime", "your dA[L] is A[L] − Y, which is already dZ[L] = ∂L/∂Z[L]; multiplied by σ′ "
+                    "again it is neither", sigmoid.backward(fused, ZL, sigmoid.forward(ZL)), "wrong",
+                    "dAL = −(np.divide(Y, AL) − np.divide(1 − Y, 1 − AL)): ∂L/∂A[L]"))
 
 
 def absorbed_finding(grads: dict, want: dict, L: int, consequence: str) -> Finding:
@@ -288,7 +317,7 @@ def _course_keys(grads: dict, L: int) -> tuple[dict, bool]:
 
 def check_L_model_backward(fn) -> FunctionReport:
     nets = [course_L_model_backward_case()] + deep_networks()
-    seen = {"recipe_clean": False, "old_keys": False}
+    seen = {"old_keys": False}
 
     def one(fn, net):
         c = call(fn, net.AL, net.Y, net.caches)
@@ -309,16 +338,9 @@ def check_L_model_backward(fn) -> FunctionReport:
         if not any(f.status == "wrong" for f in findings) and absorbed:
             findings.append(absorbed_finding(grads, want, net.L, ", which the course's tests of dA0 … dA[L−1] "
                                              "would flag"))
-        findings += changed_in_place("L_model_backward", c.changed)
-        if net is nets[0] and not any(f.status == "wrong" for f in findings):
-            seen["recipe_clean"] = True
-        return findings
+        return findings + changed_in_place("L_model_backward", c.changed)
 
-    recipe = Finding("ok", "recipe", "it ran on the course's L_model_backward_test_case too, whose caches are not one "
-                     "forward pass (its AL is random, not σ(Z[2])): chainrule.backward refuses such caches, so check "
-                     "runs the recipe through the layer equations, as the course's own test does")
-    report = run_cases("L_model_backward", fn, [(net.label, net) for net in nets], one,
-                       extra=lambda findings: _one_absorbed(findings) + ([recipe] if seen["recipe_clean"] else []))
+    report = run_cases("L_model_backward", fn, [(net.label, net) for net in nets], one, extra=_one_absorbed)
     recognised = 'grads["dA" + str(l)] holds dA[l−1] (2017–19 notebooks)' if seen["old_keys"] else ""
     return FunctionReport(report.name, report.findings, recognised, report.cases)
 
@@ -424,9 +446,14 @@ def check_update_parameters(fn) -> FunctionReport:
         findings = []
         for key in parameters:
             want = parameters[key] - alpha * grads["d" + key]
+            step = relate(parameters[key] - np.asarray(got.get(key, np.nan), dtype=float), grads["d" + key])
+            used = [("differs", parameters[key] - step.factor * grads["d" + key], f"{key} moves by {step.factor:g} "
+                     f"d{key}, not by the learning_rate given, {alpha:g}: it reads another learning rate (a global "
+                     "variable?)", f"{key} = {key} − learning_rate · d{key}, learning_rate the argument")] \
+                if step.kind == "scaled" and step.factor > 0 else []
             f = array_finding(key, got.get(key), want, hypotheses=[
                 ("sign", parameters[key] + alpha * grads["d" + key], f"{key} moves up the gradient: + α d{key}",
-                 f"{key} = {key} − α d{key}")], fix=f"{key} = {key} − α d{key}")
+                 f"{key} = {key} − α d{key}"), *used], fix=f"{key} = {key} − α d{key}")
             if f:
                 findings.append(f)
         if c.changed and set(c.changed) <= {f"{c_name}[{k!r}]" for c_name in ("parameters", "params")

@@ -209,11 +209,14 @@ def check_forward_propagation_with_dropout(fn) -> FunctionReport:
         A3, cache = unpack(c.value, 2, "(A3, cache)")
         layers = _forward(X, parameters, keep_prob, np.random.RandomState(1))
         plain = _forward(X, parameters, keep_prob=1.0)
-        unscaled = _unscaled_forward(X, parameters, keep_prob)
+        unscaled = _variant_forward(X, parameters, keep_prob, np.less, 1.0)
+        reversed_mask = _variant_forward(X, parameters, keep_prob, np.greater_equal, keep_prob)
         f = array_finding("A3", A3, layers[2]["A"], hypotheses=[
             ("dropout_not_scaled", unscaled, "the kept units are not divided by keep_prob: A[l] ⊙ D[l] alone "
              "shrinks every unit's expected value by keep_prob", "A1 = A1 * D1; A1 = A1 / keep_prob (inverted "
              "dropout), the same for A2"),
+            ("differs", reversed_mask, "the masks keep a unit where rand ≥ keep_prob, with probability 1 − keep_prob: "
+             "they drop the units they should keep", "D1 = (D1 < keep_prob).astype(int)"),
             ("differs", plain[2]["A"], "A3 is the network's output without dropout: no mask was applied",
              "D1 = np.random.rand(A1.shape[0], A1.shape[1]); D1 = (D1 < keep_prob).astype(int); A1 = A1 * D1 / "
              "keep_prob")])
@@ -228,14 +231,16 @@ def check_forward_propagation_with_dropout(fn) -> FunctionReport:
         np.random.set_state(state)
 
 
-def _unscaled_forward(X, parameters, keep_prob):
+def _variant_forward(X, parameters, keep_prob, keep, divisor):
+    """A3 of the 3-layer network with masks D = keep(rand, keep_prob) (the course's draws) and A ⊙ D / divisor:
+    the mistakes of a forward with dropout."""
     rng = np.random.RandomState(1)
     A = X
     for l in LAYERS:
         Z = linear_forward(A, parameters[f"W{l}"], parameters[f"b{l}"])
         A = (sigmoid if l == 3 else relu).forward(Z)
         if l < 3:
-            A = A * dropout_mask(A.shape, keep_prob, rng, np.float64)
+            A = A * keep(rng.random(A.shape), keep_prob) / divisor
     return A
 
 
@@ -248,7 +253,9 @@ def _dA_finding(l: int, got, back: np.ndarray, D, keep_prob, m: int) -> Finding 
         ("dropout_not_scaled", back * D, f"dA[{l}] is not divided by keep_prob, as A[{l}] was in the forward pass",
          f"dA{l} = dA{l} * D{l} / keep_prob"),
         ("dropout_mask_not_reapplied", back, f"dA[{l}] is neither multiplied by D[{l}] nor divided by keep_prob",
-         f"dA{l} = dA{l} * D{l} / keep_prob")]
+         f"dA{l} = dA{l} * D{l} / keep_prob"),
+        ("dropout_not_scaled", back * D * keep_prob, f"dA[{l}] is multiplied by keep_prob where it must be divided "
+         f"by it, as A[{l}] was in the forward pass", f"dA{l} = dA{l} * D{l} / keep_prob")]
     f = array_finding(f"dA[{l}]", got, back * D / keep_prob, m, hypotheses=hypotheses)
     return f._replace(layers=(l,)) if f else None
 
@@ -379,6 +386,11 @@ def check_random_mini_batches(fn) -> FunctionReport:
                                   "num_complete = m // mini_batch_size, then one more batch when m % mini_batch_size"))
             return findings
         for k, ((bX, bY), index) in enumerate(zip(batches, order)):
+            if relate(bX, X[:, index]).kind != "equal" and k == len(order) - 1 and k > 0:
+                findings.append(wrong("differs", f"the last mini-batch is not the remaining {len(index)} examples "
+                                      f"(the earlier ones are right): its {relate(bX, X[:, index]).detail}",
+                                      "mini_batch_X = shuffled_X[:, num_complete_minibatches * mini_batch_size : m]"))
+                break
             if relate(bX, X[:, index]).kind != "equal":
                 unshuffled = relate(bX, X[:, k * size:k * size + len(index)]).kind == "equal"
                 findings.append(wrong("shuffle", "mini-batch X is not shuffled" if unshuffled else
@@ -467,6 +479,16 @@ def check_update_parameters_with_adam(fn) -> FunctionReport:
         uncorrected = {k: parameters[k] - alpha * want_v["d" + k] / (np.sqrt(want_s["d" + k]) + epsilon)
                        for k in parameters}
         findings = _compare_dicts("v", new_v, want_v) + _compare_dicts("s", new_s, want_s)
+        if len(c.value) == 5 and not findings:                  # the newer notebooks return the corrected ones too
+            missing = ("bias_correction", "the bias correction is missing: early steps are too small",
+                       "v_corrected = v / (1 − beta1 ** t); s_corrected = s / (1 − beta2 ** t)")
+            findings = (_compare_dicts("v_corrected", c.value[3], {k: x / (1 - beta1**t) for k, x in want_v.items()},
+                                       [(missing[0], want_v, f"v_corrected is v: {missing[1]}", missing[2])])
+                        + _compare_dicts("s_corrected", c.value[4], {k: x / (1 - beta2**t) for k, x in want_s.items()},
+                                         [("differs", {k: x / (1 - beta1**t) for k, x in want_s.items()},
+                                           "s_corrected is divided by 1 − β1ᵗ, not 1 − β2ᵗ",
+                                           "s_corrected = s / (1 − beta2 ** t)"),
+                                          (missing[0], want_s, f"s_corrected is s: {missing[1]}", missing[2])]))
         return findings or _compare_dicts("parameters", new_parameters, want_p, [
             ("bias_correction", uncorrected, "the step uses v and s without bias correction: early steps are too "
              "small (v / (1 − β1ᵗ) and s / (1 − β2ᵗ) are missing)",

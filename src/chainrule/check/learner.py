@@ -11,6 +11,7 @@ refused for the rest of the process's life (an audit hook cannot be removed).
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -38,18 +39,39 @@ def _isolate(source: LearnerSource) -> None:
     sys.addaudithook(_refuse)
 
 
-def _run(source: LearnerSource, modules: list[ast.Module], namespace: dict) -> None:
-    """Run each top-level statement; ``UnusableFile`` with one line if one raises."""
+def _run(source: LearnerSource, modules: list[ast.Module], namespace: dict, run_all: bool) -> list[str]:
+    """Run each top-level statement; ``UnusableFile`` with one line if one raises. Without
+    ``run_all`` an assignment that fails (it reads a name a skipped statement binds, as
+    ``shape_X = X.shape`` after the skipped ``X, Y = load_planar_dataset()``) is skipped too,
+    and said in the notes returned."""
+    notes = []
     for module in modules:
+        node = module.body[0]
         try:
             exec(compile(module, source.path, "exec"), namespace)
         except MemoryError as error:
             raise UnusableFile(f"{source.path}: your code asked for more memory than check allows"
                                f"{calls.learner_frame(error)}; it was stopped") from None
         except BaseException as error:                        # the learner's file may raise anything, even exit
-            where = calls.learner_frame(error) or f" at {source.where(module.body[0].lineno)}"
+            if not run_all and not isinstance(node, _NEEDED):
+                notes.append(f"skipped the assignment at {source.where(node.lineno)} too: {calls.describe(error)}")
+                continue
+            where = calls.learner_frame(error) or f" at {source.where(node.lineno)}"
             raise UnusableFile(f"{source.path}: your file raised {calls.describe(error)}{where} while it was "
-                               "loaded") from None
+                               f"loaded{_course_test_hint(error)}") from None
+    return notes
+
+
+_NEEDED = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _course_test_hint(error: BaseException) -> str:
+    """For --run-all: a course test the supplied testCases or public_tests cannot give."""
+    name = getattr(error, "name", "") or ""
+    if isinstance(error, NameError) and re.search(r"_test(_case)?\w*$", name):
+        return (f" ({name} comes from the course's testCases.py or public_tests.py, which are not beside your file; "
+                "put them there, or leave out --run-all)")
+    return ""
 
 
 def _imported(modules: list[ast.Module]) -> list[str]:
@@ -67,15 +89,15 @@ def load_learner(path: str | Path, run_all: bool = False, isolated: bool = False
     """The namespace of a learner's file after its definitions (or, ``run_all``, all of it) ran,
     and the notes on what was skipped or supplied. ``UnusableFile`` when it cannot be loaded."""
     source = read_source(path)
-    modules, note = definitions(source, run_all)
+    modules, note, skipped_names = definitions(source, run_all)
     course_modules.install()
     folder = str(Path(source.path).resolve().parent)
     if folder not in sys.path:
         sys.path.insert(0, folder)
-    calls.SOURCE.update(path=source.path, where=source.where, line=source.line)
+    calls.SOURCE.update(path=source.path, where=source.where, line=source.line, skipped=skipped_names)
     if isolated:
         _isolate(source)
     namespace = {"__name__": "__main__" if run_all else "__learner__", "__file__": source.path}
-    _run(source, modules, namespace)
-    notes = list(source.notes) + ([note] if note else []) + course_modules.notes(_imported(modules))
+    failed = _run(source, modules, namespace, run_all)
+    notes = list(source.notes) + ([note] if note else []) + failed + course_modules.notes(_imported(modules))
     return namespace, notes

@@ -35,7 +35,8 @@ STDERR_TAIL = 64 * 1024            # bytes of the child's stderr kept: where it 
 def _where_stopped(stderr: str, source: LearnerSource) -> str:
     """ ": your linear_forward was running, at line 7 (`while True:`)" from the watchdog's dump."""
     frames = re.findall(r'File "(.*)", line (\d+) in (\S+)', stderr)
-    mine = [(int(line), name) for path, line, name in frames if os.path.abspath(path) == os.path.abspath(source.path)]
+    spellings = {source.path, source.path.encode("ascii", "backslashreplace").decode("ascii")}  # faulthandler's too
+    mine = [(int(line), name) for path, line, name in frames if path in spellings]
     checking = [name[len("check_"):] for _, _, name in frames if name.startswith("check_")]
     if not mine:
         return ""

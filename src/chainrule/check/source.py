@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from pathlib import Path
 from typing import NamedTuple
 
@@ -53,10 +54,18 @@ def _is_magic(line: str) -> bool:
     return stripped.startswith(("%", "!")) and not stripped.startswith("!=")
 
 
+RUN_BODY = ("%%time", "%%capture")            # cell magics whose body is the cell's Python, run as Jupyter runs it
+
+
 def _without_magics(lines: list[str], skipped: list[str]) -> list[str]:
-    """The lines with IPython magics and shell lines blanked (a ``%%`` cell magic blanks the cell)."""
+    """The lines with IPython magics and shell lines blanked. A ``%%time`` or ``%%capture`` cell
+    keeps its body; any other ``%%`` cell magic (``%%bash``, ``%%writefile``) blanks the cell."""
     if lines and lines[0].lstrip().startswith("%%"):
         skipped.append(lines[0].strip())
+        if lines[0].split()[0] in RUN_BODY:
+            return [""] + _without_magics(lines[1:], skipped)
+        if any(re.match(r"\s*def \w+", line) for line in lines[1:]):
+            skipped.append(f"{lines[0].split()[0]} cell whose functions are not run")
         return [""] * len(lines)
     out = []
     for line in lines:
@@ -72,9 +81,13 @@ def _notebook_cells(path: Path) -> list[tuple[int, list[str]]]:
     """(cell number, lines) of each code cell of an .ipynb, in order."""
     try:
         notebook = json.loads(path.read_text(encoding="utf-8"))
-        cells = notebook["cells"]
-    except (ValueError, KeyError, TypeError) as error:
-        raise UnusableFile(f"{path} is not a Jupyter notebook (nbformat 4 JSON with 'cells'): {error}") from None
+    except ValueError as error:
+        raise UnusableFile(f"{path} is not a Jupyter notebook: its JSON does not parse ({error})") from None
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+        version = notebook.get("nbformat") if isinstance(notebook, dict) else None
+        hint = f" (it is nbformat {version}; open and save it in a recent Jupyter)" if version and version < 4 else ""
+        raise UnusableFile(f"{path} is not a Jupyter notebook of nbformat 4: it has no list of cells{hint}")
+    cells = notebook["cells"]
     code = []
     for number, cell in enumerate(cells, start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
@@ -92,13 +105,16 @@ def read_source(path: str | Path) -> LearnerSource:
     that is not UTF-8.
     """
     path = Path(path)
-    if path.suffix not in (".py", ".ipynb"):
+    if path.is_dir():
+        raise UnusableFile(f"FILE must be a .py or an .ipynb file; {str(path)!r} is a folder")
+    if path.suffix.lower() not in (".py", ".ipynb"):
         raise UnusableFile(f"FILE must be a .py or an .ipynb file; got {str(path)!r}")
     if not path.is_file():
         raise UnusableFile(f"no such file: {path}")
     skipped: list[str] = []
+    broken: list[str] = []
     try:
-        if path.suffix == ".py":
+        if path.suffix.lower() == ".py":
             lines = _without_magics(path.read_text(encoding="utf-8").splitlines(), skipped)
             starts: list[int] = []
             numbers: list[int] = []
@@ -107,7 +123,7 @@ def read_source(path: str | Path) -> LearnerSource:
             for number, cell in _notebook_cells(path):
                 starts.append(len(lines) + 1)
                 numbers.append(number)
-                lines.extend(_without_magics(cell, skipped))
+                lines.extend(_parsed_or_blank(number, _without_magics(cell, skipped), broken))
     except UnicodeDecodeError as error:
         raise UnusableFile(f"{path} is not UTF-8 text ({error.reason} at byte {error.start})") from None
     notes = []
@@ -115,7 +131,21 @@ def read_source(path: str | Path) -> LearnerSource:
         shown = ", ".join(repr(s) for s in skipped[:3]) + (", …" if len(skipped) > 3 else "")
         notes.append(f"skipped {len(skipped)} IPython magic or shell line{'s' * (len(skipped) > 1)} "
                      f"({shown}): they are not Python")
+    notes += broken
     return LearnerSource(str(path), "\n".join(lines) + "\n", tuple(starts), tuple(numbers), tuple(notes))
+
+
+def _parsed_or_blank(number: int, lines: list[str], broken: list[str]) -> list[str]:
+    """A notebook cell's lines; blank, with a note, when the cell does not parse and defines no
+    function (a scratch cell; one that defines a function makes the file unusable, said later)."""
+    try:
+        ast.parse("\n".join(lines))
+    except SyntaxError as error:
+        if not any(re.match(r"\s*def \w+", line) for line in lines):
+            broken.append(f"skipped cell {number}: SyntaxError at its line {error.lineno}: {error.msg} (it defines no "
+                          "function)")
+            return [""] * len(lines)
+    return lines
 
 
 _DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
@@ -157,7 +187,35 @@ def parse(source: LearnerSource) -> ast.Module:
                            f"the file cannot run until it is fixed") from None
 
 
-def definitions(source: LearnerSource, run_all: bool = False) -> tuple[list[ast.Module], str | None]:
+def bound_names(nodes: list[ast.stmt]) -> dict[str, int]:
+    """The names the statements bind at the top level (assignments, loops, with), and the line."""
+    names: dict[str, int] = {}
+    for node in nodes:
+        targets = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AnnAssign | ast.AugAssign | ast.For):
+            targets = [node.target]
+        elif isinstance(node, ast.With):
+            targets = [item.optional_vars for item in node.items if item.optional_vars is not None]
+        for target in targets:
+            for name in ast.walk(target):
+                if isinstance(name, ast.Name):
+                    names.setdefault(name.id, node.lineno)
+    return names
+
+
+class Program(NamedTuple):
+    """What of a learner's file runs: modules (each top-level statement to run, as a module of
+    its own), note (on what is skipped, or None), skipped_names (the names the skipped
+    statements would have bound, with their line: a function that reads one is told so)."""
+
+    modules: list[ast.Module]
+    note: str | None
+    skipped_names: dict[str, int]
+
+
+def definitions(source: LearnerSource, run_all: bool = False) -> Program:
     """The top-level statements to run, each as a module of its own, and a note on the rest.
 
     By default only what a function can depend on runs: imports, function and class
@@ -174,4 +232,5 @@ def definitions(source: LearnerSource, run_all: bool = False) -> tuple[list[ast.
     if skipped:
         note = (f"skipped {skipped} top-level statement{'s' * (skipped > 1)} that define{'s' * (skipped == 1)} "
                 f"nothing (the course's test calls, data loading, training, plots); --run-all runs them")
-    return [ast.Module(body=[node], type_ignores=[]) for node in chosen], note
+    left = [node for node in tree.body if node not in chosen]
+    return Program([ast.Module(body=[node], type_ignores=[]) for node in chosen], note, bound_names(left))
