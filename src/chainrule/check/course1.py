@@ -446,7 +446,9 @@ def check_update_parameters(fn) -> FunctionReport:
         findings = []
         for key in parameters:
             want = parameters[key] - alpha * grads["d" + key]
-            step = relate(parameters[key] - np.asarray(got.get(key, np.nan), dtype=float), grads["d" + key])
+            new = as_array(got.get(key))
+            step = relate(parameters[key] - new if new is not None and new.shape == parameters[key].shape else None,
+                          grads["d" + key])
             used = [("differs", parameters[key] - step.factor * grads["d" + key], f"{key} moves by {step.factor:g} "
                      f"d{key}, not by the learning_rate given, {alpha:g}: it reads another learning rate (a global "
                      "variable?)", f"{key} = {key} − learning_rate · d{key}, learning_rate the argument")] \

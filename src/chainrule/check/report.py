@@ -162,7 +162,7 @@ def _first_sentence(message: str) -> str:
 def _key(f: Finding, arrays: bool = True) -> tuple:
     """What two findings share when they say the same thing of other layers or m (and, with
     ``arrays`` False, of dW or db); the "— in layers …" of a merged finding left out."""
-    text = re.sub(r"\d+", "#", f.message.split(" — in ")[0].split(" (on ")[0])
+    text = re.sub(r"[-−]?\d+", "#", f.message.split(" — in ")[0].split(" (on ")[0])
     if not arrays:
         text = re.sub(r"\b(dW|db)\b", "d·", text)
     return f.status, f.kind, text
