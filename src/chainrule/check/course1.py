@@ -183,13 +183,18 @@ def check_linear_backward(fn) -> FunctionReport:
 
     def one(fn, case):
         dZ, A_prev, W, b = case
-        c = call(fn, dZ, (A_prev, W, b))
-        (dA_prev, dW, db), order = in_course_order(unpack(c.value, 3, "(dA_prev, dW, db)"),
-                                                   (A_prev.shape, W.shape, b.shape), ("dA_prev", "dW", "db"))
-        result = analyse_layer(None, {"dW": dW, "db": db, "dA_prev": dA_prev}, dZ, (A_prev, W, b, None), None,
-                               dZ.shape[1])
-        return order + result.findings + changed_in_place("linear_backward", c.changed)
+        return _lone_layer("linear_backward", call(fn, dZ, (A_prev, W, b)), dZ, (A_prev, W, b, None), None)
     return run_cases("linear_backward", fn, cases, one)
+
+
+def _lone_layer(name: str, c, dA: np.ndarray, cache: tuple, activation: str | None) -> list[Finding]:
+    """The findings of a layer's backward that returned (dA_prev, dW, db) for dA (dZ when
+    ``activation`` is None) and cache (A_prev, W, b, Z)."""
+    A_prev, W, b, _ = cache
+    (dA_prev, dW, db), order = in_course_order(unpack(c.value, 3, "(dA_prev, dW, db)"),
+                                               (A_prev.shape, W.shape, b.shape), ("dA_prev", "dW", "db"))
+    result = analyse_layer(None, {"dW": dW, "db": db, "dA_prev": dA_prev}, dA, cache, activation, dA.shape[1])
+    return order + result.findings + changed_in_place(name, c.changed)
 
 
 def check_linear_activation_backward(fn) -> FunctionReport:
@@ -204,12 +209,8 @@ def check_linear_activation_backward(fn) -> FunctionReport:
 
     def one(fn, case):
         (dA, A_prev, W, b, Z), activation = case
-        c = call(fn, dA, ((A_prev, W, b), Z), activation)
-        (dA_prev, dW, db), order = in_course_order(unpack(c.value, 3, "(dA_prev, dW, db)"),
-                                                   (A_prev.shape, W.shape, b.shape), ("dA_prev", "dW", "db"))
-        result = analyse_layer(None, {"dW": dW, "db": db, "dA_prev": dA_prev}, dA, (A_prev, W, b, Z), activation,
-                               dA.shape[1])
-        return order + result.findings + changed_in_place("linear_activation_backward", c.changed)
+        return _lone_layer("linear_activation_backward", call(fn, dA, ((A_prev, W, b), Z), activation), dA,
+                           (A_prev, W, b, Z), activation)
     return run_cases("linear_activation_backward", fn, cases, one)
 
 
