@@ -90,11 +90,13 @@ def all_finite(*arrays: np.ndarray) -> bool:
     return all(bool(np.isfinite(A).all()) for A in arrays)
 
 
-def as_matrix(value: Any, name: str, dtype: np.dtype | None = None, columns: str = "example") -> np.ndarray:
+def as_matrix(value: Any, name: str, dtype: np.dtype | None = None, columns: str = "example",
+              stack: bool = False) -> np.ndarray:
     """``value`` as a finite 2-D float array of ``dtype`` (default: ``precision.compute_dtype``), or a ``ValueError``.
 
     ``columns`` says what a column is ("example" for data, "" for parameters), for the hint
-    given when a 1-D array comes.
+    given when a 1-D array comes. ``stack``: leading axes are allowed too, (…, rows, columns),
+    one matrix per network of a stack.
     """
     try:
         A = np.asarray(value)
@@ -104,7 +106,7 @@ def as_matrix(value: Any, name: str, dtype: np.dtype | None = None, columns: str
         raise ValueError(f"{name} must be a 2-D numeric array; got an array of dtype {A.dtype}")
     if np.issubdtype(A.dtype, np.complexfloating):
         raise ValueError(f"{name} must be real; got an array of dtype {A.dtype}")
-    if A.ndim != 2:
+    if A.ndim != 2 and not (stack and A.ndim > 2):
         if columns:
             what, hint = f"2-D, one column per {columns}", "use .reshape(1, -1) for one row of m values"
         else:
@@ -116,46 +118,47 @@ def as_matrix(value: Any, name: str, dtype: np.dtype | None = None, columns: str
     A = A.astype(dtype or compute_dtype(A.dtype), copy=False)
     if not all_finite(A):
         bad = np.argwhere(~np.isfinite(A))
-        i, j = bad[0]
-        raise ValueError(
-            f"{name} must be finite; it has {len(bad)} NaN or infinite value(s), the first "
-            f"at row {i}, column {j}"
-        )
+        where = f"row {bad[0][-2]}, column {bad[0][-1]}" + (f" of network {tuple(map(int, bad[0][:-2]))}"
+                                                            if A.ndim > 2 else "")
+        raise ValueError(f"{name} must be finite; it has {len(bad)} NaN or infinite value(s), the first at {where}")
     return A
 
 
-def check_X(X: Any, n_x: int, name: str = "X") -> np.ndarray:
-    """X as an (n_x, m) float array; examples given as rows are recognised and named."""
-    X = as_matrix(X, name)
-    if X.shape[0] != n_x:
+def check_X(X: Any, n_x: int, name: str = "X", stack: bool = False) -> np.ndarray:
+    """X as an (n_x, m) float array (with ``stack``, also (…, n_x, m)); examples given as rows
+    are recognised and named."""
+    X = as_matrix(X, name, stack=stack)
+    if X.shape[-2] != n_x:
         hint = ""
-        if X.shape[1] == n_x:
+        if X.shape[-1] == n_x:
             hint = f"; it looks like the examples are rows: pass {name}.T"
         raise ValueError(
             f"{name} must have shape (n_x, m) = ({n_x}, m), one column per example; "
             f"got shape {X.shape}{hint}"
         )
-    if X.shape[1] == 0:
+    if X.shape[-1] == 0:
         raise ValueError(f"{name} must hold at least one example (column); got m = 0")
     return X
 
 
-def check_Y(Y: Any, output: str, n_y: int, m: int, dtype: np.dtype, like: str = "X", name: str = "Y") -> np.ndarray:
-    """Y as an (n_y, m) array of ``dtype`` whose values are in the range of ``output``.
+def check_Y(Y: Any, output: str, n_y: int, m: int, dtype: np.dtype, like: str = "X", name: str = "Y",
+            stack: bool = False) -> np.ndarray:
+    """Y as an (n_y, m) array (with ``stack``, also (…, n_y, m)) of ``dtype`` whose values are
+    in the range of ``output``.
 
     ``like`` names the argument that fixed m (X, or AL), for the message when m differs.
 
     sigmoid: every value in [0, 1] (0/1 labels, or soft targets); softmax: non-negative
     columns that sum to 1 (one-hot labels, C = n_y rows); identity: any finite value.
     """
-    Y = as_matrix(Y, name, dtype)
-    if Y.shape != (n_y, m):
+    Y = as_matrix(Y, name, dtype, stack=stack)
+    if Y.shape[-2:] != (n_y, m):
         hint = ""
-        if Y.shape == (m, n_y) and n_y != m:
+        if Y.shape[-2:] == (m, n_y) and n_y != m:
             hint = f"; it looks like the examples are rows: pass {name}.T"
-        elif output == "softmax" and Y.shape == (1, m):
+        elif output == "softmax" and Y.shape[-2:] == (1, m):
             hint = f"; one-hot encode the class labels into {n_y} rows"
-        elif Y.shape[1] != m:
+        elif Y.shape[-1] != m:
             hint = f"; {like} has m = {m} examples"
         raise ValueError(f"{name} must have shape (n_y, m) = ({n_y}, {m}); got shape {Y.shape}{hint}")
     if output == "sigmoid" and (Y.min() < 0 or Y.max() > 1):
@@ -164,19 +167,22 @@ def check_Y(Y: Any, output: str, n_y: int, m: int, dtype: np.dtype, like: str = 
             f"{name} must hold labels in [0, 1] for a sigmoid output (binary cross-entropy); found {bad:g}"
         )
     if output == "softmax":
-        sums = Y.sum(axis=0, dtype=np.float64)
+        sums = Y.sum(axis=-2, dtype=np.float64)
         tol = 1e-6 if dtype == np.float32 else 1e-12
         if Y.min() < 0 or np.any(np.abs(sums - 1) > tol * n_y):
             raise ValueError(
                 f"{name} must be one-hot for a softmax output: non-negative columns of {n_y} values "
-                f"that sum to 1; found a column summing to {sums[np.argmax(np.abs(sums - 1))]:g}"
+                f"that sum to 1; found a column summing to {sums.flat[np.argmax(np.abs(sums - 1))]:g}"
                 f" with minimum {Y.min():g}"
             )
     return Y
 
 
-def check_params(params: Any, layer_dims: tuple[int, ...], dtype: np.dtype | None = None) -> list:
-    """params as a list of L (W, b) tuples with W[l]: (n_l, n_{l-1}), b[l]: (n_l, 1), all finite."""
+def check_params(params: Any, layer_dims: tuple[int, ...], dtype: np.dtype | None = None, stack: bool = False) -> list:
+    """params as a list of L (W, b) tuples with W[l]: (n_l, n_{l-1}), b[l]: (n_l, 1), all finite.
+
+    With ``stack``, each may have the same leading axes (…, n_l, n_{l-1}) and (…, n_l, 1): a
+    stack of networks of this shape, one along each leading index."""
     L = len(layer_dims) - 1
     try:
         n = len(params)
@@ -194,15 +200,19 @@ def check_params(params: Any, layer_dims: tuple[int, ...], dtype: np.dtype | Non
             W, b = layer
         except (TypeError, ValueError):
             raise ValueError(f"params[{l - 1}] must be a pair (W{l}, b{l}); got {layer!r:.60}") from None
-        W = as_matrix(W, f"W{l}", dtype, columns="")
-        b = as_matrix(b, f"b{l}", dtype, columns="")
+        W = as_matrix(W, f"W{l}", dtype, columns="", stack=stack)
+        b = as_matrix(b, f"b{l}", dtype, columns="", stack=stack)
         expected_W, expected_b = (layer_dims[l], layer_dims[l - 1]), (layer_dims[l], 1)
-        if W.shape != expected_W:
+        if stack and (W.shape[:-2] != b.shape[:-2] or (checked and W.shape[:-2] != checked[0][0].shape[:-2])):
+            first = checked[0][0].shape[:-2] if checked else W.shape[:-2]
+            raise ValueError(f"every W and b of a stack must have the same leading axes, the stack's shape {first}; "
+                             f"W{l} has {W.shape[:-2]} and b{l} has {b.shape[:-2]}")
+        if W.shape[-2:] != expected_W:
             raise ValueError(
                 f"W{l} must have shape (n_{l}, n_{l - 1}) = {expected_W} for layer_dims "
                 f"{list(layer_dims)}; got {W.shape}"
             )
-        if b.shape != expected_b:
+        if b.shape[-2:] != expected_b:
             raise ValueError(
                 f"b{l} must have shape (n_{l}, 1) = {expected_b} for layer_dims "
                 f"{list(layer_dims)}; got {b.shape}"
@@ -211,15 +221,15 @@ def check_params(params: Any, layer_dims: tuple[int, ...], dtype: np.dtype | Non
     return checked
 
 
-def check_AL(AL: Any, output: str, n_y: int) -> np.ndarray:
+def check_AL(AL: Any, output: str, n_y: int, stack: bool = False) -> np.ndarray:
     """AL as an (n_y, m) array of values the output layer can produce.
 
     sigmoid: every value in [0, 1]; softmax: also columns that sum to 1; identity: finite.
     Anything else is not the output of this network, and a cost or gradient from it would
     be a number without meaning.
     """
-    AL = as_matrix(AL, "AL")
-    if AL.shape[0] != n_y:
+    AL = as_matrix(AL, "AL", stack=stack)
+    if AL.shape[-2] != n_y:
         raise ValueError(f"AL must have shape (n_y, m) = ({n_y}, m); got shape {AL.shape}")
     if output in ("sigmoid", "softmax") and (AL.min() < 0 or AL.max() > 1):
         raise ValueError(
@@ -227,11 +237,19 @@ def check_AL(AL: Any, output: str, n_y: int) -> np.ndarray:
             f"{AL.min() if AL.min() < 0 else AL.max():g} (pass the AL that forward returned)"
         )
     if output == "softmax":
-        sums = AL.sum(axis=0, dtype=np.float64)
+        sums = AL.sum(axis=-2, dtype=np.float64)
         tol = 1e-5 if AL.dtype == np.float32 else 1e-10
         if np.any(np.abs(sums - 1) > tol * n_y):
             raise ValueError(
                 "AL must have columns that sum to 1 for a softmax output; found a column "
-                f"summing to {sums[np.argmax(np.abs(sums - 1))]:g}"
+                f"summing to {sums.flat[np.argmax(np.abs(sums - 1))]:g}"
             )
     return AL
+
+
+def is_stack(params: Any) -> bool:
+    """Whether ``params`` are a stack of networks: any W with axes in front of (n_l, n_{l-1})."""
+    try:
+        return any(np.ndim(layer[0]) > 2 for layer in params)
+    except (TypeError, IndexError, ValueError):
+        return False                                           # not params at all: check_params says so

@@ -10,8 +10,13 @@ outer products dZ⁽ⁱ⁾ A_prev⁽ⁱ⁾ᵀ; dA_prev stays one column per exam
 
 Every function takes optional ``out`` buffers to write its results into, as NumPy's ufuncs
 do (the training loop keeps them across steps); without them it makes new arrays. The
-products are ``np.dot``: for 2-D arrays the same BLAS call as ``@``, with less overhead per
-call on the small arrays of small networks.
+products are ``np.dot`` for one network: for 2-D arrays the same BLAS call as ``@``, with
+less overhead per call on the small arrays of small networks.
+
+A stack of networks of one shape has leading axes in front of every array (W: (K, n_l,
+n_{l-1}), Z: (K, n_l, m)); A_prev may also be one (n_{l-1}, m) shared by them all. The
+products are then ``np.matmul``, which broadcasts over the leading axes, and transposes swap
+the last two axes only.
 """
 
 from __future__ import annotations
@@ -45,9 +50,14 @@ class LinearCache(NamedTuple):
     b: np.ndarray
 
 
+def _stacked(a: np.ndarray) -> np.ndarray:
+    """aᵀ of each matrix of a stack: the last two axes swapped (a view)."""
+    return np.swapaxes(a, -1, -2)
+
+
 def linear_forward(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """Z = W A_prev + b: (n_l, n_{l-1}) · (n_{l-1}, m) + (n_l, 1) broadcast over m → (n_l, m)."""
-    Z = np.dot(W, A_prev, out)
+    """Z = W A_prev + b: (…, n_l, n_{l-1}) · (…, n_{l-1}, m) + (…, n_l, 1) broadcast over m → (…, n_l, m)."""
+    Z = np.dot(W, A_prev, out) if W.ndim == 2 == A_prev.ndim else np.matmul(W, A_prev, out=out)
     Z += b
     return Z
 
@@ -103,14 +113,19 @@ def linear_backward(
     deferred = convention == "deferred" or check_convention(convention) == "deferred"
     mean = 1.0 / m if deferred else 1.0                     # the 1/m of J: applied once, under "deferred"
     # (1/m) dZ A_prevᵀ = ((1/m) dZ) A_prevᵀ: the 1/m goes to the smaller of dZ and dW, one pass either way
-    early = deferred and dZ.size < W.size
+    early = deferred and dZ.shape[-2] * dZ.shape[-1] < W.shape[-2] * W.shape[-1]
     dZ_J = np.multiply(dZ, mean, out_mean) if early else dZ
-    dW = np.dot(dZ_J, A_prev.T, out_dW)                    # (n_l, m)·(m, n_{l-1})
+    one = dZ.ndim == 2 == A_prev.ndim                       # one network: dot; a stack: matmul over its axes
+    dW = (np.dot(dZ_J, A_prev.T, out_dW) if one else
+          np.matmul(dZ_J, _stacked(A_prev), out=out_dW))    # (…, n_l, m)·(…, m, n_{l-1})
     db = np.add.reduce(dZ_J, axis=-1, keepdims=True, out=out_db)     # Σ_i: (n_l, 1)
     if deferred and not early:
         dW *= mean
         db *= mean
-    dA_prev = np.dot(W.T, dZ, out_dA_prev) if compute_dA_prev else None   # (n_{l-1}, n_l)·(n_l, m)
+    if not compute_dA_prev:
+        return None, dW, db
+    dA_prev = (np.dot(W.T, dZ, out_dA_prev) if W.ndim == 2 == dZ.ndim else
+               np.matmul(_stacked(W), dZ, out=out_dA_prev))     # (…, n_{l-1}, n_l)·(…, n_l, m)
     return dA_prev, dW, db
 
 

@@ -138,7 +138,8 @@ def fused_delta(AL: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None) ->
 
 
 def cost_from_loss(loss: np.ndarray, m: int | None = None) -> np.floating:
-    """J = (1/m) Σ_i L⁽ⁱ⁾ for a (1, m) per-example ``loss``: the data term of the cost.
+    """J = (1/m) Σ_i L⁽ⁱ⁾ for a (1, m) per-example ``loss``: the data term of the cost (for a
+    stack's (K, 1, m) losses, the J of each network, (K,)).
 
     Summed in ``precision.accumulate_dtype`` (float64, or long double for long double
     losses) and returned as a NumPy scalar of that precision; ``float(J)`` gives the Python
@@ -146,7 +147,9 @@ def cost_from_loss(loss: np.ndarray, m: int | None = None) -> np.floating:
     the global m and gets its share of J.
     """
     m = loss.shape[-1] if m is None else m
-    return (1.0 / m) * loss.sum(dtype=accumulate_dtype(loss.dtype))     # the 1/m of J
+    total = (loss.sum(dtype=accumulate_dtype(loss.dtype)) if loss.ndim == 2 else     # one network: J
+             loss.sum(axis=(-2, -1), dtype=accumulate_dtype(loss.dtype)))          # a stack: J of each
+    return (1.0 / m) * total                                                        # the 1/m of J
 
 
 def l2_cost(Ws: Sequence[np.ndarray], lambd: float, n: int) -> np.floating:
@@ -154,6 +157,8 @@ def l2_cost(Ws: Sequence[np.ndarray], lambd: float, n: int) -> np.floating:
 
     n is the training-set size, not the batch's m, so that J is one function of the
     parameters whatever the batch size; in full-batch training n = m and this is the
-    course's λ/(2m) Σ_l ‖W[l]‖². Summed in ``precision.accumulate_dtype``.
+    course's λ/(2m) Σ_l ‖W[l]‖². Summed in ``precision.accumulate_dtype``; for a stack's
+    (K, n_l, n_{l-1}) weights, one term per network.
     """
-    return (lambd / (2 * n)) * sum(np.sum(np.square(W), dtype=accumulate_dtype(W.dtype)) for W in Ws)
+    return (lambd / (2 * n)) * sum(np.sum(np.square(W), axis=None if W.ndim == 2 else (-2, -1),
+                                          dtype=accumulate_dtype(W.dtype)) for W in Ws)

@@ -42,6 +42,7 @@ from ._checks import (
     check_params,
     check_X,
     check_Y,
+    is_stack,
 )
 from .activations import HIDDEN_ACTIVATIONS, Activation, get_activation
 from .layers import (
@@ -322,10 +323,13 @@ def forward(
     Parameters
     ----------
     params : list of (W, b)
-        params[l-1] = (W[l]: (n_l, n_{l-1}), b[l]: (n_l, 1)).
+        params[l-1] = (W[l]: (n_l, n_{l-1}), b[l]: (n_l, 1)). A stack of K networks of this
+        shape has leading axes: W[l] (K, n_l, n_{l-1}), b[l] (K, n_l, 1); every array below
+        then has them too, and each network gets bit for bit what it gets alone.
     X : (n_x, m)
         One column per example. The computation runs in X's dtype when it is float32 (or
-        long double), float64 otherwise; params are cast to it.
+        long double), float64 otherwise; params are cast to it. For a stack, X is shared by
+        its networks, or one per network, (K, n_x, m).
     config : ModelConfig
     keep_prob : float in (0, 1]
         Inverted dropout on every hidden layer when below 1 (training only; never when
@@ -344,10 +348,21 @@ def forward(
         caches[l-1] = (A[l-1], W[l], b[l], Z[l], A[l], g[l], D[l], keep_prob) for backward.
     """
     check_config(config)
-    X = check_X(X, config.n_x)
-    params = check_params(params, config.layer_dims)
-    keep_prob, rng, masks = _check_dropout(keep_prob, rng, masks, config, X.shape[1])
+    stack = is_stack(params)
+    params = check_params(params, config.layer_dims, stack=stack)
+    X = check_X(X, config.n_x, stack=stack)
+    if stack:
+        _check_stack_shape("X", X, params)
+    keep_prob, rng, masks = _check_dropout(keep_prob, rng, masks, config, X.shape[-1])
     return _forward(params, X, config, keep_prob, rng, masks)
+
+
+def _check_stack_shape(name: str, array: np.ndarray, params: list) -> None:
+    """A stack's data is one (…, n, m) matrix for all its networks, or one per network."""
+    stack = params[0][0].shape[:-2]
+    if array.ndim > 2 and array.shape[:-2] != stack:
+        raise ValueError(f"{name} must be one ({array.shape[-2]}, m) matrix for every network of the stack, or one "
+                         f"per network, of shape {(*stack, *array.shape[-2:])}; got {array.shape}")
 
 
 # --- cost ---------------------------------------------------------------------------------
@@ -409,26 +424,28 @@ def compute_cost(
     Returns
     -------
     float
-        J, summed in ``precision.accumulate_dtype`` (float64 at least) whatever the dtype of AL.
+        J, summed in ``precision.accumulate_dtype`` (float64 at least) whatever the dtype of AL;
+        for a stack (AL (K, n_y, m)), an array (K,) of the J of each network.
     """
     check_config(config)
-    AL = check_AL(AL, config.output, config.n_y)
-    Y = check_Y(Y, config.output, config.n_y, AL.shape[1], AL.dtype, like="AL")
-    m, lambd, n = _check_m_l2(m, lambd, n, AL.shape[1])
+    stack = np.ndim(AL) > 2
+    AL = check_AL(AL, config.output, config.n_y, stack=stack)
+    Y = check_Y(Y, config.output, config.n_y, AL.shape[-1], AL.dtype, like="AL", stack=stack)
+    m, lambd, n = _check_m_l2(m, lambd, n, AL.shape[-1])
     output = get_output(config.output)
     if ZL is None:
         J = cost_from_loss(output.loss(AL, Y), m)
     else:
-        ZL = as_matrix(ZL, "ZL", AL.dtype)
+        ZL = as_matrix(ZL, "ZL", AL.dtype, stack=stack)
         if ZL.shape != AL.shape:
             raise ValueError(f"ZL must have the shape of AL, {AL.shape}; got {ZL.shape}")
         J = cost_from_loss(output.loss_from_Z(ZL, Y), m)
     if lambd > 0:
         if params is None:
             raise ValueError("the L2 term needs the weights: pass params with lambd > 0")
-        params = check_params(params, config.layer_dims)
+        params = check_params(params, config.layer_dims, stack=stack)
         J = J + l2_cost([W for W, _ in params], lambd, n)
-    return float(J)
+    return np.asarray(J, dtype=np.float64) if stack else float(J)
 
 
 # --- backward -----------------------------------------------------------------------------
@@ -494,16 +511,17 @@ def _check_backward_inputs(AL, Y, caches, config, convention):
     """Checked (AL, Y): AL must be the A[L] of these caches, and the caches of this config."""
     check_config(config)
     check_convention(convention)
-    AL = check_AL(AL, config.output, config.n_y)
-    Y = check_Y(Y, config.output, config.n_y, AL.shape[1], AL.dtype, like="AL")
+    stack = np.ndim(AL) > 2
+    AL = check_AL(AL, config.output, config.n_y, stack=stack)
+    Y = check_Y(Y, config.output, config.n_y, AL.shape[-1], AL.dtype, like="AL", stack=stack)
     if not isinstance(caches, (list, tuple)) or len(caches) != config.L:
         got = len(caches) if isinstance(caches, (list, tuple)) else type(caches).__name__
         raise ValueError(f"caches must be the list of {config.L} layer caches from forward; got {got}")
     for l, cache in enumerate(caches, start=1):
         if not isinstance(cache, LayerCache):
             raise ValueError(f"caches[{l - 1}] must be a LayerCache from forward; got {type(cache).__name__}")
-        expected = (config.layer_dims[l], AL.shape[1])
-        if cache.Z.shape != expected or cache.W.shape != (config.layer_dims[l], config.layer_dims[l - 1]):
+        expected = (*AL.shape[:-2], config.layer_dims[l], AL.shape[-1])
+        if cache.Z.shape != expected or cache.W.shape[-2:] != (config.layer_dims[l], config.layer_dims[l - 1]):
             raise ValueError(
                 f"caches[{l - 1}] does not belong to this network and batch: Z[{l}] has shape "
                 f"{cache.Z.shape}, expected {expected}"
@@ -560,7 +578,7 @@ def backward_trace(
         trace[l-1] = (dA[l], dZ[l], dW[l], db[l], dA[l-1]) for layer l.
     """
     AL, Y = _check_backward_inputs(AL, Y, caches, config, convention)
-    m, lambd, n = _check_m_l2(m, lambd, n, AL.shape[1])
+    m, lambd, n = _check_m_l2(m, lambd, n, AL.shape[-1])
     return _backward_trace(AL, Y, caches, config, convention, fused, lambd=lambd, n=n, m=m)
 
 
@@ -604,7 +622,7 @@ def backward(
         db[l] = ∂J/∂b[l]: (n_l, 1)).
     """
     AL, Y = _check_backward_inputs(AL, Y, caches, config, convention)
-    m, lambd, n = _check_m_l2(m, lambd, n, AL.shape[1])
+    m, lambd, n = _check_m_l2(m, lambd, n, AL.shape[-1])
     trace = _backward_trace(AL, Y, caches, config, convention, need_dX=False, lambd=lambd, n=n, m=m)
     return [LayerGrads(t.dW, t.db) for t in trace]
 

@@ -1,0 +1,181 @@
+"""Stacks: K networks of one shape along a leading axis, computed together.
+
+A stack's W[l] is (K, n_l, n_{l-1}), its b[l] (K, n_l, 1); X and Y are one (n, m) matrix
+shared by all K networks or one per network, (K, n, m). Each network of a stack must get
+exactly what it gets alone: the references here are the same networks computed one at a
+time through today's 2-D calls, and, independently, JAX's autodiff mapped over the stack
+with ``jax.vmap``.
+
+Bit for bit: NumPy's ``matmul`` on a stack calls the same BLAS routine once per matrix
+that ``dot`` calls for one matrix, with the same operands, so the products are the same
+numbers; the element-wise steps and the reductions over the last axes are the same
+operations. The tests below assert equality, not closeness, for every activation and
+output, both conventions, L2, K from 1 to 5 and shapes up to 784 × 128.
+"""
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from test_oracle_jax import COMBOS, jax_cost
+
+import chainrule as cr
+from chainrule.optimizers import get_optimizer
+from conftest import rel_err
+
+jax.config.update("jax_enable_x64", True)
+
+
+def _stack(networks):
+    """The stack of a list of params (each [(W1, b1), …]): W[l] (K, n_l, n_{l-1}), b[l] (K, n_l, 1)."""
+    return [cr.LayerParams(np.stack([p[l][0] for p in networks]), np.stack([p[l][1] for p in networks]))
+            for l in range(len(networks[0]))]
+
+
+def _labels(output, n_y, m, rng):
+    if output == "softmax":
+        return np.eye(n_y)[:, rng.integers(0, n_y, m)]
+    if output == "sigmoid":
+        return (rng.random((n_y, m)) < 0.5).astype(np.float64)
+    return rng.standard_normal((n_y, m))
+
+
+def _problem(hidden, output, seed):
+    """K networks of one random shape (K = 1 … 5), their data shared or one set per network."""
+    rng = np.random.default_rng([seed, COMBOS.index((hidden, output))])
+    K, L, m = int(rng.integers(1, 6)), int(rng.integers(1, 5)), int(rng.integers(1, 40))
+    dims = [int(n) for n in rng.integers(1, 8, size=L + 1)]
+    if output == "softmax":
+        dims[-1] = int(rng.integers(2, 6))
+    config = cr.ModelConfig(dims, hidden, output)
+    networks = [[p._replace(b=0.2 * rng.standard_normal(p.b.shape)) for p in cr.init_params(config, rng, "xavier")]
+                for _ in range(K)]
+    shared = seed % 2 == 0
+    X = rng.standard_normal((dims[0], m)) if shared else rng.standard_normal((K, dims[0], m))
+    Y = (_labels(output, dims[-1], m, rng) if shared else
+         np.stack([_labels(output, dims[-1], m, rng) for _ in range(K)]))
+    return config, networks, X, Y, K
+
+
+def _one(array, k):
+    """Network k's share of data that is shared (2-D) or stacked."""
+    return array if array.ndim == 2 else array[k]
+
+
+@pytest.mark.parametrize("seed", range(2), ids=["shared data", "data per network"])
+@pytest.mark.parametrize("hidden,output", COMBOS, ids=[f"{h}-{o}" for h, o in COMBOS])
+def test_a_stack_computes_each_network_bit_for_bit(hidden, output, seed):
+    config, networks, X, Y, K = _problem(hidden, output, seed)
+    params = _stack(networks)
+    AL, caches = cr.forward(params, X, config)
+    J = cr.compute_cost(AL, Y, config, ZL=caches[-1].Z, params=params, lambd=0.7)
+    assert AL.shape == (K, config.n_y, X.shape[-1]) and J.shape == (K,)
+    for convention in ("deferred", "absorbed"):
+        grads = cr.backward(AL, Y, caches, config, convention, lambd=0.7)
+        trace = cr.backward_trace(AL, Y, caches, config, convention)
+        for k in range(K):
+            AL_k, caches_k = cr.forward(networks[k], _one(X, k), config)
+            assert np.array_equal(AL[k], AL_k)
+            assert J[k] == cr.compute_cost(AL_k, _one(Y, k), config, ZL=caches_k[-1].Z, params=networks[k],
+                                           lambd=0.7)
+            grads_k = cr.backward(AL_k, _one(Y, k), caches_k, config, convention, lambd=0.7)
+            trace_k = cr.backward_trace(AL_k, _one(Y, k), caches_k, config, convention)
+            for l in range(config.L):
+                assert np.array_equal(grads[l].dW[k], grads_k[l].dW) and np.array_equal(grads[l].db[k], grads_k[l].db)
+                assert np.array_equal(trace[l].dZ[k], trace_k[l].dZ)
+                assert np.array_equal(trace[l].dA_prev[k], trace_k[l].dA_prev)
+
+
+@pytest.mark.parametrize("dims, m, K", [([2, 4, 1], 400, 64), ([784, 128, 64, 10], 64, 3), ([5, 3, 1], 1, 4)],
+                         ids=["planar K=64", "mnist-sized", "m=1"])
+def test_larger_stacks_are_their_networks_bit_for_bit(dims, m, K):
+    rng = np.random.default_rng(7)
+    config = cr.ModelConfig(dims, "relu", "softmax" if dims[-1] > 1 else "sigmoid")
+    networks = [cr.init_params(config, rng, "he") for _ in range(K)]
+    X = rng.standard_normal((dims[0], m))
+    Y = _labels(config.output, dims[-1], m, rng)
+    AL, caches = cr.forward(_stack(networks), X, config)
+    grads = cr.backward(AL, Y, caches, config)
+    for k in range(K):
+        AL_k, caches_k = cr.forward(networks[k], X, config)
+        grads_k = cr.backward(AL_k, Y, caches_k, config)
+        assert np.array_equal(AL[k], AL_k)
+        assert all(np.array_equal(g.dW[k], h.dW) and np.array_equal(g.db[k], h.db) for g, h in zip(grads, grads_k))
+
+
+def test_a_stack_of_one_is_todays_network():
+    rng = np.random.default_rng(3)
+    config = cr.ModelConfig([3, 4, 2], "tanh", "softmax")
+    params = cr.init_params(config, rng)
+    X, Y = rng.standard_normal((3, 9)), np.eye(2)[:, rng.integers(0, 2, 9)]
+    AL, caches = cr.forward(params, X, config)
+    AL1, caches1 = cr.forward(_stack([params]), X, config)
+    assert np.array_equal(AL1[0], AL)
+    g, g1 = cr.backward(AL, Y, caches, config), cr.backward(AL1, Y, caches1, config)
+    assert all(np.array_equal(a.dW, b.dW[0]) and np.array_equal(a.db, b.db[0]) for a, b in zip(g, g1))
+
+
+@pytest.mark.parametrize("hidden,output", COMBOS, ids=[f"{h}-{o}" for h, o in COMBOS])
+def test_a_stack_matches_jax_grad_mapped_over_the_stack(hidden, output):
+    """The oracle of test_oracle_jax (J written in jax.numpy from the equations alone), mapped over
+    the stack's leading axis with jax.vmap: each network's ∂J/∂W[l], ∂J/∂b[l] to 1e-10."""
+    config, networks, X, Y, K = _problem(hidden, output, 0)                 # shared X, Y
+    params = _stack(networks)
+    jparams = [(jnp.asarray(W), jnp.asarray(b)) for W, b in params]
+    probes = [(jnp.zeros((K, W.shape[1], X.shape[1])),) * 2 for W, _ in params]
+
+    def cost(p, probe):
+        return jax_cost(p, probe, jnp.asarray(X), jnp.asarray(Y), hidden, output)
+
+    J_ref, (grads_ref, _) = jax.vmap(jax.value_and_grad(cost, argnums=(0, 1)))(jparams, probes)
+    AL, caches = cr.forward(params, X, config)
+    assert rel_err(cr.compute_cost(AL, Y, config, ZL=caches[-1].Z), np.asarray(J_ref)) <= 1e-12
+    for convention in ("deferred", "absorbed"):
+        for (dW, db), (dW_ref, db_ref) in zip(cr.backward(AL, Y, caches, config, convention), grads_ref):
+            for k in range(K):
+                assert rel_err(dW[k], np.asarray(dW_ref)[k]) <= 1e-10
+                assert rel_err(db[k], np.asarray(db_ref)[k]) <= 1e-10
+
+
+@pytest.mark.parametrize("name", ["gd", "momentum", "rmsprop", "adam"])
+def test_an_optimizer_steps_a_stack_as_each_network_alone(name):
+    """Two steps of each optimizer on a stack of three networks, each with its own learning rate
+    (an array (K, 1, 1) that broadcasts over W and b), equal three runs alone, bit for bit."""
+    rng = np.random.default_rng(11)
+    config = cr.ModelConfig([3, 5, 1])
+    networks = [cr.init_params(config, rng) for _ in range(3)]
+    grads = [[[cr.LayerGrads(rng.standard_normal(p.W.shape), rng.standard_normal(p.b.shape)) for p in net]
+              for net in networks] for _ in range(2)]
+    rates = [0.1, 0.01, 0.5]
+    optimizer = get_optimizer(name)
+    stacked, state = _stack(networks), optimizer.init(_stack(networks))
+    for step in grads:
+        stacked_grads = [cr.LayerGrads(*p) for p in _stack(step)]
+        stacked, state = optimizer.update(stacked, stacked_grads, state, np.reshape(rates, (3, 1, 1)))
+    for k, (net, rate) in enumerate(zip(networks, rates)):
+        params, alone = net, optimizer.init(net)
+        for step in grads:
+            params, alone = optimizer.update(params, step[k], alone, rate)
+        assert all(np.array_equal(a.W[k], b.W) and np.array_equal(a.b[k], b.b) for a, b in zip(stacked, params))
+
+
+def test_a_stack_whose_shapes_disagree_is_refused_in_one_sentence():
+    rng = np.random.default_rng(5)
+    config = cr.ModelConfig([2, 3, 1])
+    networks = [cr.init_params(config, rng) for _ in range(3)]
+    params = _stack(networks)
+    with pytest.raises(ValueError, match=r"the same leading axes, the stack's shape \(3,\); W2 has \(2,\)"):
+        cr.forward([params[0], cr.LayerParams(params[1].W[:2], params[1].b[:2])], np.zeros((2, 4)), config)
+    with pytest.raises(ValueError, match=r"X must be one \(2, m\) matrix for every network of the stack, or one per "
+                                         r"network, of shape \(3, 2, 4\); got \(4, 2, 4\)"):
+        cr.forward(params, np.zeros((4, 2, 4)), config)
+    with pytest.raises(ValueError, match=r"every W and b of a stack .* W1 has \(1,\) and b1 has \(\)"):
+        cr.forward([(np.zeros((1, 3, 2)), np.zeros((3, 1))), params[1]], np.zeros((2, 4)), config)
+    with pytest.raises(ValueError, match="W1 must be 2-D; got a 1-D array"):     # one network: as before
+        cr.forward([(np.zeros(6), np.zeros((3, 1))), networks[0][1]], np.zeros((2, 4)), config)
+
+
+def test_every_combination_is_stacked():
+    assert set(itertools.product(cr.HIDDEN_ACTIVATIONS, cr.OUTPUTS)) == set(COMBOS)
