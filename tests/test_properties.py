@@ -19,8 +19,11 @@ RTOL = 1e-12
 
 
 @st.composite
-def problems(draw, dtypes=(np.float64,)):
-    """(config, params, X, Y) with labels valid for the output and non-zero biases."""
+def problems(draw, dtypes=(np.float64,), stacks=False):
+    """(config, params, X, Y) with labels valid for the output and non-zero biases.
+
+    With ``stacks``, params are a stack of K = 1 … 4 networks of the drawn shape (each W[l]
+    (K, n_l, n_{l-1})), and X, Y are shared by them or one per network ((K, n, m))."""
     L = draw(st.integers(1, 4), label="L")
     dims = draw(st.lists(st.integers(1, 6), min_size=L + 1, max_size=L + 1), label="layer_dims")
     hidden = draw(st.sampled_from(cr.HIDDEN_ACTIVATIONS), label="hidden_activation")
@@ -33,10 +36,17 @@ def problems(draw, dtypes=(np.float64,)):
 
     config = cr.ModelConfig(dims, hidden_activation=hidden, output=output)
     rng = np.random.default_rng(seed)
-    params = [p._replace(b=0.2 * rng.standard_normal(p.b.shape))
-              for p in cr.init_params(config, rng, draw(st.sampled_from(["he", "xavier"])))]
-    X = rng.standard_normal((config.n_x, m))
-    Y = random_labels(output, config.n_y, m, rng)
+    scheme = draw(st.sampled_from(["he", "xavier"]))
+    K = draw(st.integers(1, 4), label="K") if stacks else 1
+    shared = draw(st.booleans(), label="shared data") if stacks else True
+    networks = [[p._replace(b=0.2 * rng.standard_normal(p.b.shape)) for p in cr.init_params(config, rng, scheme)]
+                for _ in range(K)]
+    data = [(rng.standard_normal((config.n_x, m)), random_labels(output, config.n_y, m, rng))
+            for _ in range(1 if shared else K)]
+    X, Y = data[0] if shared else (np.stack([x for x, _ in data]), np.stack([y for _, y in data]))
+    params = networks[0] if not stacks else [
+        cr.LayerParams(np.stack([n[l].W for n in networks]), np.stack([n[l].b for n in networks]))
+        for l in range(config.L)]
     return config, params, X.astype(dtype), Y.astype(dtype)
 
 

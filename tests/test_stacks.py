@@ -19,10 +19,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from test_oracle_jax import COMBOS, jax_cost
+from hypothesis import given
+from hypothesis import strategies as st
+from test_oracle_jax import _COMPILER_OPTIONS, COMBOS, jax_cost
+from test_properties import SETTINGS, assert_close, assert_grads_close, cost_and_grads, problems
 
 import chainrule as cr
 from chainrule.optimizers import get_optimizer
+from chainrule.testing import double_one_over_m
 from conftest import rel_err
 
 jax.config.update("jax_enable_x64", True)
@@ -129,7 +133,12 @@ def test_a_stack_matches_jax_grad_mapped_over_the_stack(hidden, output):
     def cost(p, probe):
         return jax_cost(p, probe, jnp.asarray(X), jnp.asarray(Y), hidden, output)
 
-    J_ref, (grads_ref, _) = jax.vmap(jax.value_and_grad(cost, argnums=(0, 1)))(jparams, probes)
+    lowered = jax.jit(jax.vmap(jax.value_and_grad(cost, argnums=(0, 1)))).lower(jparams, probes)
+    try:                                                 # tiny graphs: compile time is the cost, as in the oracle
+        compiled = lowered.compile(compiler_options=_COMPILER_OPTIONS)
+    except Exception:
+        compiled = lowered.compile()
+    J_ref, (grads_ref, _) = compiled(jparams, probes)
     AL, caches = cr.forward(params, X, config)
     assert rel_err(cr.compute_cost(AL, Y, config, ZL=caches[-1].Z), np.asarray(J_ref)) <= 1e-12
     for convention in ("deferred", "absorbed"):
@@ -179,3 +188,64 @@ def test_a_stack_whose_shapes_disagree_is_refused_in_one_sentence():
 
 def test_every_combination_is_stacked():
     assert set(itertools.product(cr.HIDDEN_ACTIVATIONS, cr.OUTPUTS)) == set(COMBOS)
+
+
+# --- the properties of test_properties, on stacks --------------------------------------------
+
+
+@SETTINGS
+@given(problems(stacks=True))
+def test_a_stack_keeps_its_cost_and_gradients_when_every_example_is_doubled(problem):
+    """J and ∂J/∂θ are means over examples, network by network: every column twice changes none."""
+    config, params, X, Y = problem
+    J, grads = cost_and_grads(params, X, Y, config)
+    X2, Y2 = np.concatenate([X, X], axis=-1), np.concatenate([Y, Y], axis=-1)
+    for convention in ("deferred", "absorbed"):
+        J2, grads2 = cost_and_grads(params, X2, Y2, config, convention)
+        assert_close(J2, J, f"{convention}: J")
+        assert_grads_close(grads2, grads, convention)
+
+
+@SETTINGS
+@given(problems(stacks=True), st.randoms(use_true_random=False))
+def test_a_stack_keeps_its_cost_and_gradients_when_examples_are_permuted(problem, random):
+    config, params, X, Y = problem
+    perm = list(range(X.shape[-1]))
+    random.shuffle(perm)
+    J, grads = cost_and_grads(params, X, Y, config)
+    for convention in ("deferred", "absorbed"):
+        J_p, grads_p = cost_and_grads(params, X[..., perm], Y[..., perm], config, convention)
+        assert_close(J_p, J, f"{convention}: J")
+        assert_grads_close(grads_p, grads, convention)
+
+
+@SETTINGS
+@given(problems(stacks=True))
+def test_in_a_stack_absorbed_dZ_is_deferred_dZ_divided_by_m(problem):
+    config, params, X, Y = problem
+    m = X.shape[-1]
+    AL, caches = cr.forward(params, X, config)
+    deferred = cr.backward_trace(AL, Y, caches, config, "deferred")
+    absorbed = cr.backward_trace(AL, Y, caches, config, "absorbed")
+    for l, (d, a) in enumerate(zip(deferred, absorbed), start=1):
+        assert_close(a.dZ, d.dZ / m, f"dZ{l}")
+        assert_close(a.dA_prev, d.dA_prev / m, f"dA{l - 1}")
+        assert_close(a.dW, d.dW, f"dW{l}")
+        assert_close(a.db, d.db, f"db{l}")
+        assert d.dW.shape == params[l - 1].W.shape and d.db.shape == params[l - 1].b.shape
+
+
+def test_the_gradient_check_of_a_stack_is_each_networks_own():
+    """Each network's check is the one it gets alone; a doubled 1/m fails every network."""
+    rng = np.random.default_rng(13)
+    config = cr.ModelConfig([3, 4, 1], "tanh")
+    networks = [cr.init_params(config, rng, "xavier") for _ in range(3)]
+    X = rng.standard_normal((3, 6))
+    Y = (rng.random((1, 6)) < 0.5).astype(float)
+    results = cr.gradient_check(_stack(networks), X, Y, config)
+    assert len(results) == 3
+    for net, result in zip(networks, results):
+        alone = cr.gradient_check(net, X, Y, config)
+        assert result.passed and result.difference == alone.difference
+    planted = cr.gradient_check(_stack(networks), X, Y, config, backward_fn=double_one_over_m())
+    assert not any(r.passed for r in planted) and all(r.failing_layers == [1, 2] for r in planted)

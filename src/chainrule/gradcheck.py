@@ -44,7 +44,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._checks import check_choice, check_convention, check_number, check_params, check_X, check_Y
+from ._checks import check_choice, check_convention, check_number, check_params, check_X, check_Y, is_stack
 from .layers import LayerParams
 from .losses import cost_from_loss, get_output, l2_cost
 from .model import ModelConfig, backward, check_config, forward
@@ -255,7 +255,12 @@ def gradient_check(
     -------
     GradCheckResult
         Print it for the per-layer table; ``failing_layers`` lists the layers that disagree.
+        For a stack of networks (params with leading axes, X and Y shared or one per network),
+        a tuple of the results of each network, in the stack's order.
     """
+    if is_stack(params):
+        return _each_network(params, X, Y, config, epsilon, convention, threshold=threshold, backward_fn=backward_fn,
+                             lambd=lambd, n=n, keep_prob=keep_prob, rng=rng, masks=masks, precision=precision)
     check_config(config)
     check_convention(convention)
     check_choice("precision", precision, PRECISIONS)
@@ -293,6 +298,22 @@ def gradient_check(
         total.difference, passed, threshold, epsilon, convention,
         total, tuple(layers), tuple(arrays), grad, grad_approx, precision,
     )
+
+
+def _each_network(params, X, Y, config, epsilon, convention, **options) -> tuple[GradCheckResult, ...]:
+    """The gradient check of each network of a stack (params with leading axes; X, Y shared or
+    one per network), in the stack's order: each network's is the check it gets alone."""
+    check_config(config)
+    params = check_params(params, config.layer_dims, stack=True)
+    X = check_X(X, config.n_x, stack=True)
+    stack = params[0][0].shape[:-2]
+    results = []
+    for k in np.ndindex(stack):
+        network = [LayerParams(W[k], b[k]) for W, b in params]
+        X_k = X if X.ndim == 2 else X[k]
+        Y_k = np.asarray(Y) if np.ndim(Y) == 2 else np.asarray(Y)[k]
+        results.append(gradient_check(network, X_k, Y_k, config, epsilon, convention, **options))
+    return tuple(results)
 
 
 def _conditioning(AL: np.ndarray, Y: np.ndarray, output: Any, precision: str) -> float:
