@@ -13,6 +13,7 @@ operations. The tests below assert equality, not closeness, for every activation
 output, both conventions, L2, K from 1 to 5 and shapes up to 784 × 128.
 """
 
+import dataclasses
 import itertools
 
 import jax
@@ -249,3 +250,55 @@ def test_the_gradient_check_of_a_stack_is_each_networks_own():
         assert result.passed and result.difference == alone.difference
     planted = cr.gradient_check(_stack(networks), X, Y, config, backward_fn=double_one_over_m())
     assert not any(r.passed for r in planted) and all(r.failing_layers == [1, 2] for r in planted)
+
+
+# --- training a stack ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("optimizer", ["gd", "momentum", "rmsprop", "adam"])
+@pytest.mark.parametrize("batch, keep_prob, lambd", [(None, 1.0, 0.0), (64, 1.0, 0.3), (100, 0.8, 0.1)],
+                         ids=["full batch", "mini-batches, L2", "mini-batches, dropout, L2"])
+def test_a_stack_trains_each_network_as_fit_does_alone(optimizer, batch, keep_prob, lambd):
+    """Three networks with their own learning rate, λ (one of them 0), decay rate and seed (so
+    their own initial weights, shuffles and dropout masks), trained as one stack: each ends
+    with fit's parameters and history for it, bit for bit."""
+    from chainrule.stacks import fit_stack
+    data = cr.datasets.planar_flower()
+    config = cr.ModelConfig([2, 4, 3, 1], "relu", "sigmoid")
+    base = cr.TrainConfig(optimizer=optimizer, num_epochs=12, mini_batch_size=batch, keep_prob=keep_prob,
+                          decay="inverse_time", divergence_factor=None)
+    trains = [dataclasses.replace(base, learning_rate=rate, lambd=l2, decay_rate=decay, seed=seed)
+              for rate, l2, decay, seed in ((0.1, lambd, 1.0, 1), (0.01, 0.0, 0.5, 2), (0.05, 2 * lambd, 0.0, 3))]
+    for train, stacked in zip(trains, fit_stack(config, data.X, data.Y, trains)):
+        alone = cr.fit(config, data.X, data.Y, train)
+        assert all(np.array_equal(a.W, b.W) and np.array_equal(a.b, b.b) for a, b in zip(alone.params, stacked.params))
+        for field in ("cost", "data_cost", "l2_cost", "accuracy", "learning_rate"):
+            assert np.array_equal(getattr(alone.history, field), getattr(stacked.history, field)), field
+        assert stacked.state.epoch == alone.state.epoch == 12 and stacked.history.seed == train.seed
+
+
+def test_a_network_that_diverges_stops_and_the_others_go_on():
+    from chainrule.stacks import fit_stack
+    data = cr.datasets.planar_flower()
+    config = cr.ModelConfig([2, 4, 1], "tanh", "sigmoid")
+    trains = [cr.TrainConfig(learning_rate=rate, num_epochs=30, seed=4, init="xavier") for rate in (1.2, 1e4)]
+    calm, wild = fit_stack(config, data.X, data.Y, trains)
+    with pytest.raises(cr.TrainingDiverged) as alone:
+        cr.fit(config, data.X, data.Y, trains[1])
+    assert wild.history.stop_reason == "diverged" and len(wild.history.cost) == len(alone.value.history.cost) < 30
+    reference = cr.fit(config, data.X, data.Y, trains[0])
+    assert calm.history.stop_reason == "completed"
+    assert all(np.array_equal(a.W, b.W) for a, b in zip(reference.params, calm.params))
+
+
+def test_a_stack_refuses_networks_that_differ_in_more_than_their_hyperparameters():
+    from chainrule.stacks import fit_stack
+    data = cr.datasets.planar_flower()
+    config = cr.ModelConfig([2, 4, 1])
+    with pytest.raises(ValueError, match=r"may differ only in learning_rate, decay_rate, lambd, seed; they differ in "
+                                         r"optimizer \('adam', 'gd'\)"):
+        fit_stack(config, data.X, data.Y, [cr.TrainConfig(), cr.TrainConfig(optimizer="adam")])
+    with pytest.raises(ValueError, match="early stopping .* not available for stacks yet"):
+        fit_stack(config, data.X, data.Y, [cr.TrainConfig(patience=5)])
+    with pytest.raises(ValueError, match="needs its seed"):
+        fit_stack(config, data.X, data.Y, [cr.TrainConfig(seed=None)])

@@ -34,6 +34,7 @@ from .model import (
     predict_proba,
 )
 from .optimizers import OPTIMIZERS, adam, gd, momentum, rmsprop
+from .stacks import fit_stack
 from .training import FitResult, TrainConfig, TrainState, fit, iterate
 
 try:
@@ -58,6 +59,7 @@ __all__ = [
     "ModelConfig",
     "TrainConfig",
     "TrainState",
+    "fit_stack",
     "TrainingDiverged",
     "accuracy",
     "adam",

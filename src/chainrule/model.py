@@ -276,8 +276,12 @@ def _forward(params: Sequence[LayerParams], X: np.ndarray, config: ModelConfig, 
         A = g.forward(Z, out=buffers.A)                            # (n_l, m)
         D = None
         if keep_prob < 1 and l < L:                                # hidden layers only
-            D = (masks[l - 1] if masks is not None else
-                 dropout_mask(A.shape, keep_prob, rng, dtype, out=buffers.D, draws=buffers.U))
+            if masks is not None:
+                D = masks[l - 1]
+            elif isinstance(rng, list):                            # a stack: each network's own stream
+                D = np.stack([dropout_mask(A.shape[-2:], keep_prob, r, dtype) for r in rng])
+            else:
+                D = dropout_mask(A.shape, keep_prob, rng, dtype, out=buffers.D, draws=buffers.U)
         caches.append(LayerCache(A_prev, W, b, Z, A, g.name, D, keep_prob))
         if D is not None:
             A = apply_mask(A, D, keep_prob, out=buffers.A_kept)     # what layer l+1 reads
@@ -495,7 +499,7 @@ def _backward_trace(AL, Y, caches, config, convention, fused=True, need_dX=True,
         below = layers[l - 2] if l > 1 else NO_BUFFERS
         dA_prev, dW, db = linear_backward(dZ, cache, convention, l > 1 or need_dX, m=m,
                                           out=(below.dA, buffers.dW, buffers.db, buffers.dZ_mean))
-        if lambd > 0:
+        if np.ndim(lambd) or lambd > 0:                            # λ, or a stack's λ of each network (K, 1, 1)
             dW += (lambd / n) * cache.W                            # ∂/∂W of λ/(2n) ‖W[l]‖²
         trace[l - 1] = LayerTrace(dA, dZ, dW, db, dA_prev) if keep else None
         if l > 1:
