@@ -302,3 +302,15 @@ def test_a_stack_refuses_networks_that_differ_in_more_than_their_hyperparameters
         fit_stack(config, data.X, data.Y, [cr.TrainConfig(patience=5)])
     with pytest.raises(ValueError, match="needs its seed"):
         fit_stack(config, data.X, data.Y, [cr.TrainConfig(seed=None)])
+
+
+def test_a_softmax_stack_counts_each_networks_accuracy():
+    from chainrule.stacks import fit_stack
+    data = cr.datasets.blobs(m=90, seed=2)
+    config = cr.ModelConfig([2, 5, 3], "tanh", "softmax")
+    trains = [cr.TrainConfig(learning_rate=rate, num_epochs=6, mini_batch_size=32, seed=seed)
+              for rate, seed in ((0.5, 1), (0.05, 2))]
+    for train, stacked in zip(trains, fit_stack(config, data.X, data.Y, trains)):
+        alone = cr.fit(config, data.X, data.Y, train)
+        assert np.array_equal(alone.history.accuracy, stacked.history.accuracy)
+        assert np.array_equal(alone.history.cost, stacked.history.cost)

@@ -755,12 +755,17 @@ def _labels_of(AL: np.ndarray, output: str) -> np.ndarray:
 
 
 def count_correct(AL: np.ndarray, Y: np.ndarray, output: str) -> tuple[int, int]:
-    """(correct, total): correct predictions of A[L] (n_y, m) against Y, without input checks.
+    """(correct, total): correct predictions of A[L] (n_y, m) against Y, without input checks
+    (for a stack's A[L] (K, n_y, m), the K counts and the total of one network).
 
     sigmoid: each of the n_y · m labels, predicted 1 where A[L] > 0.5 (the course's rule) and
     compared with Y > 0.5; softmax: each of the m examples, the arg-max of A[L] against the
     arg-max of Y.
     """
+    if AL.ndim > 2:                                            # a stack: (correct, total) of each network
+        if output == "sigmoid":
+            return np.count_nonzero((AL > 0.5) == (Y > 0.5), axis=(-2, -1)), AL.shape[-2] * AL.shape[-1]
+        return np.count_nonzero(AL.argmax(axis=-2) == Y.argmax(axis=-2), axis=-1), AL.shape[-1]
     if output == "sigmoid":
         return np.count_nonzero((AL > 0.5) == (Y > 0.5)), AL.size
     return np.count_nonzero(AL.argmax(axis=-2) == Y.argmax(axis=-2)), AL.shape[-1]

@@ -152,10 +152,9 @@ def _epoch(config, shared, X, Y, params, opt_state, optimizer, epoch, rates, sch
         if lambd.any():
             l2_sum += Y_b.shape[-1] / n * l2_cost([W for W, _ in params], lambd, n)
         if output != "identity":
-            for k in range(K):
-                right, total = count_correct(AL[k], Y_b if Y_b.ndim == 2 else Y_b[k], output)
-                correct[k] += right
-                labels[k] += total
+            right, total = count_correct(AL, Y_b, output)
+            correct += right
+            labels += total
         params, opt_state = optimizer.update(params, grads, opt_state, alphas.reshape(K, 1, 1))
         params = [LayerParams(W, b) for W, b in params]
     records = [EpochRecord(epoch, float(data_sum[k] + l2_sum[k]), float(data_sum[k]), float(l2_sum[k]),
