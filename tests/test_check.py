@@ -561,3 +561,11 @@ def test_an_endless_loop_under_a_path_that_is_not_ascii_is_located(tmp_path):
     path.write_text("import numpy as np\n\ndef linear_forward(A, W, b):\n    while True:\n        pass\n")
     result = _cli(str(path), "--timeout", "2")
     assert result.returncode == 2 and "your linear_forward was running, at line" in result.stderr
+
+
+def test_a_run_all_that_trains_too_long_is_not_called_an_endless_loop(tmp_path):
+    path = _learner(tmp_path, "training.py", "import time\nimport numpy as np\n\n"
+                    "def linear_forward(A, W, b):\n    return np.dot(W, A) + b, (A, W, b)\n\ntime.sleep(30)\n")
+    result = _cli(str(path), "--run-all", "--timeout", "2")
+    assert result.returncode == 2 and "--run-all runs the file's training and tests too" in result.stderr
+    assert "endless loop" not in result.stderr

@@ -135,8 +135,10 @@ def check_file(path: str | Path, timeout: float = TIMEOUT, memory: int = MEMORY,
     local = LearnerSource(str(absolute), *source[1:])
     killed = {getattr(signal, name, None) for name in ("SIGKILL", "SIGXCPU")} - {None}
     if "Timeout (" in stderr or (status is not None and -status in killed):
+        why = ("; --run-all runs the file's training and tests too, which may take longer (--timeout gives it "
+               "longer)" if run_all else "; an endless loop? (--timeout gives it longer)")
         raise _unusable(f"{path} did not finish within {timeout:g} s and was stopped{_where_stopped(stderr, local)}"
-                        "; an endless loop? (--timeout gives it longer)", stderr)
+                        f"{why}", stderr)
     if "MemoryError" in stderr:
         raise _unusable(f"{path}: your code asked for more memory than check allows ({_size(memory)}; --memory "
                         "gives more) and was stopped", stderr)
