@@ -298,8 +298,6 @@ def test_a_stack_refuses_networks_that_differ_in_more_than_their_hyperparameters
     with pytest.raises(ValueError, match=r"may differ only in learning_rate, decay_rate, lambd, seed; they differ in "
                                          r"optimizer \('adam', 'gd'\)"):
         fit_stack(config, data.X, data.Y, [cr.TrainConfig(), cr.TrainConfig(optimizer="adam")])
-    with pytest.raises(ValueError, match="early stopping .* not available for stacks yet"):
-        fit_stack(config, data.X, data.Y, [cr.TrainConfig(patience=5)])
     with pytest.raises(ValueError, match="needs its seed"):
         fit_stack(config, data.X, data.Y, [cr.TrainConfig(seed=None)])
 
@@ -314,3 +312,25 @@ def test_a_softmax_stack_counts_each_networks_accuracy():
         alone = cr.fit(config, data.X, data.Y, train)
         assert np.array_equal(alone.history.accuracy, stacked.history.accuracy)
         assert np.array_equal(alone.history.cost, stacked.history.cost)
+
+
+@pytest.mark.parametrize("restore_best", [True, False])
+def test_early_stopping_stops_each_network_of_a_stack_where_fit_stops_it(restore_best):
+    """Three networks that stop early at different epochs (about 29, 187 and 24): each ends with
+    fit's parameters (the best epoch's with restore_best), history, best epoch and state."""
+    from chainrule.stacks import fit_stack
+    data = cr.datasets.planar_flower()
+    config = cr.ModelConfig([2, 4, 1], "tanh", "sigmoid")
+    trains = [cr.TrainConfig(learning_rate=rate, num_epochs=200, seed=seed, patience=3, min_delta=1e-3,
+                             restore_best=restore_best, mini_batch_size=64, init="xavier")
+              for rate, seed in ((1.2, 1), (0.05, 2), (2.5, 3))]
+    lengths = set()
+    for train, stacked in zip(trains, fit_stack(config, data.X, data.Y, trains)):
+        alone = cr.fit(config, data.X, data.Y, train)
+        assert stacked.history.stop_reason == alone.history.stop_reason == "early stopping"
+        assert stacked.history.best_epoch == alone.history.best_epoch and stacked.state.epoch == alone.state.epoch
+        assert np.array_equal(stacked.history.cost, alone.history.cost)
+        assert all(np.array_equal(a.W, b.W) and np.array_equal(a.b, b.b) for a, b in zip(alone.params, stacked.params))
+        assert stacked.state.best.epoch == alone.state.best.epoch
+        lengths.add(len(alone.history.cost))
+    assert len(lengths) == 3 and max(lengths) < 200                 # they stopped, each at its own epoch

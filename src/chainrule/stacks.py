@@ -11,8 +11,9 @@ bit for bit, the parameters and history ``fit`` gives it alone (tests/test_stack
 
 A network whose cost becomes NaN or infinite, or exceeds ``divergence_factor`` times its
 first epoch's, stops there: its history ends with that epoch (stop reason "diverged") and
-its parameters stay those it had before it; the others go on. Early stopping (``patience``)
-and validation data are for ``fit`` alone for now.
+its parameters stay those it had before it; the others go on. Early stopping (``patience``,
+on the training cost) stops each network where ``fit`` stops it, and returns what ``fit``
+returns. Validation data are for ``fit`` alone for now.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 
 from ._checks import check_X, check_Y
 from .batches import dropout_rngs, schedule_for
+from .callbacks import EarlyStopping
 from .history import EpochRecord, History
 from .layers import LayerGrads, LayerParams
 from .losses import cost_from_loss, get_output, l2_cost
@@ -49,8 +51,6 @@ def _check_trains(trains: Any) -> list[TrainConfig]:
                              f"{name} ({', '.join(sorted(values))}): train those in separate stacks")
     if any(t.seed is None for t in trains):
         raise ValueError("every network of a stack needs its seed (TrainConfig.seed); got None")
-    if trains[0].patience is not None:
-        raise ValueError("early stopping (patience) is not available for stacks yet; train these networks with fit")
     if callable(trains[0].decay) or callable(trains[0].batches):
         raise ValueError("a stack takes the named decays and schedules only, not functions")
     return trains
@@ -103,7 +103,11 @@ def fit_stack(config: ModelConfig, X: Any, Y: Any, trains: Sequence[TrainConfig]
     loss_from_Z = get_output(config.output).loss_from_Z
     records: list[list[EpochRecord]] = [[] for _ in range(K)]
     active, first = np.ones(K, dtype=bool), [None] * K
-    final = [None] * K
+    stopped: list[tuple | None] = [None] * K                     # (state, stop reason) of a network that stopped
+    early = ([EarlyStopping(shared.patience, shared.min_delta, shared.restore_best, "cost") for _ in trains]
+             if shared.patience is not None else None)
+    for k, stopper in enumerate(early or ()):
+        stopper.start(starts[k])
     with np.errstate(over="ignore", invalid="ignore"):
         for epoch in range(shared.num_epochs):
             before = params
@@ -114,17 +118,25 @@ def fit_stack(config: ModelConfig, X: Any, Y: Any, trains: Sequence[TrainConfig]
                 records[k].append(record)
                 first[k] = record.cost if first[k] is None else first[k]
                 factor = shared.divergence_factor
+                state = TrainState(_network(params, k), _opt_state_of(opt_state, k), epoch + 1)
                 if not math.isfinite(record.cost) or (factor is not None and first[k] > 0
                                                       and record.cost > factor * first[k]):
-                    active[k], final[k] = False, (_network(before, k), "diverged")
+                    active[k], stopped[k] = False, (state._replace(params=_network(before, k)), "diverged")
+                elif early is not None and early[k](record, state):
+                    active[k], stopped[k] = False, (state, EarlyStopping.stop_reason)
             if not active.any():
                 break
     results = []
     for k, train in enumerate(trains):
-        network, reason = final[k] if final[k] is not None else (_network(params, k), "completed")
-        state = TrainState(network, _opt_state_of(opt_state, k), len(records[k]))
-        results.append(FitResult(network, History.from_records(records[k], stop_reason=reason, seed=train.seed),
-                                 state, train))
+        state, reason = stopped[k] or (TrainState(_network(params, k), _opt_state_of(opt_state, k),
+                                                  len(records[k])), "completed")
+        best_epoch = None
+        if early is not None and reason != "diverged":
+            state = early[k].finish(state)
+            best_epoch = early[k].best_epoch
+        network = early[k].final_params(state) if early is not None and reason != "diverged" else state.params
+        history = History.from_records(records[k], stop_reason=reason, seed=train.seed, best_epoch=best_epoch)
+        results.append(FitResult(network, history, state, train))
     return results
 
 
