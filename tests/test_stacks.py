@@ -334,3 +334,18 @@ def test_early_stopping_stops_each_network_of_a_stack_where_fit_stops_it(restore
         assert stacked.state.best.epoch == alone.state.best.epoch
         lengths.add(len(alone.history.cost))
     assert len(lengths) == 3 and max(lengths) < 200                 # they stopped, each at its own epoch
+
+
+def test_validation_figures_and_early_stopping_on_them_are_fits_for_each_network():
+    from chainrule.stacks import fit_stack
+    data = cr.datasets.moons(m=300, seed=1)
+    valid = cr.datasets.moons(m=100, seed=2)
+    config = cr.ModelConfig([2, 5, 1], "relu", "sigmoid")
+    trains = [cr.TrainConfig(learning_rate=rate, num_epochs=150, seed=seed, patience=5, mini_batch_size=50)
+              for rate, seed in ((0.5, 1), (0.05, 2))]
+    for train, stacked in zip(trains, fit_stack(config, data.X, data.Y, trains, validation_data=(valid.X, valid.Y))):
+        alone = cr.fit(config, data.X, data.Y, train, validation_data=(valid.X, valid.Y))
+        for field in ("cost", "val_cost", "val_accuracy"):
+            assert np.array_equal(getattr(alone.history, field), getattr(stacked.history, field)), field
+        assert stacked.history.stop_reason == alone.history.stop_reason == "early stopping"   # at 39 and 108
+        assert all(np.array_equal(a.W, b.W) for a, b in zip(alone.params, stacked.params))

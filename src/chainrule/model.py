@@ -775,14 +775,21 @@ def evaluate(params: Sequence[LayerParams], X: np.ndarray, Y: np.ndarray, config
     """(J, accuracy) of params on (X, Y) without dropout and without checking the inputs.
 
     J is the data cost (no L2), from Z[L]; accuracy is NaN for an identity output. For
-    callers that checked X (n_x, m) and Y (n_y, m) once (training's validation figures).
+    callers that checked X (n_x, m) and Y (n_y, m) once (training's validation figures). For a
+    stack's params, two arrays: the J and the accuracy of each network.
     """
     AL, caches = _forward(params, X, config)
-    J = float(cost_from_loss(get_output(config.output).loss_from_Z(caches[-1].Z, Y)))
+    J = cost_from_loss(get_output(config.output).loss_from_Z(caches[-1].Z, Y))
+    if AL.ndim > 2:                                            # a stack: the (J, accuracy) of each network
+        J = np.asarray(J, dtype=np.float64)
+        if config.output == "identity":
+            return J, np.full(J.shape, np.nan)
+        correct, total = count_correct(AL, Y, config.output)
+        return J, correct / total
     if config.output == "identity":
-        return J, float("nan")
+        return float(J), float("nan")
     correct, total = count_correct(AL, Y, config.output)
-    return J, correct / total
+    return float(J), correct / total
 
 
 def compute_data_cost(params: Sequence[LayerParams], X: Any, Y: Any, config: ModelConfig) -> float:

@@ -13,7 +13,7 @@ A network whose cost becomes NaN or infinite, or exceeds ``divergence_factor`` t
 first epoch's, stops there: its history ends with that epoch (stop reason "diverged") and
 its parameters stay those it had before it; the others go on. Early stopping (``patience``,
 on the training cost) stops each network where ``fit`` stops it, and returns what ``fit``
-returns. Validation data are for ``fit`` alone for now.
+returns; with validation data it watches their cost, as ``fit`` does.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from .callbacks import EarlyStopping
 from .history import EpochRecord, History
 from .layers import LayerGrads, LayerParams
 from .losses import cost_from_loss, get_output, l2_cost
-from .model import ModelConfig, _backward_trace, _forward, check_config, count_correct
+from .model import ModelConfig, _backward_trace, _forward, check_config, count_correct, evaluate
 from .optimizers import learning_rate_schedule
-from .training import FitResult, TrainConfig, TrainState, init_state, make_optimizer
+from .training import FitResult, TrainConfig, TrainState, _checked_validation, init_state, make_optimizer
 
 PER_NETWORK = ("learning_rate", "decay_rate", "lambd", "seed")
 
@@ -71,7 +71,8 @@ def _opt_state_of(opt_state: Any, k: int) -> Any:
                                  if name != "t"})
 
 
-def fit_stack(config: ModelConfig, X: Any, Y: Any, trains: Sequence[TrainConfig]) -> list[FitResult]:
+def fit_stack(config: ModelConfig, X: Any, Y: Any, trains: Sequence[TrainConfig], *,
+              validation_data: tuple[Any, Any] | None = None) -> list[FitResult]:
     """Train K networks of ``config`` together, network k as ``trains[k]`` says.
 
     Parameters
@@ -81,6 +82,9 @@ def fit_stack(config: ModelConfig, X: Any, Y: Any, trains: Sequence[TrainConfig]
         The training data, shared by every network.
     trains : list of K TrainConfig
         Alike but in PER_NETWORK (learning_rate, decay_rate, lambd, seed), each seed given.
+    validation_data : (X_val (n_x, m_val), Y_val (n_y, m_val)), optional
+        Measured for every network after every epoch (val_cost, val_accuracy); early
+        stopping then watches val_cost, as in ``fit``.
 
     Returns
     -------
@@ -92,6 +96,7 @@ def fit_stack(config: ModelConfig, X: Any, Y: Any, trains: Sequence[TrainConfig]
     trains = _check_trains(trains)
     X = check_X(X, config.n_x)
     Y = check_Y(Y, config.output, config.n_y, X.shape[-1], X.dtype)
+    validation = _checked_validation(validation_data, config, X.dtype)
     shared, K, n = trains[0], len(trains), X.shape[-1]
     starts = [init_state(config, t, X.dtype) for t in trains]
     params = _stacked([s.params for s in starts])
@@ -104,7 +109,8 @@ def fit_stack(config: ModelConfig, X: Any, Y: Any, trains: Sequence[TrainConfig]
     records: list[list[EpochRecord]] = [[] for _ in range(K)]
     active, first = np.ones(K, dtype=bool), [None] * K
     stopped: list[tuple | None] = [None] * K                     # (state, stop reason) of a network that stopped
-    early = ([EarlyStopping(shared.patience, shared.min_delta, shared.restore_best, "cost") for _ in trains]
+    monitor = "val_cost" if validation is not None else "cost"
+    early = ([EarlyStopping(shared.patience, shared.min_delta, shared.restore_best, monitor) for _ in trains]
              if shared.patience is not None else None)
     for k, stopper in enumerate(early or ()):
         stopper.start(starts[k])
@@ -113,6 +119,10 @@ def fit_stack(config: ModelConfig, X: Any, Y: Any, trains: Sequence[TrainConfig]
             before = params
             params, opt_state, epoch_records = _epoch(config, shared, X, Y, params, opt_state, optimizer, epoch,
                                                       rates, schedules, lambd, loss_from_Z, trains)
+            if validation is not None:                        # each network's figures after the epoch
+                val_cost, val_accuracy = evaluate(params, *validation, config)
+                epoch_records = [r._replace(val_cost=float(val_cost[k]), val_accuracy=float(val_accuracy[k]))
+                                 for k, r in enumerate(epoch_records)]
             for k in np.flatnonzero(active):
                 record = epoch_records[k]
                 records[k].append(record)
