@@ -780,16 +780,11 @@ def evaluate(params: Sequence[LayerParams], X: np.ndarray, Y: np.ndarray, config
     """
     AL, caches = _forward(params, X, config)
     J = cost_from_loss(get_output(config.output).loss_from_Z(caches[-1].Z, Y))
-    if AL.ndim > 2:                                            # a stack: the (J, accuracy) of each network
-        J = np.asarray(J, dtype=np.float64)
-        if config.output == "identity":
-            return J, np.full(J.shape, np.nan)
-        correct, total = count_correct(AL, Y, config.output)
-        return J, correct / total
+    J = np.asarray(J, dtype=np.float64) if AL.ndim > 2 else float(J)   # a stack: the J of each network
     if config.output == "identity":
-        return float(J), float("nan")
+        return J, J * np.nan if AL.ndim > 2 else float("nan")
     correct, total = count_correct(AL, Y, config.output)
-    return float(J), correct / total
+    return J, correct / total
 
 
 def compute_data_cost(params: Sequence[LayerParams], X: Any, Y: Any, config: ModelConfig) -> float:

@@ -29,7 +29,7 @@ from ._checks import check_X, check_Y
 from .batches import dropout_rngs, schedule_for
 from .callbacks import EarlyStopping
 from .history import EpochRecord, History
-from .layers import LayerGrads, LayerParams
+from .layers import LayerGrads
 from .losses import cost_from_loss, get_output, l2_cost
 from .model import ModelConfig, _backward_trace, _forward, check_config, count_correct, evaluate
 from .optimizers import learning_rate_schedule
@@ -61,9 +61,14 @@ def _stacked(arrays: list) -> list:
     return [type(pairs[0])(*(np.stack(column) for column in zip(*pairs))) for pairs in zip(*arrays)]
 
 
-def _network(pairs: list, k: int) -> list:
-    """Network k's pairs, copied out of a stack."""
-    return [type(pair)(*(a[k].copy() for a in pair)) for pair in pairs]
+def _view(pairs: list, k: int) -> list:
+    """Network k's pairs, as views into a stack."""
+    return [type(pair)(*(a[k] for a in pair)) for pair in pairs]
+
+
+def _network(pairs: list, k: int | None) -> list:
+    """Network k's pairs copied out of a stack (k None: pairs of one network, copied)."""
+    return [type(pair)(*(a.copy() if k is None else a[k].copy() for a in pair)) for pair in pairs]
 
 
 def _opt_state_of(opt_state: Any, k: int) -> Any:
@@ -108,7 +113,7 @@ def fit_stack(config: ModelConfig, X: Any, Y: Any, trains: Sequence[TrainConfig]
     loss_from_Z = get_output(config.output).loss_from_Z
     records: list[list[EpochRecord]] = [[] for _ in range(K)]
     active, first = np.ones(K, dtype=bool), [None] * K
-    stopped: list[tuple | None] = [None] * K                     # (state, stop reason) of a network that stopped
+    stopped: list[tuple | None] = [None] * K           # (stacked params, opt_state, epochs, reason) where k stopped
     monitor = "val_cost" if validation is not None else "cost"
     early = ([EarlyStopping(shared.patience, shared.min_delta, shared.restore_best, monitor) for _ in trains]
              if shared.patience is not None else None)
@@ -116,7 +121,7 @@ def fit_stack(config: ModelConfig, X: Any, Y: Any, trains: Sequence[TrainConfig]
         stopper.start(starts[k])
     with np.errstate(over="ignore", invalid="ignore"):
         for epoch in range(shared.num_epochs):
-            before = params
+            before = params                     # every step makes new arrays: views of a past epoch stay valid
             params, opt_state, epoch_records = _epoch(config, shared, X, Y, params, opt_state, optimizer, epoch,
                                                       rates, schedules, lambd, loss_from_Z, trains)
             if validation is not None:                        # each network's figures after the epoch
@@ -128,23 +133,22 @@ def fit_stack(config: ModelConfig, X: Any, Y: Any, trains: Sequence[TrainConfig]
                 records[k].append(record)
                 first[k] = record.cost if first[k] is None else first[k]
                 factor = shared.divergence_factor
-                state = TrainState(_network(params, k), _opt_state_of(opt_state, k), epoch + 1)
                 if not math.isfinite(record.cost) or (factor is not None and first[k] > 0
                                                       and record.cost > factor * first[k]):
-                    active[k], stopped[k] = False, (state._replace(params=_network(before, k)), "diverged")
-                elif early is not None and early[k](record, state):
-                    active[k], stopped[k] = False, (state, EarlyStopping.stop_reason)
+                    active[k], stopped[k] = False, (before, opt_state, epoch + 1, "diverged")
+                elif early is not None and early[k](record, TrainState(_view(params, k), None, epoch + 1)):
+                    active[k], stopped[k] = False, (params, opt_state, epoch + 1, EarlyStopping.stop_reason)
             if not active.any():
                 break
     results = []
     for k, train in enumerate(trains):
-        state, reason = stopped[k] or (TrainState(_network(params, k), _opt_state_of(opt_state, k),
-                                                  len(records[k])), "completed")
-        best_epoch = None
+        stack, stack_opt, epochs, reason = stopped[k] or (params, opt_state, len(records[k]), "completed")
+        state = TrainState(_network(stack, k), _opt_state_of(stack_opt, k), epochs)
+        best_epoch, network = None, state.params
         if early is not None and reason != "diverged":
             state = early[k].finish(state)
             best_epoch = early[k].best_epoch
-        network = early[k].final_params(state) if early is not None and reason != "diverged" else state.params
+            network = _network(early[k].final_params(state), None)
         history = History.from_records(records[k], stop_reason=reason, seed=train.seed, best_epoch=best_epoch)
         results.append(FitResult(network, history, state, train))
     return results
@@ -158,6 +162,7 @@ def _epoch(config, shared, X, Y, params, opt_state, optimizer, epoch, rates, sch
     dropout = shared.keep_prob < 1
     streams = [dropout_rngs(t.seed, epoch, t.dropout_masks) for t in trains] if dropout else None
     data_sum, l2_sum = np.zeros(K), np.zeros(K)
+    lambd_b = lambd.reshape(K, 1, 1) if lambd.any() else 0.0      # dW[l] += (λ_k/n) W[l] of each network
     correct, labels = np.zeros(K), np.zeros(K)
     for j in range(len(plans[0])):
         batches = [plan[j] for plan in plans]
@@ -167,7 +172,6 @@ def _epoch(config, shared, X, Y, params, opt_state, optimizer, epoch, rates, sch
             X_b, Y_b = np.stack([X[:, b] for b in batches]), np.stack([Y[:, b] for b in batches])
         rng = [next(stream) for stream in streams] if dropout else None
         AL, caches = _forward(params, X_b, config, shared.keep_prob, rng)
-        lambd_b = lambd.reshape(K, 1, 1) if lambd.any() else 0.0
         trace = _backward_trace(AL, Y_b, caches, config, shared.convention, True, False, lambd_b, n)
         grads = [LayerGrads(t.dW, t.db) for t in trace]
         data_sum += cost_from_loss(loss_from_Z(caches[-1].Z, Y_b), n)        # each network's share of J
@@ -178,7 +182,6 @@ def _epoch(config, shared, X, Y, params, opt_state, optimizer, epoch, rates, sch
             correct += right
             labels += total
         params, opt_state = optimizer.update(params, grads, opt_state, alphas.reshape(K, 1, 1))
-        params = [LayerParams(W, b) for W, b in params]
     records = [EpochRecord(epoch, float(data_sum[k] + l2_sum[k]), float(data_sum[k]), float(l2_sum[k]),
                            correct[k] / labels[k] if labels[k] else math.nan, float(alphas[k]), math.nan, math.nan)
                for k in range(K)]

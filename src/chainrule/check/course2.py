@@ -53,9 +53,12 @@ def _three_layer(seed: int, m: int, course: bool = False):
     return X, Y, parameters
 
 
-def _forward(X, parameters, keep_prob: float = 1.0, rng=None):
+def _forward(X, parameters, keep_prob: float = 1.0, rng=None, keep=None, divisor=None):
     """The course's 3-layer forward (relu, relu, sigmoid), with inverted dropout on A1, A2 when
-    keep_prob < 1 (masks from ``rng`` as rand(n_l, m) < keep_prob). Returns the layers as dicts."""
+    keep_prob < 1 (masks from ``rng`` as rand(n_l, m) < keep_prob). Returns the layers as dicts.
+
+    ``keep`` and ``divisor`` make the mistakes of a forward with dropout: masks keep(rand,
+    keep_prob) from the course's draws, and A ⊙ D / divisor (default: the course's)."""
     A, layers = X, []
     for l in LAYERS:
         W, b = parameters[f"W{l}"], parameters[f"b{l}"]
@@ -64,8 +67,12 @@ def _forward(X, parameters, keep_prob: float = 1.0, rng=None):
         A_out = g.forward(Z)
         D = None
         if keep_prob < 1 and l < 3:
-            D = dropout_mask(A_out.shape, keep_prob, rng, np.float64).astype(int)
-            A_out = apply_mask(A_out, D, keep_prob)
+            if keep is None:
+                D = dropout_mask(A_out.shape, keep_prob, rng, np.float64).astype(int)
+                A_out = apply_mask(A_out, D, keep_prob)
+            else:
+                D = keep(rng.random(A_out.shape), keep_prob)
+                A_out = A_out * D / divisor
         layers.append({"A_prev": A, "W": W, "b": b, "Z": Z, "A": A_out, "D": D})
         A = A_out
     return layers
@@ -209,8 +216,9 @@ def check_forward_propagation_with_dropout(fn) -> FunctionReport:
         A3, cache = unpack(c.value, 2, "(A3, cache)")
         layers = _forward(X, parameters, keep_prob, np.random.RandomState(1))
         plain = _forward(X, parameters, keep_prob=1.0)
-        unscaled = _variant_forward(X, parameters, keep_prob, np.less, 1.0)
-        reversed_mask = _variant_forward(X, parameters, keep_prob, np.greater_equal, keep_prob)
+        unscaled = _forward(X, parameters, keep_prob, np.random.RandomState(1), np.less, 1.0)[2]["A"]
+        reversed_mask = _forward(X, parameters, keep_prob, np.random.RandomState(1), np.greater_equal,
+                                 keep_prob)[2]["A"]
         f = array_finding("A3", A3, layers[2]["A"], hypotheses=[
             ("dropout_not_scaled", unscaled, "the kept units are not divided by keep_prob: A[l] ⊙ D[l] alone "
              "shrinks every unit's expected value by keep_prob", "A1 = A1 * D1; A1 = A1 / keep_prob (inverted "
@@ -229,19 +237,6 @@ def check_forward_propagation_with_dropout(fn) -> FunctionReport:
         return run_cases("forward_propagation_with_dropout", fn, _cases(), one)
     finally:
         np.random.set_state(state)
-
-
-def _variant_forward(X, parameters, keep_prob, keep, divisor):
-    """A3 of the 3-layer network with masks D = keep(rand, keep_prob) (the course's draws) and A ⊙ D / divisor:
-    the mistakes of a forward with dropout."""
-    rng = np.random.RandomState(1)
-    A = X
-    for l in LAYERS:
-        Z = linear_forward(A, parameters[f"W{l}"], parameters[f"b{l}"])
-        A = (sigmoid if l == 3 else relu).forward(Z)
-        if l < 3:
-            A = A * keep(rng.random(A.shape), keep_prob) / divisor
-    return A
 
 
 def _dA_finding(l: int, got, back: np.ndarray, D, keep_prob, m: int) -> Finding | None:
