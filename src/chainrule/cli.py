@@ -194,6 +194,63 @@ def _network_flags(parser: argparse.ArgumentParser, seed_help: str, seed: bool =
     group.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
+def _check_command(commands) -> None:
+    """chainrule check FILE: the learner's own functions diagnosed."""
+    learner = commands.add_parser(
+        "check", help="diagnose your own backpropagation (a .py or .ipynb with the course's functions)",
+        description="Find the course's functions in your .py or .ipynb (linear_backward, L_model_backward, "
+                    "backward_propagation, …), run them on the course's recipes and random networks in a separate "
+                    "process, and say per layer what is right and what is wrong: the absorbed convention, a 1/m "
+                    "applied twice or missing, g′, transposes, keepdims, L2, dropout, keys. Exit status 0: all "
+                    "correct (either convention); 1: something is wrong; 2: the file cannot be used.")
+    learner.add_argument("file", help="your .py or .ipynb (code cells in order; magics and shell lines skipped)")
+    learner.add_argument("--json", action="store_true", help="the report as JSON, for graders")
+    learner.add_argument("--timeout", type=_seconds, default=CHECK_TIMEOUT,
+                         help=f"seconds your code may take (default: {CHECK_TIMEOUT:g})")
+    learner.add_argument("--memory", type=_bytes, default=CHECK_MEMORY,
+                         help="memory your code may use, e.g. 2G, 512M (default: 2G)")
+    learner.add_argument("--run-all", action="store_true",
+                         help="run every top-level statement (course tests, training, plots), not only definitions")
+    learner.add_argument("--debug", action="store_true", help="show what the checking process wrote to stderr")
+
+
+def _study_command(commands) -> None:
+    """chainrule study precision: the measured answer to the stability question."""
+    study = commands.add_parser("study", help="studies that answer a question by measurement",
+                                description="Studies that answer a learner's question by measurement.")
+    studies = study.add_subparsers(dest="study", metavar="STUDY", required=True)
+    prec = studies.add_parser(
+        "precision", help="is deferring the 1/m about numerical stability? measured in float16 … float64",
+        description="dW, db of every layer with the 1/m of J placed each way, in float16 and bfloat16 (emulated: "
+                    "float32 sums rounded once to the format) and in float32 and float64 (chainrule's own "
+                    "backward), against the exact backward of the same stored forward pass, for batch sizes m.")
+    _network_flags(prec, "seed of the initial weights (np.random.seed, as the course does) and of the sample")
+    prec.add_argument("--model", help="a model file: study its trained parameters (\"late\") instead of an "
+                                      "initialisation (\"early\")")
+    prec.add_argument("--init", choices=INIT_SCHEMES, default="random", help="the initialisation (default: random)")
+    prec.add_argument("--scale", type=float, default=0.01, help="--init random's factor (default: 0.01, the course's)")
+    prec.add_argument("--m", type=_int_list, default=[10, 100, 1_000, 10_000, 100_000, 1_000_000], metavar="M,M,…",
+                      help="batch sizes (default: 10,100,1000,10000,100000,1000000)")
+    prec.add_argument("--formats", type=_name_list, default=["float16", "bfloat16", "float32", "float64"],
+                      metavar="F,F,…", help="of float16, bfloat16, float32, float64 (default: all)")
+    prec.add_argument("--accumulate", type=_name_list, default=["float32"], metavar="A,A,…",
+                      help="float32 (a float32 sum rounded once, as GPUs and BLAS do) and/or storage (every partial "
+                           "sum rounded to the format: slow) (default: float32)")
+    prec.add_argument("--variants", type=_name_list, default=None, metavar="V,V,…",
+                      help="of absorbed, deferred, deferred_stored, scaled (default: all)")
+    prec.add_argument("--loss-scale", type=float, default=2.0 ** 16, help="S of the scaled variant (default: 65536)")
+    prec.add_argument("--train-m", type=_int_list, default=[1_000, 100_000], metavar="M,M,…",
+                      help="batch sizes of the training comparison (default: 1000,100000)")
+    prec.add_argument("--train-epochs", type=_int, default=100,
+                      help="epochs of gradient descent from the same start under each convention; 0 for none "
+                           "(default: 100)")
+    prec.add_argument("--learning-rate", "--lr", type=float, default=1.2, help="of the training (default: 1.2)")
+    prec.add_argument("--out", "-o", default="chainrule-output",
+                      help="folder for precision.png, precision-training.png and precision.json "
+                           "(default: chainrule-output)")
+    prec.add_argument("--json", action="store_true", help="print the measurements as JSON instead of the report")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="chainrule", description="Fully-connected networks by backpropagation, in the Deep "
                      "Learning Specialization's notation, with every 1/m accounted for.")
@@ -247,22 +304,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="how J is computed: wide (long double, from Z[L]; the default), float64 (from Z[L]), or "
                             "course (float64 from A[L], as the course's notebook does: its 1.19e-7)")
 
-    learner = commands.add_parser(
-        "check", help="diagnose your own backpropagation (a .py or .ipynb with the course's functions)",
-        description="Find the course's functions in your .py or .ipynb (linear_backward, L_model_backward, "
-                    "backward_propagation, …), run them on the course's recipes and random networks in a separate "
-                    "process, and say per layer what is right and what is wrong: the absorbed convention, a 1/m "
-                    "applied twice or missing, g′, transposes, keepdims, L2, dropout, keys. Exit status 0: all "
-                    "correct (either convention); 1: something is wrong; 2: the file cannot be used.")
-    learner.add_argument("file", help="your .py or .ipynb (code cells in order; magics and shell lines skipped)")
-    learner.add_argument("--json", action="store_true", help="the report as JSON, for graders")
-    learner.add_argument("--timeout", type=_seconds, default=CHECK_TIMEOUT,
-                         help=f"seconds your code may take (default: {CHECK_TIMEOUT:g})")
-    learner.add_argument("--memory", type=_bytes, default=CHECK_MEMORY,
-                         help="memory your code may use, e.g. 2G, 512M (default: 2G)")
-    learner.add_argument("--run-all", action="store_true",
-                         help="run every top-level statement (course tests, training, plots), not only definitions")
-    learner.add_argument("--debug", action="store_true", help="show what the checking process wrote to stderr")
+    _check_command(commands)
 
     compare = commands.add_parser("compare", help="train under both conventions and measure the difference",
                                   description="Train one network under 'deferred', 'absorbed' and per example.")
@@ -273,39 +315,7 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--per-example", action=argparse.BooleanOptionalAction,
                          help="also the per-example reference (default: when m × epochs ≤ 100 000)")
 
-    study = commands.add_parser("study", help="studies that answer a question by measurement",
-                                description="Studies that answer a learner's question by measurement.")
-    studies = study.add_subparsers(dest="study", metavar="STUDY", required=True)
-    prec = studies.add_parser(
-        "precision", help="is deferring the 1/m about numerical stability? measured in float16 … float64",
-        description="dW, db of every layer with the 1/m of J placed each way, in float16 and bfloat16 (emulated: "
-                    "float32 sums rounded once to the format) and in float32 and float64 (chainrule's own "
-                    "backward), against the exact backward of the same stored forward pass, for batch sizes m.")
-    _network_flags(prec, "seed of the initial weights (np.random.seed, as the course does) and of the sample")
-    prec.add_argument("--model", help="a model file: study its trained parameters (\"late\") instead of an "
-                                      "initialisation (\"early\")")
-    prec.add_argument("--init", choices=INIT_SCHEMES, default="random", help="the initialisation (default: random)")
-    prec.add_argument("--scale", type=float, default=0.01, help="--init random's factor (default: 0.01, the course's)")
-    prec.add_argument("--m", type=_int_list, default=[10, 100, 1_000, 10_000, 100_000, 1_000_000], metavar="M,M,…",
-                      help="batch sizes (default: 10,100,1000,10000,100000,1000000)")
-    prec.add_argument("--formats", type=_name_list, default=["float16", "bfloat16", "float32", "float64"],
-                      metavar="F,F,…", help="of float16, bfloat16, float32, float64 (default: all)")
-    prec.add_argument("--accumulate", type=_name_list, default=["float32"], metavar="A,A,…",
-                      help="float32 (a float32 sum rounded once, as GPUs and BLAS do) and/or storage (every partial "
-                           "sum rounded to the format: slow) (default: float32)")
-    prec.add_argument("--variants", type=_name_list, default=None, metavar="V,V,…",
-                      help="of absorbed, deferred, deferred_stored, scaled (default: all)")
-    prec.add_argument("--loss-scale", type=float, default=2.0 ** 16, help="S of the scaled variant (default: 65536)")
-    prec.add_argument("--train-m", type=_int_list, default=[1_000, 100_000], metavar="M,M,…",
-                      help="batch sizes of the training comparison (default: 1000,100000)")
-    prec.add_argument("--train-epochs", type=_int, default=100,
-                      help="epochs of gradient descent from the same start under each convention; 0 for none "
-                           "(default: 100)")
-    prec.add_argument("--learning-rate", "--lr", type=float, default=1.2, help="of the training (default: 1.2)")
-    prec.add_argument("--out", "-o", default="chainrule-output",
-                      help="folder for precision.png, precision-training.png and precision.json "
-                           "(default: chainrule-output)")
-    prec.add_argument("--json", action="store_true", help="print the measurements as JSON instead of the report")
+    _study_command(commands)
 
     pred = commands.add_parser("predict", help="predictions of a saved model for a CSV file")
     pred.add_argument("model", help="a model file written by chainrule train")

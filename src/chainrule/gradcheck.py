@@ -274,15 +274,7 @@ def gradient_check(
     masks = [c.D for c in caches[:-1]] if keep_prob < 1 else None
     n = X.shape[1] if n is None else n
     dtype = WIDE if precision == "wide" else np.float64              # what J is evaluated in
-    X_J, Y_J = X.astype(dtype), Y.astype(dtype)
-
-    def cost(theta: np.ndarray) -> np.floating:
-        """J(θ) as ``precision`` says (see the module's docstring), with the dropout masks fixed."""
-        theta_params = vector_to_params(theta, config)
-        AL_J, caches_J = forward(theta_params, X_J, config, keep_prob=keep_prob, masks=masks)
-        loss = output.loss(AL_J, Y_J) if precision == "course" else output.loss_from_Z(caches_J[-1].Z, Y_J)
-        J = cost_from_loss(loss)
-        return J + l2_cost([W for W, _ in theta_params], lambd, n) if lambd else J
+    cost = _cost_function(config, X.astype(dtype), Y.astype(dtype), precision, keep_prob, masks, lambd, n)
 
     l2 = {"lambd": lambd, "n": n} if lambd else {}                # a learner's backward may know no L2
     grads = (backward_fn or backward)(AL, Y, caches, config, convention, **l2)
@@ -298,6 +290,22 @@ def gradient_check(
         total.difference, passed, threshold, epsilon, convention,
         total, tuple(layers), tuple(arrays), grad, grad_approx, precision,
     )
+
+
+def _cost_function(config: ModelConfig, X: np.ndarray, Y: np.ndarray, precision: str, keep_prob: float,
+                   masks: list | None, lambd: float, n: int) -> Callable[[np.ndarray], np.floating]:
+    """J(θ) as ``precision`` says (see the module's docstring), in X's dtype, with the dropout
+    masks fixed: from Z[L], or from A[L] as the course's notebook computes it."""
+    output = get_output(config.output)
+
+    def cost(theta: np.ndarray) -> np.floating:
+        theta_params = vector_to_params(theta, config)
+        AL, caches = forward(theta_params, X, config, keep_prob=keep_prob, masks=masks)
+        loss = output.loss(AL, Y) if precision == "course" else output.loss_from_Z(caches[-1].Z, Y)
+        J = cost_from_loss(loss)
+        return J + l2_cost([W for W, _ in theta_params], lambd, n) if lambd else J
+
+    return cost
 
 
 def _each_network(params, X, Y, config, epsilon, convention, **options) -> tuple[GradCheckResult, ...]:
