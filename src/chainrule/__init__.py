@@ -35,6 +35,7 @@ from .model import (
 )
 from .optimizers import OPTIMIZERS, adam, gd, momentum, rmsprop
 from .stacks import fit_stack
+from .sweeps import Sweep, grid, sweep
 from .training import FitResult, TrainConfig, TrainState, fit, iterate
 
 try:
@@ -52,6 +53,7 @@ __all__ = [
     "FitResult",
     "GradCheckResult",
     "History",
+    "Sweep",
     "LayerCache",
     "LayerGrads",
     "LayerParams",
@@ -77,6 +79,7 @@ __all__ = [
     "forward",
     "gd",
     "gradient_check",
+    "grid",
     "init_params",
     "iterate",
     "linear_backward",
@@ -88,6 +91,7 @@ __all__ = [
     "predict_proba",
     "presets",
     "rmsprop",
+    "sweep",
     "testing",
     "vector_to_params",
 ]

@@ -4,6 +4,7 @@
     chainrule explain   every equation of a network, with shapes, and where the 1/m enters
     chainrule gradcheck the per-layer gradient check; --inject shows what a bug looks like
     chainrule compare   train under both conventions (and per example) and measure the gap
+    chainrule sweep     train a grid of settings (learning rates × seeds × hidden layers …) in stacks
     chainrule predict   predictions of a saved model for a CSV file
     chainrule summary   what a saved model is and how it was trained
 
@@ -53,9 +54,11 @@ from .presets import PLANAR, PRESETS, Preset
 from .testing import BUGS, buggy_backward, random_problem
 from .training import FitResult, TrainConfig, fit
 
-COMMANDS = ("train", "explain", "gradcheck", "check", "compare", "study", "predict", "summary")
+COMMANDS = ("train", "sweep", "explain", "gradcheck", "check", "compare", "study", "predict", "summary")
 STUDY_FILES = ("precision.png", "precision-training.png", "precision.json")
 REAL_DATA = ("digits", "breast_cancer", "iris", "wine")
+OUTPUT_FILES = ("model.npz", "history.csv", "training.png")
+SWEEP_FILES = ("sweep.csv", "sweep.json", "sweep.png")
 TRAIN_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 RESUMABLE = tuple(n for n, f in TRAIN_FIELDS.items() if f.metadata.get("resumable"))   # --resume may set them
 ALWAYS_SHOWN = tuple(n for n, f in TRAIN_FIELDS.items() if f.metadata.get("shown"))
@@ -160,12 +163,20 @@ def _show(value: Any) -> str:
     return "none" if value is None else str(value)
 
 
-def _training_flags(group: argparse._ArgumentGroup, preset: Preset) -> None:
-    """One flag per field of TrainConfig: --learning-rate for learning_rate, its help from the field."""
+def _training_flags(group: argparse._ArgumentGroup, preset: Preset, values: bool = False) -> None:
+    """One flag per field of TrainConfig: --learning-rate for learning_rate, its help from the field.
+    With ``values`` (chainrule sweep), each takes a list of values: "0.1,0.5", integers also "0-15"."""
     for name, field in TRAIN_FIELDS.items():
         kind, optional = _kind(field)
         default = f" (default: {_show(getattr(preset.train, name))})"
         flags = [_flag(name), *([field.metadata["short"]] if "short" in field.metadata else [])]
+        flags += ["--seeds"] if values and name == "seed" else []
+        if values:
+            parse = _value_list(_bool if kind is bool else _parse_value(kind, optional, field.metadata.get("choices")),
+                                ranges=kind is int)
+            group.add_argument(*flags, type=parse, default=argparse.SUPPRESS, metavar="V,V,…" + (
+                               " or A-B" if kind is int else ""), help=field.metadata["help"] + default)
+            continue
         if kind is bool:
             group.add_argument(*flags, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
                                help=field.metadata["help"] + default)
@@ -176,22 +187,91 @@ def _training_flags(group: argparse._ArgumentGroup, preset: Preset) -> None:
                            else name.upper(), help=field.metadata["help"] + default)
 
 
-def _network_flags(parser: argparse.ArgumentParser, seed_help: str, seed: bool = True) -> None:
-    """The flags that say which network and data: shared by train, explain, gradcheck, compare."""
+def _bool(text: str) -> bool:
+    if text.lower() in ("true", "yes", "1", "false", "no", "0"):
+        return text.lower() in ("true", "yes", "1")
+    raise argparse.ArgumentTypeError(f"expected true or false; got {text!r}")
+
+
+def _value_list(parse, ranges: bool = False):
+    """A sweep flag's values: "0.1,0.5,1.2" parsed one by one; with ``ranges``, "0-15" is 0, 1, …, 15."""
+    def values(text: str) -> list:
+        parts = [part.strip() for part in text.split(",")]
+        if "" in parts:
+            raise argparse.ArgumentTypeError(f"expected values separated by commas (nothing between two commas); "
+                                             f"got {text!r}")
+        out: list = []
+        for part in parts:
+            match = re.fullmatch(r"(\d+)-(\d+)", part) if ranges else None
+            if match and int(match.group(1)) > int(match.group(2)):
+                raise argparse.ArgumentTypeError(f"expected a range A-B with A ≤ B; got {part!r}")
+            out += list(range(int(match.group(1)), int(match.group(2)) + 1)) if match else [parse(part)]
+        return out
+    values.__name__ = getattr(parse, "__name__", "value")
+    return values
+
+
+def _hidden_layers(text: str) -> tuple[int, ...]:
+    """One sweep value of --hidden-layers: "4" is one layer of 4, "20x7x5" three layers, "none" no hidden layer."""
+    if text.lower() == "none":
+        return ()
+    if re.fullmatch(r"\d+(x\d+)*", text):
+        return tuple(_int(size) for size in text.split("x"))
+    raise argparse.ArgumentTypeError(f"expected hidden layers such as 4, 20x7x5 (three layers) or none; got {text!r}")
+
+
+def _network_flags(parser: argparse.ArgumentParser, seed_help: str, seed: bool = True, values: bool = False) -> None:
+    """The flags that say which network and data: shared by train, sweep (``values``: lists of
+    networks), explain, gradcheck, compare."""
     group = parser.add_argument_group("network and data")
     group.add_argument("--data", help=f"a built-in data set ({', '.join(datasets.DATASETS)}) or a CSV file "
                                       f"(default: the preset's, {PLANAR.data})")
     group.add_argument("--label", help="the label column of a CSV file")
-    group.add_argument("--hidden-layers", type=_int_list, metavar="N,N,…",
-                       help=f"hidden layer sizes, e.g. 20,7,5; empty for none (default: the preset's, "
-                            f"{','.join(map(str, PLANAR.hidden_layers))})")
-    group.add_argument("--hidden-activation", choices=HIDDEN_ACTIVATIONS,
+    preset_layers = "x".join(map(str, PLANAR.hidden_layers)) if values else ",".join(map(str, PLANAR.hidden_layers))
+    group.add_argument("--hidden-layers", type=_value_list(_hidden_layers) if values else _int_list,
+                       metavar="H,H,…" if values else "N,N,…",
+                       help=("networks to sweep, separated by commas: 4 is one hidden layer of 4 units, 20x7x5 "
+                             "three layers, none no hidden layer" if values else
+                             "hidden layer sizes, e.g. 20,7,5; empty for none") +
+                            f" (default: the preset's, {preset_layers})")
+    activations = _value_list(_parse_value(str, False, tuple(HIDDEN_ACTIVATIONS)))
+    group.add_argument("--hidden-activation", **({"type": activations, "metavar": "G,G,…"} if values else
+                                                 {"choices": HIDDEN_ACTIVATIONS}),
                        help=f"g[l] of the hidden layers (default: the preset's, {PLANAR.hidden_activation})")
     group.add_argument("--output", choices=list(OUTPUTS),
                        help="output layer and loss (default: the data's: sigmoid for 2 classes, softmax for more)")
     if seed:
         group.add_argument("--seed", type=_int, help=seed_help + " (default: 2)")
     group.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def _sweep_command(commands) -> None:
+    """chainrule sweep: train's flags, each taking a list of values."""
+    sweep = commands.add_parser(
+        "sweep", help="train every combination of the values given (e.g. --learning-rate 0.1,1.2 --seeds 0-15), "
+                      "in stacks",
+        description="Train every combination of the values given to train's flags, e.g. --learning-rate "
+                    "0.1,0.5,1.2 --seeds 0-15 --hidden-layers 1,2,3,20x7x5. Runs of one network shape that differ "
+                    "only in learning rate, decay rate, λ or seed (and what else a stack lets differ) train "
+                    "together as one stack, each exactly as chainrule train trains it alone. Every run uses the "
+                    "same data split (that of the first seed). Writes sweep.csv, sweep.json and sweep.png.")
+    sweep.add_argument("--preset", choices=list(PRESETS), default=argparse.SUPPRESS,
+                       help="the recipe whose data, network and options are the defaults (default: planar)")
+    _network_flags(sweep, "", seed=False, values=True)
+    _training_flags(sweep.add_argument_group("training: the fields of chainrule.TrainConfig, each a list"), PLANAR,
+                    values=True)
+    group = sweep.add_argument_group("data, processes and output")
+    group.add_argument("--test-fraction", type=float, help="held-out share of the data (default: as train)")
+    group.add_argument("--standardize", action=argparse.BooleanOptionalAction,
+                       help="standardise features on the training part (default: as train)")
+    group.add_argument("--config", help="a TOML or JSON file of options (one value each), spelled as in Python")
+    group.add_argument("--jobs", "-j", type=_int, default=1,
+                       help="processes for the stacks (joblib; -1: every core) (default: 1)")
+    group.add_argument("--memory", type=_bytes, help="memory the stacks trained at once may take, e.g. 4G (default: "
+                                                     "half of the memory available)")
+    group.add_argument("--out", "-o", default="chainrule-sweep", help="output folder (default: chainrule-sweep)")
+    group.add_argument("--quiet", "-q", action="store_true", help="print only the table")
+    group.add_argument("--json", action="store_true", help="print the results as JSON on stdout, nothing else")
 
 
 def _check_command(commands) -> None:
@@ -283,6 +363,8 @@ def _parser() -> argparse.ArgumentParser:
     group.add_argument("--print-every", type=_int, help="epochs between progress lines (default: a tenth of the run)")
     group.add_argument("--quiet", "-q", action="store_true", help="print only the final figures")
     group.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout, nothing else")
+
+    _sweep_command(commands)
 
     explain = commands.add_parser("explain", help="the equations of a network, and where the 1/m enters",
                                   description="Every forward and backward equation of a concrete network.")
@@ -596,8 +678,8 @@ class _OutputFolder:
     empty is removed again.
     """
 
-    def __init__(self, out: str):
-        self.out, self.folder = out, Path(out)
+    def __init__(self, out: str, files: tuple[str, ...] = OUTPUT_FILES):
+        self.out, self.folder, self.files = out, Path(out), files
         self.lock = FolderLock(self.folder)
 
     def __enter__(self) -> Path:
@@ -605,7 +687,7 @@ class _OutputFolder:
         if folder.exists() and not folder.is_dir():
             raise ValueError(f"--out {out} is a file, not a folder")
         self.made = not folder.exists()
-        for name in OUTPUT_FILES:
+        for name in self.files:
             if (folder / name).is_dir():
                 raise ValueError(f"--out {out} holds a folder named {name}, where the run writes its file "
                                  f"{name}; remove or rename it, or choose another --out")
@@ -625,7 +707,7 @@ class _OutputFolder:
                 raise
             raise ValueError(f"--out {out} is in use by another chainrule train ({str(exc).rsplit('(', 1)[-1]}; "
                              f"wait for it to finish, or choose another --out") from None
-        for stale in stale_temporaries(folder, OUTPUT_FILES):
+        for stale in stale_temporaries(folder, self.files):
             with contextlib.suppress(OSError):
                 stale.unlink()
         return folder
@@ -684,7 +766,6 @@ class _Signals:
         raise _Signalled(signum)
 
 
-OUTPUT_FILES = ("model.npz", "history.csv", "training.png")
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -932,6 +1013,100 @@ def _network_for(args: argparse.Namespace, layer_dims: list[int] | None = None):
     hidden = PLANAR.hidden_layers if args.hidden_layers is None else args.hidden_layers
     config = ModelConfig([data.X.shape[0], *hidden, Y.shape[0]], hidden_activation, output)
     return config, data._replace(Y=Y, output=output)
+
+
+# --- sweep ----------------------------------------------------------------------------------------
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    """chainrule sweep: the grid of the flags given lists, trained in stacks on one split; the table and files."""
+    from .sweeps import sweep
+
+    lists = {k: v for k, v in vars(args).items() if isinstance(v, list)}
+    request = _request(argparse.Namespace(**{**vars(args), **{k: v[0] for k, v in lists.items()}}))
+    _check_flags(request._replace(given=request.given | {k for k in lists if k in TRAIN_FIELDS}))
+    if request.train.seed is None or None in lists.get("seed", ()):
+        raise ValueError("seed none (a fresh seed for each run) is for the library; a sweep's runs are "
+                         "reproducible: give seeds")
+    grid = {k: list(dict.fromkeys(v)) for k, v in lists.items() if len(set(v)) > 1}
+    with _Signals() as signals, _OutputFolder(args.out, SWEEP_FILES) as out:
+        data = _load_data(request.data, request.label, request.data_options, request.output)
+        Y, output = _fit_output(data, request.output)
+        config, _, prep, (X_train, Y_train, X_test, Y_test) = _setup(request, None, data, Y, output)
+        test = (X_test, Y_test) if X_test.shape[1] else None
+        signals.phase = "training"
+        result = sweep(X_train, Y_train, grid, config=config, train=request.train, test_data=test, jobs=args.jobs,
+                       memory=args.memory, interrupt=signals.interrupt,
+                       progress=None if args.json else _ReadingProgress(args.out, title="Training"))
+        signals.phase = "saving"
+        picture = _sweep_picture(result)
+        result.to_csv(out / "sweep.csv")
+        result.to_json(out / "sweep.json")
+        if picture is not None:
+            write_atomically(out / "sweep.png", lambda handle: handle.write(picture))
+        signals.phase = "done"
+    if args.json:
+        print(json.dumps({"csv": str(out / "sweep.csv"), "json": str(out / "sweep.json"),
+                          "picture": str(out / "sweep.png") if picture else None, "complete": result.complete,
+                          "runs": result.rows()}, indent=2, default=str).replace("NaN", "null"))
+    else:
+        print("\n".join(_sweep_lines(result, config, X_train.shape[1], test, args.quiet)))
+        if not args.quiet:
+            print(f"Wrote {out / 'sweep.csv'}, {out / 'sweep.json'}" + (f", {out / 'sweep.png'}" if picture else ""))
+    if not result.complete:
+        raise _Signalled(signals.received or signal.SIGINT, f"{len(result.runs)} of {result.planned} runs finished; "
+                         f"{out / 'sweep.csv'} holds them")
+    return 0
+
+
+def _sweep_lines(result, config: ModelConfig, m: int, test, quiet: bool) -> list[str]:
+    """The table: one row per run (or, past 40 runs with seeds swept, one per setting over the seeds)."""
+    lines = [] if quiet else [f"Sweep of {result.planned} runs on {m} training examples"
+                              + (f" and {test[0].shape[1]} test examples" if test else "") + f": stacks of "
+                              f"{', '.join(map(str, result.stacks)) or 'none'}"]
+    classifier = config.output != "identity"
+    keys = list(result.keys)
+    if len(result.runs) > 40 and "seed" in keys:
+        rows = result.summary()
+        keys = [k for k in keys if k != "seed"]
+        figures = [("runs", "runs", "{}")] + [(f"{c}_{s}", f"{name} {s}", fmt) for c, name, fmt in
+                                              _sweep_columns(classifier, test) for s in ("mean", "std")]
+    else:
+        rows = result.rows()
+        figures = [(c, name, fmt) for c, name, fmt in _sweep_columns(classifier, test)] + [
+            ("epochs", "epochs", "{}"), ("stop_reason", "stop", "{}")]
+    header = [*keys, *(name for _, name, _ in figures)]
+    table = [[str(row[k]) for k in keys] + [fmt.format(row[c]) for c, _, fmt in figures] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in table)) if table else len(h) for i, h in enumerate(header)]
+    lines.append("  ".join(h.rjust(w) for h, w in zip(header, widths)))
+    lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in table]
+    if len(rows) < len(result.runs):
+        lines.append(f"(over the seeds: {len(result.runs)} runs; sweep.csv has each)")
+    return lines
+
+
+def _sweep_columns(classifier: bool, test) -> list[tuple[str, str, str]]:
+    """(figure, heading, format) of the table's figures."""
+    columns = [("final_cost", "final cost", "{:.6f}")]
+    if classifier:
+        columns.append(("train_accuracy", "train accuracy", "{:.2%}"))
+        columns += [("test_accuracy", "test accuracy", "{:.2%}")] if test else []
+    else:
+        columns += [("train_cost", "train cost", "{:.6f}")] + ([("test_cost", "test cost", "{:.6f}")] if test else [])
+    return columns
+
+
+def _sweep_picture(result) -> bytes | None:
+    """The PNG of the sweep (plot.sweep_figure), or None without matplotlib or runs."""
+    try:
+        from .plot import png_bytes, sweep_figure
+    except ImportError:
+        return None
+    if not result.runs:
+        return None
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        return png_bytes(sweep_figure(result))
 
 
 def _explain(args: argparse.Namespace) -> int:
@@ -1260,8 +1435,8 @@ def main(argv: list[str] | None = None) -> int:
         args = _parse(argv, parser)
         if args.command == "train":
             return _train(args)
-        run = {"explain": _explain, "gradcheck": _gradcheck, "check": _check, "compare": _compare, "study": _study,
-               "predict": _predict, "summary": _summary}[args.command]
+        run = {"sweep": _sweep, "explain": _explain, "gradcheck": _gradcheck, "check": _check, "compare": _compare,
+               "study": _study, "predict": _predict, "summary": _summary}[args.command]
         return run(args)
     except BrokenPipeError:                                       # output piped into head, say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

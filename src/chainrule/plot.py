@@ -4,6 +4,7 @@
 - ``decision_grid`` / ``plot_decision_boundary``: the class predicted at every point of a
   grid over two input features, with the examples on top, in the user's units.
 - ``training_figure``: both side by side; ``save_figure`` writes it as a PNG.
+- ``sweep_figure``: a sweep's accuracy against the swept value, and every run's cost.
 
 Figures are built with ``matplotlib.figure.Figure`` itself, never pyplot: no GUI backend is
 chosen or started and no global state changes, so the functions are safe in scripts,
@@ -29,7 +30,8 @@ from .history import History
 from .layers import LayerParams
 from .model import ModelConfig, check_config, predict_proba
 
-__all__ = ["decision_grid", "plot_decision_boundary", "plot_history", "png_bytes", "save_figure", "training_figure"]
+__all__ = ["decision_grid", "plot_decision_boundary", "plot_history", "png_bytes", "save_figure", "sweep_figure",
+           "training_figure"]
 
 MARGIN = 0.1                     # the grid reaches this fraction of the data's span beyond it
 DISTINCT_COLORS = 20             # classes drawn in colours told apart at a glance; a colormap beyond
@@ -377,3 +379,93 @@ def save_figure(figure: Any, path: str | os.PathLike) -> Path:
         raise ValueError(f"cannot save to {str(path)!r}: it is a folder")
     # its own dpi, whatever rcParams say
     return write_atomically(path, lambda handle: figure.savefig(handle, format="png", dpi="figure"))
+
+
+# --- a sweep ---------------------------------------------------------------------------------
+
+
+def sweep_figure(sweep: Any, size: Any = (12.8, 4.8)):
+    """A sweep (``sweeps.Sweep``) in two panels, returned as a Figure.
+
+    Left: the accuracy at the end (the cost for an identity output) against the first swept
+    name other than the seed, one dot per run, a line through the mean over the runs that
+    share a value and a band from the least to the greatest (the spread over seeds); test
+    figures solid and training figures dashed, one colour per value of the other swept names.
+    Right: every run's cost per epoch, coloured alike. Numbers spanning more than a decade
+    are placed on a logarithmic axis; other values (hidden layers, names) in the order swept.
+    """
+    figure = _new_figure(size)
+    left, right = figure.subplots(1, 2)
+    runs = list(sweep.runs)
+    keys = [k for k in sweep.keys if k != "seed"] or list(sweep.keys)
+    x_key = keys[0] if keys else None
+    lines = _sweep_lines_of(runs, keys[1:])
+    colors = _class_colors(max(1, len(lines)))
+    xs, scale = _sweep_axis([run.setting.get(x_key, k) for k, run in enumerate(runs)], x_key)
+    classifier = runs[0].config.output != "identity"
+    tested = any(np.isfinite(run.figures["test_cost"]) for run in runs)
+    for color, (label, members) in zip(colors, lines.items()):
+        for column in ("test", "train") if tested else ("train",):
+            values = np.array([runs[k].figures[f"{column}_{'accuracy' if classifier else 'cost'}"] for k in members])
+            _sweep_band(left, xs[members], values, color, f"{column}: {label}",
+                        spread=column == ("test" if tested else "train"))
+        for k in members:
+            history = runs[k].result.history
+            right.plot(history.epoch, history.cost, color=color, alpha=0.5, linewidth=0.8)
+    left.set_xlabel(x_key or "run")
+    left.set_ylabel("accuracy" if classifier else "cost J")
+    if scale == "log":
+        left.set_xscale("log")
+    elif scale is not None:
+        left.set_xticks(range(len(scale)), scale)
+    left.set_title(("test (solid: each run, mean and range) and training (dashed: mean)" if tested else
+                    "training (each run, mean and range)") + ", at the end", fontsize="medium")
+    left.legend(fontsize="small")
+    costs = np.concatenate([run.result.history.cost for run in runs]) if runs else np.array([])
+    costs = costs[np.isfinite(costs)]
+    if costs.size and costs.min() > 0 and costs.max() / costs.min() > 100:
+        right.set_yscale("log")
+    right.set_xlabel("epoch")
+    right.set_ylabel("cost J")
+    right.set_title(f"cost per epoch of all {len(runs)} runs")
+    return figure
+
+
+def _sweep_lines_of(runs: list, other_keys: list[str]) -> dict[str, list[int]]:
+    """{label: indices of the runs drawn as one line}: one line per value of the other swept names."""
+    lines: dict[str, list[int]] = {}
+    for k, run in enumerate(runs):
+        label = ", ".join(f"{name} {_sweep_value(run.setting.get(name))}" for name in other_keys) or "all runs"
+        lines.setdefault(label, []).append(k)
+    return lines
+
+
+def _sweep_value(value: Any) -> str:
+    return ("x".join(map(str, value)) or "none") if isinstance(value, tuple) else str(value)
+
+
+def _sweep_axis(values: list, name: str | None) -> tuple[np.ndarray, Any]:
+    """(x of each run, scale): numbers themselves (scale "log" where positive and spanning more
+    than a decade, else None), or positions 0, 1, … with their labels in the order first swept."""
+    if all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in values):
+        x = np.array(values, dtype=float)
+        return x, "log" if x.min() > 0 and x.max() / x.min() > 10 else None
+    labels = list(dict.fromkeys(_sweep_value(v) for v in values))
+    return np.array([labels.index(_sweep_value(v)) for v in values], dtype=float), labels
+
+
+def _sweep_band(ax, x: np.ndarray, values: np.ndarray, color, label: str, spread: bool) -> None:
+    """The mean of ``values`` over the runs at each x; with ``spread``, a solid line, each run as a dot
+    and the band from the least to the greatest; without, a dashed line."""
+    if not np.isfinite(values).any():
+        return
+    at = np.unique(x)
+    groups = [values[x == v] for v in at]
+    mean = np.array([np.nanmean(g) if np.isfinite(g).any() else np.nan for g in groups])
+    ax.plot(at, mean, "-" if spread else "--", color=color, marker="o" if len(at) == 1 else None, label=label,
+            linewidth=1.8 if spread else 1.0)
+    if spread:
+        if any(len(g) > 1 for g in groups):
+            ax.fill_between(at, [np.nanmin(g) for g in groups], [np.nanmax(g) for g in groups], color=color,
+                            alpha=0.15, linewidth=0)
+        ax.scatter(x, values, color=color, s=8, alpha=0.6)

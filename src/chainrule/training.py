@@ -304,14 +304,16 @@ def _checked_opt_state(given: Any, fresh: Any, optimizer: Optimizer, dtype: np.d
     return type(fresh)(**checked)
 
 
-def _checked_validation(validation_data: Any, config: ModelConfig, dtype: np.dtype):
+def _checked_validation(validation_data: Any, config: ModelConfig, dtype: np.dtype, name: str = "validation_data",
+                        part: str = "val"):
+    """(X_{part}, Y_{part}) checked against the network and made ``dtype``; None stays None."""
     if validation_data is None:
         return None
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-        raise ValueError(f"validation_data must be a pair (X_val, Y_val); got {type(validation_data).__name__}")
+        raise ValueError(f"{name} must be a pair (X_{part}, Y_{part}); got {type(validation_data).__name__}")
     X_val, Y_val = validation_data
-    X_val = check_X(X_val, config.n_x, "X_val").astype(dtype, copy=False)
-    Y_val = check_Y(Y_val, config.output, config.n_y, X_val.shape[1], dtype, like="X_val", name="Y_val")
+    X_val = check_X(X_val, config.n_x, f"X_{part}").astype(dtype, copy=False)
+    Y_val = check_Y(Y_val, config.output, config.n_y, X_val.shape[1], dtype, like=f"X_{part}", name=f"Y_{part}")
     return X_val, Y_val
 
 
