@@ -18,7 +18,7 @@ import pytest
 
 import chainrule as cr
 import chainrule.cli as cli
-from chainrule import datasets, sweeps
+from chainrule import datasets
 from chainrule.callbacks import Interrupt
 from chainrule.resources import training_bytes
 
@@ -108,8 +108,10 @@ def test_the_sweep_runs_on_a_dask_cluster_through_joblib(moons):
     train = cr.TrainConfig(num_epochs=8)
     here = cr.sweep(X, Y, grid, config=CONFIG, train=train)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) \
-            as cluster, distributed.Client(cluster), joblib.parallel_config(backend="dask"):
+            as cluster, distributed.Client(cluster), joblib.parallel_config(backend="dask"), \
+            distributed.get_task_stream() as tasks:
         remote = cr.sweep(X, Y, grid, config=CONFIG, train=train, jobs=2)
+    assert len({task["worker"] for task in tasks.data}) >= 1 and len(tasks.data) >= 2     # the workers ran them
     for a, b in zip(here.runs, remote.runs):
         np.testing.assert_array_equal(a.result.history.cost, b.result.history.cost)
 
@@ -286,4 +288,4 @@ def test_ctrl_c_writes_the_runs_finished(tmp_path):
     with open(out / "sweep.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert 0 < len(rows) < 40 and all(r["stop_reason"] == "completed" for r in rows)
-    assert f"Sweep of 40 runs" in stdout
+    assert "Sweep of 40 runs" in stdout

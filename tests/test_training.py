@@ -82,14 +82,6 @@ def test_planar_classifier(flower):
     assert result.state.epoch == 10000 and result.state.opt_state.t == 10000
 
 
-@pytest.mark.parametrize("n_h, expected", [(1, 0.675), (2, 0.6725), (3, 0.9075)])
-def test_planar_hidden_layer_sweep(flower, n_h, expected):
-    """The course's sweep of hidden sizes, 5000 iterations each: 67.5 %, 67.25 %, 90.75 %."""
-    config = cr.ModelConfig([2, n_h, 1], "tanh", "sigmoid")
-    result = fit(config, flower.X, flower.Y, cr.presets.planar()[1], num_epochs=5000)
-    assert accuracy(result.params, flower.X, flower.Y, config) == pytest.approx(expected, abs=1e-12)
-
-
 @pytest.mark.parametrize("optimizer, hyper, expected",
                          [("gd", {}, 0.7967), ("momentum", {"beta": 0.9}, 0.7967),
                           ("adam", {"beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}, 0.94)])

@@ -309,7 +309,10 @@ def _train_all(chunks: list[list[int]], runs: list[Run], X, Y, test_data, jobs: 
         for indices, config, trains in work:
             yield indices, _train_stack(config, X, Y, trains, test_data)
         return
-    from joblib import Parallel, delayed
+    try:
+        from joblib import Parallel, delayed
+    except ImportError:
+        raise ValueError("jobs > 1 needs joblib: pip install 'chainrule[cli]'") from None
 
     parallel = Parallel(n_jobs=jobs, return_as="generator_unordered")
     tasks = (delayed(_train_indexed)(indices, config, X, Y, trains, test_data) for indices, config, trains in work)
