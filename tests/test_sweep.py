@@ -72,6 +72,23 @@ def test_runs_differing_in_a_shared_option_train_in_separate_stacks(moons):
         _assert_same_run(run, X, Y)
 
 
+def test_a_run_that_diverges_stops_alone(moons):
+    """A learning rate far too large diverges where fit alone says it does; the others run on."""
+    X, Y = moons
+    config = cr.ModelConfig([2, 3, 1], "relu", "sigmoid")
+    result = cr.sweep(X, Y, {"learning_rate": [0.5, 200.0], "seed": [0, 1]}, config=config,
+                      train=cr.TrainConfig(num_epochs=50))
+    for run in result.runs:
+        if run.setting["learning_rate"] == 0.5:
+            assert run.figures["stop_reason"] == "completed"
+            _assert_same_run(run, X, Y)
+            continue
+        with pytest.raises(cr.TrainingDiverged) as alone:
+            cr.fit(config, X, Y, run.train)
+        assert run.figures["stop_reason"] == "diverged" and run.figures["epochs"] == alone.value.epoch + 1
+        np.testing.assert_array_equal(run.result.history.cost, alone.value.history.cost)
+
+
 def test_test_data_is_measured_every_epoch_and_at_the_end(moons):
     X, Y = moons
     test = datasets.moons(40, 0.2, seed=5)
