@@ -253,3 +253,21 @@ def is_stack(params: Any) -> bool:
         return any(np.ndim(layer[0]) > 2 for layer in params)
     except (TypeError, IndexError, ValueError):
         return False                                           # not params at all: check_params says so
+
+
+def class_count(config: Any) -> int | None:
+    """How many class names a network has: n_y for softmax, 2 for one sigmoid unit; else any."""
+    if config.output == "softmax":
+        return config.n_y
+    if config.output == "sigmoid" and config.n_y == 1:
+        return 2
+    return None
+
+
+def check_names(name: str, names: Any, count: int | None, what: str) -> list[str]:
+    """() or a sequence of ``count`` strings, as a list for JSON."""
+    if isinstance(names, str) or not isinstance(names, (list, tuple)) or not all(isinstance(s, str) for s in names):
+        raise ValueError(f"{name} must be a tuple of strings; got {names!r:.80}")
+    if names and count is not None and len(names) != count:
+        raise ValueError(f"{name} must be empty or hold {count} names ({what}); got {len(names)}")
+    return list(names)

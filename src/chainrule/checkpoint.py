@@ -84,7 +84,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._checks import as_matrix, check_params
+from ._checks import as_matrix, check_names, check_params, class_count
 from ._files import write_atomically
 from ._format1 import migrate
 from .callbacks import Best
@@ -282,8 +282,8 @@ def _to_arrays(model: Any) -> dict[str, np.ndarray]:
         "config": dataclasses.asdict(config) | {"layer_dims": list(config.layer_dims)},
         "train": _train_meta(model.train),
         "state": None, "history": None, "prep": None,
-        "feature_names": _check_names("feature_names", model.feature_names, config.n_x, "n_x, one per feature"),
-        "classes": _check_names("classes", model.classes, _class_count(config), "the number of classes"),
+        "feature_names": check_names("feature_names", model.feature_names, config.n_x, "n_x, one per feature"),
+        "classes": check_names("classes", model.classes, class_count(config), "the number of classes"),
         "figures": _check_figures(model.figures),
         "notes": _plain(model.notes or {}, "notes", depth=2),
     }
@@ -503,24 +503,6 @@ def _check_figures(figures: Any) -> dict[str, float | None]:
             raise ValueError(f"figures[{key!r}] must be a number or None; got {value!r:.60}")
     return {k: None if v is None else (int(v) if isinstance(v, numbers.Integral) else float(v))
             for k, v in figures.items()}
-
-
-def _class_count(config: ModelConfig) -> int | None:
-    """How many class names a network has: n_y for softmax, 2 for one sigmoid unit; else any."""
-    if config.output == "softmax":
-        return config.n_y
-    if config.output == "sigmoid" and config.n_y == 1:
-        return 2
-    return None
-
-
-def _check_names(name: str, names: Any, count: int | None, what: str) -> list[str]:
-    """() or a sequence of ``count`` strings, as a list for JSON."""
-    if isinstance(names, str) or not isinstance(names, (list, tuple)) or not all(isinstance(s, str) for s in names):
-        raise ValueError(f"{name} must be a tuple of strings; got {names!r:.80}")
-    if names and count is not None and len(names) != count:
-        raise ValueError(f"{name} must be empty or hold {count} names ({what}); got {len(names)}")
-    return list(names)
 
 
 def _plain(value: Any, where: str, depth: int = 1) -> Any:

@@ -7,6 +7,7 @@
     chainrule sweep     train a grid of settings (learning rates × seeds × hidden layers …) in stacks
     chainrule predict   predictions of a saved model for a CSV file
     chainrule summary   what a saved model is and how it was trained
+    chainrule export    a saved model as an ONNX file, its data preparation in the graph
 
 The training flags are the fields of ``TrainConfig``, generated from it (name, type, choices,
 help), so the command line, the library and the model file speak one vocabulary; their
@@ -54,7 +55,7 @@ from .presets import PLANAR, PRESETS, Preset
 from .testing import BUGS, buggy_backward, random_problem
 from .training import FitResult, TrainConfig, fit
 
-COMMANDS = ("train", "sweep", "explain", "gradcheck", "check", "compare", "study", "predict", "summary")
+COMMANDS = ("train", "sweep", "explain", "gradcheck", "check", "compare", "study", "predict", "summary", "export")
 STUDY_FILES = ("precision.png", "precision-training.png", "precision.json")
 REAL_DATA = ("digits", "breast_cancer", "iris", "wine")
 OUTPUT_FILES = ("model.npz", "history.csv", "training.png")
@@ -408,6 +409,16 @@ def _parser() -> argparse.ArgumentParser:
     summary = commands.add_parser("summary", help="what a saved model is and how it was trained")
     summary.add_argument("model", help="a model file written by chainrule train")
     summary.add_argument("--debug", action="store_true", help="show tracebacks")
+
+    export = commands.add_parser("export", help="a saved model as an ONNX file, for onnxruntime and other runtimes",
+                                 description="Write a model file's network as ONNX: input X (N, n_x), raw features "
+                                             "one row per example, standardised in the graph as in training; output "
+                                             "probabilities (or values) and label.")
+    export.add_argument("model_file", metavar="MODEL.npz", help="a model file written by chainrule train")
+    export.add_argument("onnx_file", metavar="MODEL.onnx", help="the ONNX file to write (replaced whole or not at all)")
+    export.add_argument("--dtype", default="float32", choices=["float32", "float64"],
+                        help="what the graph computes in (default: float32)")
+    export.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
 
 
@@ -1423,6 +1434,37 @@ def _summary(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- export ---------------------------------------------------------------------------------
+
+
+def _export(args: argparse.Namespace) -> int:
+    """chainrule export MODEL.npz MODEL.onnx: the network, its standardizer, classes and feature names."""
+    from .onnx import export
+
+    for what, path in (("MODEL.npz", args.model_file), ("MODEL.onnx", args.onnx_file)):
+        if path == "":
+            raise ValueError(f"{what} is empty; expected a path")
+    source, target = Path(args.model_file), Path(args.onnx_file)
+    if target.is_dir():
+        raise ValueError(f"{target} is a folder; give the ONNX file's name, such as {target / 'model.onnx'}")
+    if target.resolve() == source.resolve() or (target.exists() and source.exists() and target.samefile(source)):
+        raise ValueError(f"{target} is the model file this command reads; write the ONNX model to another file")
+    model = load(source)
+    try:
+        proto = export(model.config, model.params, target, dtype=args.dtype, standardizer=model.standardizer,
+                       classes=model.classes, feature_names=model.feature_names, train=model.train)
+    except ImportError as exc:                                    # onnx is an extra
+        raise ValueError(str(exc)) from None
+    shape = {v.name: "(N, " + str(v.type.tensor_type.shape.dim[1].dim_value) + ")" for v in
+             (*proto.graph.input, *proto.graph.output)}
+    inputs = ", ".join(f"{v.name} {shape[v.name]}" for v in proto.graph.input)
+    outputs = ", ".join(f"{v.name} {shape[v.name]}" for v in proto.graph.output)
+    features = "raw features, standardised in the graph" if model.standardizer is not None else "features"
+    print(f"Wrote {target}: ONNX opset {proto.opset_import[0].version}, {args.dtype}; input {inputs} ({features}, "
+          f"one row per example); output {outputs}; operators {', '.join(n.op_type for n in proto.graph.node)}")
+    return 0
+
+
 # --- main -----------------------------------------------------------------------------------
 
 
@@ -1436,7 +1478,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train":
             return _train(args)
         run = {"sweep": _sweep, "explain": _explain, "gradcheck": _gradcheck, "check": _check, "compare": _compare,
-               "study": _study, "predict": _predict, "summary": _summary}[args.command]
+               "study": _study, "predict": _predict, "summary": _summary, "export": _export}[args.command]
         return run(args)
     except BrokenPipeError:                                       # output piped into head, say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
