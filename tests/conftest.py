@@ -31,5 +31,15 @@ FUZZ = settings.get_profile("chainrule-fuzz-release" if os.environ.get("CHAINRUL
                             else "chainrule-fuzz")
 
 
+@pytest.fixture(scope="session")
+def dask_client():
+    """A Client of one local Dask cluster (two worker processes) for the session's tests; skipped
+    where the cluster extra (dask[distributed]) is not installed."""
+    distributed = pytest.importorskip("dask.distributed", reason="the cluster extra (dask[distributed]) is missing")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) \
+            as cluster, distributed.Client(cluster) as client:
+        yield client
+
+
 # The learner files of tests/fixtures are inputs of `chainrule check`, not tests (nbmake would run the notebooks).
 collect_ignore_glob = ["fixtures/*"]

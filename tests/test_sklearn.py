@@ -154,3 +154,18 @@ def test_feature_names_from_a_data_frame(cancer):
     frame = pd.DataFrame(X[:, :3], columns=["radius", "texture", "perimeter"])
     model = DNNClassifier(hidden_layers=(3,), num_epochs=5).fit(frame, y)
     assert list(model.feature_names_in_) == ["radius", "texture", "perimeter"]
+
+
+def test_grid_search_on_a_dask_cluster_through_joblib(cancer, dask_client):
+    """GridSearchCV under joblib's Dask backend sends the fits to a local Dask cluster's workers."""
+    import joblib
+    from dask.distributed import get_task_stream
+
+    X, y = cancer
+    grid = {"hidden_layers": [(4,), (8,)], "lambd": [0.0, 1.0]}
+    estimator = DNNClassifier(optimizer="adam", learning_rate=0.01, num_epochs=10, mini_batch_size=64)
+    here = GridSearchCV(estimator, grid, cv=2).fit(X, y)
+    with joblib.parallel_config(backend="dask"), get_task_stream(dask_client) as tasks:
+        remote = GridSearchCV(estimator, grid, cv=2, n_jobs=2).fit(X, y)
+    assert len(tasks.data) >= 8                                       # the 8 fits ran on the workers
+    np.testing.assert_array_equal(remote.cv_results_["mean_test_score"], here.cv_results_["mean_test_score"])

@@ -115,20 +115,18 @@ def test_several_jobs_give_the_same_runs(moons):
             np.testing.assert_array_equal(p.W, q.W)
 
 
-def test_the_sweep_runs_on_a_dask_cluster_through_joblib(moons):
+def test_the_sweep_runs_on_a_dask_cluster_through_joblib(moons, dask_client):
     """joblib's Dask backend sends the stacks to a local Dask cluster (the cluster extra installs it)."""
-    distributed = pytest.importorskip("dask.distributed", reason="the cluster extra (dask[distributed]) is missing")
     import joblib
+    from dask.distributed import get_task_stream
 
     X, Y = moons
     grid = {"learning_rate": [0.1, 0.5], "seed": range(3)}
     train = cr.TrainConfig(num_epochs=8)
     here = cr.sweep(X, Y, grid, config=CONFIG, train=train)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) \
-            as cluster, distributed.Client(cluster), joblib.parallel_config(backend="dask"), \
-            distributed.get_task_stream() as tasks:
+    with joblib.parallel_config(backend="dask"), get_task_stream(dask_client) as tasks:
         remote = cr.sweep(X, Y, grid, config=CONFIG, train=train, jobs=2)
-    assert len({task["worker"] for task in tasks.data}) >= 1 and len(tasks.data) >= 2     # the workers ran them
+    assert len(tasks.data) >= 2                                       # the stacks ran on the workers
     for a, b in zip(here.runs, remote.runs):
         np.testing.assert_array_equal(a.result.history.cost, b.result.history.cost)
 
