@@ -10,6 +10,11 @@ about time, and prints µs per network-epoch (CPU and wall) and the ratios to th
 Every implementation starts from the same initial weights (chainrule's, seed k for network k).
 fit_stack must equal the sequential fits bit for bit, and JAX must agree to 1e-9: the script
 exits with status 1 when one does not.
+
+The last column, "ufunc floor", is what NumPy's transcendental element-wise functions alone take
+per network-epoch on the stack's arrays (np.tanh of Z[1] (K, 4, m), np.exp of the sigmoid and
+np.logaddexp of the loss on Z[2] (K, 1, m)): fit_stack must call them, with these operands, to
+equal fit bit for bit, so no version of it that does can be faster than that.
 """
 
 from __future__ import annotations
@@ -31,6 +36,22 @@ def _timed(function, *args):
 
 def _one_by_one(config, X, Y, trains):
     return [cr.fit(config, X, Y, t) for t in trains]
+
+
+def _floor(K, m, repeats=5):
+    """CPU µs per network-epoch of the transcendental ufuncs of one stacked epoch."""
+    rng = np.random.default_rng(0)
+    Z1, Z2 = rng.standard_normal((K, 4, m)), rng.standard_normal((K, 1, m))
+    A1, A2 = np.empty_like(Z1), np.empty_like(Z2)
+    best = np.inf
+    for _ in range(repeats):
+        cpu = time.process_time()
+        for _ in range(20):
+            np.tanh(Z1, A1)
+            np.exp(Z2, A2)
+            np.logaddexp(0.0, Z2, A2)
+        best = min(best, (time.process_time() - cpu) / 20)
+    return best / K * 1e6
 
 
 def _jax_run(trainer, stacked):
@@ -73,7 +94,7 @@ def main(argv=None) -> int:
     print(f"planar 2-4-1, {epochs} full-batch epochs of gradient descent, lr 1.2; µs per network-epoch "
           f"(CPU / wall), the best of {repeats} taking turns")
     print(f"{'K':>4}  {'fit, one by one':>18}  {'fit_stack':>18}  {'jax vmap+jit':>18}  {'stack ×':>8}  "
-          f"{'jax ×':>7}  {'jax compile s':>13}")
+          f"{'jax ×':>7}  {'jax compile s':>13}  {'ufunc floor':>11}")
     for K in sizes:
         trains = [cr.TrainConfig(learning_rate=1.2, num_epochs=epochs, seed=k, init="xavier",
                                  divergence_factor=None) for k in range(K)]
@@ -95,6 +116,7 @@ def main(argv=None) -> int:
         per = {name: (cpu / (K * epochs) * 1e6, wall / (K * epochs) * 1e6) for name, (cpu, wall) in best.items()}
         print(f"{K:>4}  " + "  ".join(f"{per[n][0]:8.1f} / {per[n][1]:7.1f}" for n in ("fit", "stack", "jax"))
               + f"  {per['fit'][0] / per['stack'][0]:8.2f}  {per['fit'][0] / per['jax'][0]:7.2f}  {compile_wall:13.2f}"
+              + f"  {_floor(K, data.X.shape[1]):11.1f}"
               + ("" if same else "  fit_stack DIFFERS") + ("" if jax_close else "  jax DIFFERS"))
     if args.mnist:
         rng = np.random.default_rng(0)

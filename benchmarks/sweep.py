@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import sys
 import time
 
@@ -71,9 +72,11 @@ def main(argv=None) -> int:
     print(f"{'workload':<80} {'runs':>5} {'stacks':>14} {'loop of fit':>14} {'sweep':>14} {'×':>5} "
           f"{'sweep jobs=2':>14} {'×':>5}")
     for name, data, config, train, settings in _workloads(scale):
-        ways = {"loop": lambda: _loop(data, config, train, settings),
-                "sweep": lambda: cr.sweep(data.X, data.Y, settings, config=config, train=train),
-                "jobs2": lambda: cr.sweep(data.X, data.Y, settings, config=config, train=train, jobs=2)}
+        work = (data.X, data.Y, settings)
+        options = {"config": config, "train": train}
+        ways = {"loop": functools.partial(_loop, data, config, train, settings),
+                "sweep": functools.partial(cr.sweep, *work, **options),
+                "jobs2": functools.partial(cr.sweep, *work, **options, jobs=2)}
         best = {way: (np.inf, np.inf) for way in ways}
         outputs = {}
         for _ in range(repeats):

@@ -295,8 +295,8 @@ def test_a_stack_refuses_networks_that_differ_in_more_than_their_hyperparameters
     from chainrule.stacks import fit_stack
     data = cr.datasets.planar_flower()
     config = cr.ModelConfig([2, 4, 1])
-    with pytest.raises(ValueError, match=r"may differ only in learning_rate, decay_rate, lambd, seed; they differ in "
-                                         r"optimizer \('adam', 'gd'\)"):
+    with pytest.raises(ValueError, match=r"may differ only in learning_rate, decay_rate, lambd, seed, beta, beta1, "
+                                         r"beta2, epsilon, keep_prob; they differ in optimizer \('adam', 'gd'\)"):
         fit_stack(config, data.X, data.Y, [cr.TrainConfig(), cr.TrainConfig(optimizer="adam")])
     with pytest.raises(ValueError, match="needs its seed"):
         fit_stack(config, data.X, data.Y, [cr.TrainConfig(seed=None)])
@@ -349,3 +349,123 @@ def test_validation_figures_and_early_stopping_on_them_are_fits_for_each_network
             assert np.array_equal(getattr(alone.history, field), getattr(stacked.history, field)), field
         assert stacked.history.stop_reason == alone.history.stop_reason == "early stopping"   # at 39 and 108
         assert all(np.array_equal(a.W, b.W) for a, b in zip(alone.params, stacked.params))
+
+
+# --- per-network optimizer hyperparameters and keep_prob; float32; a stack of one; networks leaving ----
+
+
+@pytest.mark.parametrize("name, hyper", [("momentum", {"beta": [0.9, 0.5, 0.0]}),
+                                         ("rmsprop", {"beta": [0.9, 0.99, 0.5], "epsilon": [1e-8, 1e-4, 1e-2]}),
+                                         ("adam", {"beta1": [0.9, 0.8, 0.0], "beta2": [0.999, 0.9, 0.99],
+                                                   "epsilon": [1e-8, 1e-3, 1e-6]})])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_an_optimizer_with_hyperparameters_of_each_network_steps_each_as_alone(name, hyper, dtype):
+    """β, β1, β2, ε as (K, 1, 1) arrays, one value per network (and the learning rates too):
+    three steps of the stack equal each network's steps with its numbers, bit for bit, in
+    float64 and in float32 (where NumPy rounds a number to float32 the same way)."""
+    rng = np.random.default_rng(12)
+    config = cr.ModelConfig([3, 5, 1])
+    networks = [[cr.LayerParams(W.astype(dtype), b.astype(dtype)) for W, b in cr.init_params(config, rng)]
+                for _ in range(3)]
+    grads = [[[cr.LayerGrads(rng.standard_normal(p.W.shape).astype(dtype), rng.standard_normal(p.b.shape).astype(dtype))
+               for p in net] for net in networks] for _ in range(3)]
+    rates = [0.1, 0.01, 0.5]
+    optimizer = get_optimizer(name, **{k: np.reshape(v, (3, 1, 1)) for k, v in hyper.items()})
+    stacked, state = _stack(networks), optimizer.init(_stack(networks))
+    for step in grads:
+        stacked, state = optimizer.update(stacked, [cr.LayerGrads(*p) for p in _stack(step)], state,
+                                          np.reshape(rates, (3, 1, 1)))
+    for k, (net, rate) in enumerate(zip(networks, rates)):
+        alone = get_optimizer(name, **{h: v[k] for h, v in hyper.items()})
+        params, opt_state = net, alone.init(net)
+        for step in grads:
+            params, opt_state = alone.update(params, step[k], opt_state, rate)
+        assert all(a.W.dtype == dtype and np.array_equal(a.W[k], b.W) and np.array_equal(a.b[k], b.b)
+                   for a, b in zip(stacked, params))
+
+
+def _assert_fits(config, X, Y, trains, results, validation_data=None):
+    """Each result is fit's for its TrainConfig, bit for bit: params, history, state."""
+    for train, stacked in zip(trains, results):
+        alone = cr.fit(config, X, Y, train, validation_data=validation_data)
+        assert all(np.array_equal(a.W, b.W) and np.array_equal(a.b, b.b) and a.W.dtype == b.W.dtype
+                   for a, b in zip(alone.params, stacked.params))
+        for field in ("epoch", "cost", "data_cost", "l2_cost", "accuracy", "learning_rate", "val_cost",
+                      "val_accuracy"):
+            assert np.array_equal(getattr(alone.history, field), getattr(stacked.history, field), equal_nan=True), field
+        assert (stacked.history.stop_reason, stacked.history.best_epoch, stacked.state.epoch) == (
+            alone.history.stop_reason, alone.history.best_epoch, alone.state.epoch)
+        for name in alone.state.opt_state._fields:
+            if name != "t":
+                assert all(np.array_equal(a, b) for p, q in zip(getattr(alone.state.opt_state, name),
+                                                                getattr(stacked.state.opt_state, name))
+                           for a, b in zip(p, q)), name
+
+
+@pytest.mark.parametrize("optimizer, hyper", [
+    ("momentum", [{"beta": 0.9}, {"beta": 0.5}, {"beta": None}]),
+    ("rmsprop", [{"beta": 0.9, "epsilon": 1e-8}, {"beta": 0.99, "epsilon": 1e-3}, {"beta": 0.5, "epsilon": None}]),
+    ("adam", [{"beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}, {"beta1": 0.8, "beta2": 0.99, "epsilon": 1e-4},
+              {"beta1": None, "beta2": 0.9, "epsilon": 1e-6}])])
+def test_a_stack_of_networks_with_their_own_betas_epsilons_and_keep_probs_trains_each_as_fit(optimizer, hyper):
+    """Three networks that differ in β (or β1, β2), ε and keep_prob (one of them 1: no dropout),
+    besides learning rate, λ and seed, trained in mini-batches with dropout: each ends as fit
+    ends it alone, bit for bit (None: the optimizer's default, as in fit)."""
+    from chainrule.stacks import fit_stack
+    data = cr.datasets.planar_flower()
+    config = cr.ModelConfig([2, 5, 3, 1], "relu", "sigmoid")
+    base = cr.TrainConfig(optimizer=optimizer, num_epochs=8, mini_batch_size=64, divergence_factor=None)
+    trains = [dataclasses.replace(base, learning_rate=rate, keep_prob=keep, lambd=l2, seed=seed, **h)
+              for h, rate, keep, l2, seed in zip(hyper, (0.01, 0.003, 0.02), (0.8, 1.0, 0.6), (0.1, 0.0, 0.1),
+                                                 (1, 2, 3))]
+    _assert_fits(config, data.X, data.Y, trains, fit_stack(config, data.X, data.Y, trains))
+
+
+@pytest.mark.parametrize("K", [1, 3])
+def test_a_float32_stack_trains_each_network_as_fit_does_in_float32(K):
+    """float32 data: the per-network numbers (α, β1, β2, ε, λ, keep_prob) are rounded to float32
+    as NumPy rounds fit's Python numbers, so each network stays float32 and equals fit."""
+    from chainrule.stacks import fit_stack
+    data = cr.datasets.planar_flower()
+    X, Y = data.X.astype(np.float32), data.Y.astype(np.float32)
+    config = cr.ModelConfig([2, 4, 1], "tanh", "sigmoid")
+    trains = [cr.TrainConfig(optimizer="adam", learning_rate=0.01 * (k + 1), beta1=0.9 - 0.1 * k, num_epochs=6,
+                             mini_batch_size=100, keep_prob=1 - 0.1 * k, lambd=0.1 * k, seed=k, init="xavier")
+              for k in range(K)]
+    _assert_fits(config, X, Y, trains, fit_stack(config, X, Y, trains))
+
+
+@pytest.mark.parametrize("batch, keep_prob, patience", [(None, 1.0, None), (64, 0.8, 3)],
+                         ids=["full batch", "mini-batches, dropout, early stopping on validation data"])
+def test_a_stack_of_one_is_fit(batch, keep_prob, patience):
+    from chainrule.stacks import fit_stack
+    data, valid = cr.datasets.moons(m=300, seed=1), cr.datasets.moons(m=100, seed=2)
+    config = cr.ModelConfig([2, 4, 1], "tanh", "sigmoid")
+    train = cr.TrainConfig(optimizer="momentum", learning_rate=0.5, num_epochs=60, mini_batch_size=batch,
+                           keep_prob=keep_prob, lambd=0.2, patience=patience, min_delta=1e-3, seed=5, init="xavier")
+    validation = None if patience is None else (valid.X, valid.Y)
+    results = fit_stack(config, data.X, data.Y, [train], validation_data=validation)
+    _assert_fits(config, data.X, data.Y, [train], results, validation)
+
+
+def test_networks_that_stop_leave_the_stack_and_the_others_are_unchanged():
+    """In one stack, networks that diverge (in epoch 0 or 1, in the middle of an epoch: some of its
+    mini-batches seen) and networks that stop early (epochs 15 and 17) leave it at different
+    epochs; the rest go on as fit runs them alone, and a diverged one has fit's history up to
+    the divergence (fit raises, with that history)."""
+    from chainrule.stacks import fit_stack
+    data = cr.datasets.planar_flower()
+    config = cr.ModelConfig([2, 4, 1], "relu", "identity")
+    trains = [cr.TrainConfig(learning_rate=rate, num_epochs=40, mini_batch_size=50, patience=4, min_delta=1e-3,
+                             seed=1, divergence_factor=10.0) for rate in (0.01, 0.1, 1.0, 1.5, 3.0)]
+    stopped = []
+    for train, stacked in zip(trains, fit_stack(config, data.X, data.Y, trains)):
+        try:
+            _assert_fits(config, data.X, data.Y, [train], [stacked])
+        except cr.TrainingDiverged as alone:
+            assert stacked.history.stop_reason == "diverged"
+            assert np.array_equal(alone.history.cost, stacked.history.cost, equal_nan=True)
+            assert np.array_equal(alone.history.data_cost, stacked.history.data_cost, equal_nan=True)
+        stopped.append((stacked.history.stop_reason, len(stacked.history.cost)))
+    assert stopped == [("completed", 40), ("early stopping", 17), ("early stopping", 15), ("diverged", 2),
+                       ("diverged", 1)]

@@ -16,7 +16,9 @@ less overhead per call on the small arrays of small networks.
 A stack of networks of one shape has leading axes in front of every array (W: (K, n_l,
 n_{l-1}), Z: (K, n_l, m)); A_prev may also be one (n_{l-1}, m) shared by them all. The
 products are then ``np.matmul``, which broadcasts over the leading axes, and transposes swap
-the last two axes only.
+the last two axes only, except where the inner dimension is 1: a product (…, p, 1) · (…, 1, r)
+is an outer product, which ``_product`` computes by broadcasting (one pass, where ``matmul``
+makes one call per matrix of the stack), each element as BLAS does: 0 + a·b, the one-term sum.
 """
 
 from __future__ import annotations
@@ -55,9 +57,24 @@ def _stacked(a: np.ndarray) -> np.ndarray:
     return np.swapaxes(a, -1, -2)
 
 
+def _product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """a · b for a stack: (…, p, q) · (…, q, r) → (…, p, r), ``np.matmul`` over the leading axes.
+
+    With q = 1 each element is one product, a_i b_j, and BLAS computes it as the sum of that
+    one term, 0 + a_i b_j (a zero product is +0): so does this, by broadcasting, in two passes
+    over the result instead of one BLAS call per matrix (the output layer of a network with
+    one output: W[L]ᵀ dZ[L] is (…, n_{L-1}, 1) · (…, 1, m)).
+    """
+    if a.shape[-1] != 1:
+        return np.matmul(a, b, out=out)
+    product = np.multiply(a, b, out)
+    product += 0.0
+    return product
+
+
 def linear_forward(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Z = W A_prev + b: (…, n_l, n_{l-1}) · (…, n_{l-1}, m) + (…, n_l, 1) broadcast over m → (…, n_l, m)."""
-    Z = np.dot(W, A_prev, out) if W.ndim == 2 == A_prev.ndim else np.matmul(W, A_prev, out=out)
+    Z = np.dot(W, A_prev, out) if W.ndim == 2 == A_prev.ndim else _product(W, A_prev, out)
     Z += b
     return Z
 
@@ -125,14 +142,18 @@ def linear_backward(
     if not compute_dA_prev:
         return None, dW, db
     dA_prev = (np.dot(W.T, dZ, out_dA_prev) if W.ndim == 2 == dZ.ndim else
-               np.matmul(_stacked(W), dZ, out=out_dA_prev))     # (…, n_{l-1}, n_l)·(…, n_l, m)
+               _product(_stacked(W), dZ, out_dA_prev))          # (…, n_{l-1}, n_l)·(…, n_l, m)
     return dA_prev, dW, db
 
 
 def apply_mask(A: np.ndarray, D: np.ndarray, keep_prob: float, out: np.ndarray | None = None) -> np.ndarray:
-    """A ⊙ D / keep_prob: (n_l, m). Forward applies it to A[l], backward to dA[l]."""
+    """A ⊙ D / keep_prob: (n_l, m). Forward applies it to A[l], backward to dA[l].
+
+    A stack's keep_prob of each network, (K, 1, 1) float64, is rounded to A's dtype first, as
+    NumPy rounds a number.
+    """
     kept = np.multiply(A, D, out)
-    kept /= keep_prob
+    kept /= keep_prob.astype(kept.dtype, copy=False) if isinstance(keep_prob, np.ndarray) else keep_prob
     return kept
 
 

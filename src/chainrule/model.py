@@ -264,10 +264,14 @@ def _forward(params: Sequence[LayerParams], X: np.ndarray, config: ModelConfig, 
     """forward without input checks: X (n_x, m) of the working dtype, params matching config.
 
     With a ``workspace`` every Z, A and mask is written into its buffers (see ``workspace``).
+    A stack's dropout (``rng`` a list: each network's generator) may keep units with a
+    probability of each network, ``keep_prob`` (K, 1, 1) float64; a network whose keep_prob
+    is 1 draws nothing (its generator may be None) and keeps every unit.
     """
     caches = []
     A, dtype, L = X, X.dtype, len(params)
     layers = workspace.layers if workspace is not None else (NO_BUFFERS,) * L
+    dropout = isinstance(keep_prob, np.ndarray) or keep_prob < 1
     for l, ((W, b), g, buffers) in enumerate(zip(params, config.g, layers), start=1):
         A_prev = A
         if W.dtype != dtype or b.dtype != dtype:                   # the compute dtype (precision)
@@ -275,17 +279,31 @@ def _forward(params: Sequence[LayerParams], X: np.ndarray, config: ModelConfig, 
         Z = linear_forward(A_prev, W, b, out=buffers.Z)            # (n_l, m)
         A = g.forward(Z, out=buffers.A)                            # (n_l, m)
         D = None
-        if keep_prob < 1 and l < L:                                # hidden layers only
+        if dropout and l < L:                                      # hidden layers only
             if masks is not None:
                 D = masks[l - 1]
             elif isinstance(rng, list):                            # a stack: each network's own stream
-                D = np.stack([dropout_mask(A.shape[-2:], keep_prob, r, dtype) for r in rng])
+                D = _stack_masks(A.shape, keep_prob, rng, dtype, buffers.D, buffers.U)
             else:
                 D = dropout_mask(A.shape, keep_prob, rng, dtype, out=buffers.D, draws=buffers.U)
         caches.append(LayerCache(A_prev, W, b, Z, A, g.name, D, keep_prob))
         if D is not None:
             A = apply_mask(A, D, keep_prob, out=buffers.A_kept)     # what layer l+1 reads
     return A, caches
+
+
+def _stack_masks(shape, keep_prob, rng, dtype, out=None, draws=None):
+    """The dropout masks D (K, n_l, m) of a stack, network k's from rng[k] as it draws alone:
+    with keep_prob[k] (a number, or (K, 1, 1)), or all ones where that is 1. ``out``, ``draws``:
+    buffers (K, n_l, m) for D and the uniform draws."""
+    D = np.empty(shape, dtype) if out is None else out
+    for k, r in enumerate(rng):
+        p = keep_prob if np.ndim(keep_prob) == 0 else float(keep_prob[k, 0, 0])
+        if p < 1:
+            dropout_mask(shape[1:], p, r, dtype, out=D[k], draws=None if draws is None else draws[k])
+        else:
+            D[k] = 1
+    return D
 
 
 def _check_dropout(keep_prob, rng, masks, config, m):
@@ -493,14 +511,18 @@ def _backward_trace(AL, Y, caches, config, convention, fused=True, need_dX=True,
     n = m if n is None else n
     layers = workspace.layers if workspace is not None else (NO_BUFFERS,) * L
     dA, dZ = _output_delta(AL, Y, caches[-1], config, convention, fused, m, out=layers[-1].dZ)
+    penalised = np.ndim(lambd) or lambd > 0                        # λ, or a stack's λ of each network (K, 1, 1)
+    if penalised:                                                  # λ/n as the products see it (a stack's: rounded
+        l2 = lambd / n                                             # to AL's dtype, as NumPy rounds a number)
+        l2 = l2.astype(AL.dtype) if isinstance(l2, np.ndarray) else l2
     trace = [None] * L
     for l in range(L, 0, -1):
         cache, buffers = caches[l - 1], layers[l - 1]
         below = layers[l - 2] if l > 1 else NO_BUFFERS
         dA_prev, dW, db = linear_backward(dZ, cache, convention, l > 1 or need_dX, m=m,
                                           out=(below.dA, buffers.dW, buffers.db, buffers.dZ_mean))
-        if np.ndim(lambd) or lambd > 0:                            # λ, or a stack's λ of each network (K, 1, 1)
-            dW += (lambd / n) * cache.W                            # ∂/∂W of λ/(2n) ‖W[l]‖²
+        if penalised:
+            dW += l2 * cache.W                                     # ∂/∂W of λ/(2n) ‖W[l]‖²
         trace[l - 1] = LayerTrace(dA, dZ, dW, db, dA_prev) if keep else None
         if l > 1:
             prev = caches[l - 2]

@@ -22,6 +22,12 @@ The equations, per parameter array (W shown; b alike), with dW = ∂J/∂W of th
               s ← β2 s + (1 − β2) dW²;         ŝ = s / (1 − β2ᵗ)
               W ← W − α v̂ / (√ŝ + ε)          (ε outside the square root)
 
+Every hyperparameter (α, β, β1, β2, ε) may also be a stack's, one per network: a (K, 1, 1)
+float64 array that broadcasts over the stacked W (K, n_l, n_{l-1}) and b (K, n_l, 1). Each
+network then gets, bit for bit, what the number alone gives it: the values are computed in
+float64 as Python computes them, and rounded to the parameters' dtype as NumPy rounds a
+Python float there (``_as_dtype``).
+
 These are the course's forms: v, s start at zero and are exponentially weighted *averages*.
 Other libraries write some of them differently:
 
@@ -111,6 +117,26 @@ _NO_OUT = itertools.repeat((None, None))          # no buffers, for every layer:
 # --- one parameter array at a time (W shown; b alike). ``out`` may be None: a new array. ------
 
 
+def _as_dtype(params: list, *values: Any) -> tuple:
+    """``values`` as NumPy's operations on ``params``' dtype see them: a number as it is (NumPy
+    rounds a Python float to that dtype), a stack's (K, 1, 1) float64 values rounded to it alike."""
+    dtype = params[0][0].dtype
+    return tuple(v.astype(dtype, copy=False) if isinstance(v, np.ndarray) else v for v in values)
+
+
+def _any_array(*values: Any) -> bool:
+    """Whether some hyperparameter is a stack's, one per network."""
+    return any(isinstance(v, np.ndarray) for v in values)
+
+
+def _correction(beta: Any, t: int) -> Any:
+    """The bias correction 1 − βᵗ of each network of a stack, as Python computes it for a number
+    (NumPy's power may round βᵗ otherwise)."""
+    if isinstance(beta, np.ndarray):
+        return np.reshape([1 - b ** t for b in beta.ravel().tolist()], beta.shape)
+    return 1 - beta ** t
+
+
 def _descend(W: np.ndarray, step: np.ndarray, learning_rate: float, out: np.ndarray | None) -> np.ndarray:
     """W − α·step, computed as (−α)·step + W (the same bits) without a temporary."""
     new = np.multiply(step, -learning_rate, out)
@@ -118,40 +144,42 @@ def _descend(W: np.ndarray, step: np.ndarray, learning_rate: float, out: np.ndar
     return new
 
 
-def _average(v: np.ndarray, dW: np.ndarray, beta: float, out: np.ndarray | None, scratch: np.ndarray | None):
-    """β v + (1 − β) dW, an exponentially weighted average; ``scratch`` (dW's shape) is
-    overwritten. Returns (average, scratch)."""
-    scratch = np.multiply(dW, 1 - beta, scratch)
+def _average(v: np.ndarray, dW: np.ndarray, beta: Any, rest: Any, out: np.ndarray | None,
+             scratch: np.ndarray | None):
+    """β v + (1 − β) dW, an exponentially weighted average (``rest`` is 1 − β); ``scratch``
+    (dW's shape) is overwritten. Returns (average, scratch)."""
+    scratch = np.multiply(dW, rest, scratch)
     new = np.multiply(v, beta, out)
     new += scratch
     return new, scratch
 
 
-def _average_of_squares(s: np.ndarray, dW: np.ndarray, beta: float, out: np.ndarray | None,
+def _average_of_squares(s: np.ndarray, dW: np.ndarray, beta: Any, rest: Any, out: np.ndarray | None,
                         scratch: np.ndarray | None):
     """β s + (1 − β) dW², like ``_average``."""
     scratch = np.square(dW, scratch)
-    scratch *= 1 - beta
+    scratch *= rest
     new = np.multiply(s, beta, out)
     new += scratch
     return new, scratch
 
 
-def _scaled_step(v: np.ndarray, s: np.ndarray, epsilon: float, out: np.ndarray | None) -> np.ndarray:
+def _scaled_step(v: np.ndarray, s: np.ndarray, epsilon: Any, out: np.ndarray | None) -> np.ndarray:
     """v / (√s + ε), written into ``out``."""
     step = np.sqrt(s, out)
     step += epsilon
     return np.divide(v, step, step)
 
 
-def _with_one_average(one: Callable, params: list, grads: list, averages: list, learning_rate: float,
+def _with_one_average(one: Callable, params: list, grads: list, averages: list, numbers: tuple,
                       out_params: list | None, out_averages: list | None) -> tuple[list, list]:
-    """(new params, new averages), ``one(W, dW, average, α, out_W, out_average)`` applied to
-    every W and b: the loop of an optimizer that keeps one average per array."""
+    """(new params, new averages), ``one(W, dW, average, numbers, out_W, out_average)`` applied to
+    every W and b (``numbers``: the hyperparameters and α): the loop of an optimizer that keeps
+    one average per array."""
     new, kept = [], []
     for (W, b), (dW, db), (aW, ab), (oW, ob), (oaW, oab) in zip(
             params, grads, averages, out_params or _NO_OUT, out_averages or _NO_OUT):
-        (W, aW), (b, ab) = one(W, dW, aW, learning_rate, oW, oaW), one(b, db, ab, learning_rate, ob, oab)
+        (W, aW), (b, ab) = one(W, dW, aW, numbers, oW, oaW), one(b, db, ab, numbers, ob, oab)
         new.append(LayerParams(W, b))
         kept.append(LayerGrads(aW, ab))
     return new, kept
@@ -168,6 +196,8 @@ def gd() -> Optimizer:
 
     def update(params, grads, state, learning_rate, out=None):
         step = -learning_rate
+        if isinstance(step, np.ndarray):                        # a stack's α of each network
+            step, = _as_dtype(params, step)
         new = []
         for (W, b), (dW, db), (oW, ob) in zip(params, grads, _NO_OUT if out is None else out.params):
             W_new, b_new = np.multiply(dW, step, oW), np.multiply(db, step, ob)    # −α dW, −α db
@@ -186,16 +216,21 @@ def momentum(beta: float = 0.9) -> Optimizer:
     is this one with α.
     """
     beta = _check_beta("beta", beta)
+    rest, stacked = 1 - beta, _any_array(beta)
 
     def init(params):
         return MomentumState(_zeros_like(params))
 
-    def one(W, dW, v, learning_rate, oW, ov):
-        v, scratch = _average(v, dW, beta, ov, oW)
+    def one(W, dW, v, numbers, oW, ov):
+        beta, rest, learning_rate = numbers
+        v, scratch = _average(v, dW, beta, rest, ov, oW)
         return _descend(W, v, learning_rate, scratch), v
 
     def update(params, grads, state, learning_rate, out=None):
-        new, v = _with_one_average(one, params, grads, state.v, learning_rate, out and out.params, out and out.state.v)
+        numbers = (beta, rest, learning_rate)
+        if stacked or isinstance(learning_rate, np.ndarray):
+            numbers = _as_dtype(params, *numbers)
+        new, v = _with_one_average(one, params, grads, state.v, numbers, out and out.params, out and out.state.v)
         return new, MomentumState(v, state.t + 1)
 
     return Optimizer("momentum", init, update, takes_out=True)
@@ -209,16 +244,21 @@ def rmsprop(beta: float = 0.9, epsilon: float = 1e-8) -> Optimizer:
     """
     beta = _check_beta("beta", beta)
     epsilon = _check_epsilon(epsilon)
+    rest, stacked = 1 - beta, _any_array(beta, epsilon)
 
     def init(params):
         return RMSpropState(_zeros_like(params))
 
-    def one(W, dW, s, learning_rate, oW, os):
-        s, scratch = _average_of_squares(s, dW, beta, os, oW)
+    def one(W, dW, s, numbers, oW, os):
+        beta, rest, epsilon, learning_rate = numbers
+        s, scratch = _average_of_squares(s, dW, beta, rest, os, oW)
         return _descend(W, _scaled_step(dW, s, epsilon, scratch), learning_rate, scratch), s
 
     def update(params, grads, state, learning_rate, out=None):
-        new, s = _with_one_average(one, params, grads, state.s, learning_rate, out and out.params, out and out.state.s)
+        numbers = (beta, rest, epsilon, learning_rate)
+        if stacked or isinstance(learning_rate, np.ndarray):
+            numbers = _as_dtype(params, *numbers)
+        new, s = _with_one_average(one, params, grads, state.s, numbers, out and out.params, out and out.state.s)
         return new, RMSpropState(s, state.t + 1)
 
     return Optimizer("rmsprop", init, update, takes_out=True)
@@ -235,26 +275,34 @@ def adam(beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8) -> Opt
     beta1 = _check_beta("beta1", beta1)
     beta2 = _check_beta("beta2", beta2)
     epsilon = _check_epsilon(epsilon)
+    rest1, rest2, stacked = 1 - beta1, 1 - beta2, _any_array(beta1, beta2, epsilon)
 
     def init(params):
         return AdamState(_zeros_like(params), _zeros_like(params))
 
-    def one(W, dW, v, s, learning_rate, c1, c2, oW, ov, os):
-        v, scratch = _average(v, dW, beta1, ov, oW)
-        s, scratch = _average_of_squares(s, dW, beta2, os, scratch)
+    def one(W, dW, v, s, numbers, oW, ov, os):
+        beta1, rest1, beta2, rest2, epsilon, c2, rate = numbers
+        v, scratch = _average(v, dW, beta1, rest1, ov, oW)
+        s, scratch = _average_of_squares(s, dW, beta2, rest2, os, scratch)
         s_hat = np.divide(s, c2, scratch)                       # ŝ = s / (1 − β2ᵗ)
-        step = _scaled_step(v, s_hat, epsilon, scratch)             # v / (√ŝ + ε)
-        return _descend(W, step, learning_rate / c1, step), v, s   # W − (α / c1) v / (√ŝ + ε): v̂ = v / c1
+        step = _scaled_step(v, s_hat, epsilon, scratch)         # v / (√ŝ + ε)
+        return _descend(W, step, rate, step), v, s              # W − (α / c1) v / (√ŝ + ε): v̂ = v / c1
 
     def update(params, grads, state, learning_rate, out=None):
         t = state.t + 1
-        c1, c2 = 1 - beta1 ** t, 1 - beta2 ** t                     # bias corrections
+        if stacked:                                             # bias corrections 1 − β1ᵗ, 1 − β2ᵗ
+            c1, c2 = _correction(beta1, t), _correction(beta2, t)
+        else:
+            c1, c2 = 1 - beta1 ** t, 1 - beta2 ** t
+        numbers = (beta1, rest1, beta2, rest2, epsilon, c2, learning_rate / c1)
+        if stacked or isinstance(learning_rate, np.ndarray):
+            numbers = _as_dtype(params, *numbers)
         P, V, S = (_NO_OUT,) * 3 if out is None else (out.params, out.state.v, out.state.s)
         new, v, s = [], [], []
         for (W, b), (dW, db), (vW, vb), (sW, sb), (oW, ob), (ovW, ovb), (osW, osb) in zip(
                 params, grads, state.v, state.s, P, V, S):
-            W, vW, sW = one(W, dW, vW, sW, learning_rate, c1, c2, oW, ovW, osW)
-            b, vb, sb = one(b, db, vb, sb, learning_rate, c1, c2, ob, ovb, osb)
+            W, vW, sW = one(W, dW, vW, sW, numbers, oW, ovW, osW)
+            b, vb, sb = one(b, db, vb, sb, numbers, ob, ovb, osb)
             new.append(LayerParams(W, b))
             v.append(LayerGrads(vW, vb))
             s.append(LayerGrads(sW, sb))
@@ -263,12 +311,21 @@ def adam(beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8) -> Opt
     return Optimizer("adam", init, update, takes_out=True)
 
 
-def _check_beta(name: str, beta: float) -> float:
-    return check_number(name, beta, "in [0, 1)", lambda v: 0 <= v < 1)
+def _check_beta(name: str, beta: Any) -> Any:
+    return _checked(name, beta, "in [0, 1)", lambda v: 0 <= v < 1)
 
 
-def _check_epsilon(epsilon: float) -> float:
-    return check_number("epsilon", epsilon, "a positive number", lambda v: v > 0)
+def _check_epsilon(epsilon: Any) -> Any:
+    return _checked("epsilon", epsilon, "a positive number", lambda v: v > 0)
+
+
+def _checked(name: str, value: Any, what: str, test: Callable[[float], bool]) -> Any:
+    """A hyperparameter checked: a number, or a stack's, one per network, (K, 1, 1) float64."""
+    if isinstance(value, np.ndarray):
+        for v in value.ravel().tolist():
+            check_number(name, v, what, test)
+        return value.astype(np.float64)
+    return check_number(name, value, what, test)
 
 
 OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
