@@ -8,6 +8,7 @@
     chainrule predict   predictions of a saved model for a CSV file
     chainrule summary   what a saved model is and how it was trained
     chainrule export    a saved model as an ONNX file, its data preparation in the graph
+    chainrule playground  a live page that trains in front of you and shows every equation
 
 The training flags are the fields of ``TrainConfig``, generated from it (name, type, choices,
 help), so the command line, the library and the model file speak one vocabulary; their
@@ -55,7 +56,8 @@ from .presets import PLANAR, PRESETS, Preset
 from .testing import BUGS, buggy_backward, random_problem
 from .training import FitResult, TrainConfig, fit
 
-COMMANDS = ("train", "sweep", "explain", "gradcheck", "check", "compare", "study", "predict", "summary", "export")
+COMMANDS = ("train", "sweep", "explain", "gradcheck", "check", "compare", "study", "predict", "summary", "export",
+            "playground")
 STUDY_FILES = ("precision.png", "precision-training.png", "precision.json")
 REAL_DATA = ("digits", "breast_cancer", "iris", "wine")
 OUTPUT_FILES = ("model.npz", "history.csv", "training.png")
@@ -419,6 +421,15 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--dtype", default="float32", choices=["float32", "float64"],
                         help="what the graph computes in (default: float32)")
     export.add_argument("--debug", action="store_true", help="show tracebacks")
+
+    playground = commands.add_parser(
+        "playground", help="a live web page that trains in front of you and shows every equation",
+        description="Serve the playground on 127.0.0.1 and open it in the browser: pick data and a network, press "
+                    "play, and watch the boundary, the units, the costs and the equations (with the 1/m where it "
+                    "enters) as chainrule trains. Nothing is fetched from outside this machine. Ctrl-C stops it.")
+    playground.add_argument("--port", type=_int, default=0, help="the port (default: a free one)")
+    playground.add_argument("--no-browser", action="store_true", help="print the address without opening a browser")
+    playground.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
 
 
@@ -1465,6 +1476,23 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- playground -----------------------------------------------------------------------------
+
+
+def _playground(args: argparse.Namespace) -> int:
+    """chainrule playground: the server until Ctrl-C."""
+    from .playground import serve
+
+    if not 0 <= args.port <= 65535:
+        raise ValueError(f"--port must be a port number in 0 … 65535 (0: a free one); got {args.port}")
+    try:
+        serve(port=args.port, open_browser=not args.no_browser)
+    except OSError as exc:
+        raise ValueError(f"cannot serve on 127.0.0.1:{args.port} ({exc.strerror or exc}); choose another --port, "
+                         f"or leave it out for a free one") from None
+    return 0
+
+
 # --- main -----------------------------------------------------------------------------------
 
 
@@ -1478,7 +1506,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train":
             return _train(args)
         run = {"sweep": _sweep, "explain": _explain, "gradcheck": _gradcheck, "check": _check, "compare": _compare,
-               "study": _study, "predict": _predict, "summary": _summary, "export": _export}[args.command]
+               "study": _study, "predict": _predict, "summary": _summary, "export": _export,
+               "playground": _playground}[args.command]
         return run(args)
     except BrokenPipeError:                                       # output piped into head, say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

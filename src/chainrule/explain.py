@@ -19,6 +19,7 @@ random data of the same shapes, that every printed gradient is what its line say
     equations(config, m, ...)  -> list of Equation     the content
     check(config, m, ...)      -> {name: difference}   the measured evidence
     render(eqs, format, ...)   -> str                  text, Markdown or LaTeX
+    mathml(eq)                 -> str                  one equation as MathML, for a web page
     explain(config, m, ...)    -> str                  all three together
 
 The equations are plain Unicode text ("(1/m) dZ[2] A[1]ᵀ"); the LaTeX form is translated
@@ -41,7 +42,7 @@ from .losses import get_output
 from .model import ModelConfig, backward_per_example, backward_trace, check_config, forward
 from .testing import random_problem
 
-__all__ = ["Equation", "FORMATS", "PER_EXAMPLE", "OF_COST", "equations", "check", "render", "explain"]
+__all__ = ["Equation", "FORMATS", "PER_EXAMPLE", "OF_COST", "equations", "check", "render", "explain", "mathml"]
 
 FORMATS = ("text", "markdown", "latex")
 SECTIONS = ("forward", "cost", "backward")
@@ -420,6 +421,121 @@ def _latex(text: str) -> str:
 def _latex_text(text: str) -> str:
     """Plain text for LaTeX's text mode: its special characters escaped."""
     return re.sub(r"([_%&#$])", r"\\\1", text)
+
+
+# Plain Unicode math → MathML (Core, which browsers draw natively), from the same tokens as
+# the LaTeX. A postfix mark (ᵀ, ², ⁽ⁱ⁾, _k, _F) wraps the element before it; the 1/m of J is
+# an <mfrac class="one-over-m">, so that a page can mark where it enters.
+_MATHML_SYMBOLS = {
+    "(1/m)": '<mfrac class="one-over-m"><mn>1</mn><mi>m</mi></mfrac>',
+    "(λ/m)": "<mfrac><mi>λ</mi><mi>m</mi></mfrac>",
+    "(λ/(2m))": "<mfrac><mi>λ</mi><mrow><mn>2</mn><mi>m</mi></mrow></mfrac>",
+    "Σ_i": "<msub><mo>∑</mo><mi>i</mi></msub>",
+    "Σ_k": "<msub><mo>∑</mo><mi>k</mi></msub>",
+    "Σ_l": "<msub><mo>∑</mo><mi>l</mi></msub>",
+    "ŷ": "<mover><mi>y</mi><mo>^</mo></mover>",
+    "½": "<mfrac><mn>1</mn><mn>2</mn></mfrac>",
+    "σ": "<mi>σ</mi>",
+    "λ": "<mi>λ</mi>",
+    "LeakyReLU": "<mi>LeakyReLU</mi>",
+    "ReLU": "<mi>ReLU</mi>",
+    "softmax": "<mi>softmax</mi>",
+    "identity": "<mi>identity</mi>",
+    "tanh": "<mi>tanh</mi>",
+    "log": "<mi>log</mi>",
+}
+_MATHML_POSTFIX = {          # (element, its script) for a mark that applies to the element before it
+    "⁽ⁱ⁾": ("msup", "<mrow><mo>(</mo><mi>i</mi><mo>)</mo></mrow>"),
+    "ᵀ": ("msup", "<mi>⊤</mi>"),
+    "²": ("msup", "<mn>2</mn>"),
+    "_F": ("msub", "<mi>F</mi>"),
+    "_k": ("msub", "<mi>k</mi>"),
+}
+_MATHML_GAP = re.compile(r"\s+|(?P<num>\d+(?:\.\d+)?)|(?P<letter>[A-Za-z])|(?P<op>.)")
+
+
+def _mathml_gap(text: str, nodes: list[str]) -> None:
+    """Append the MathML of text between tokens: numbers, single letters and operators."""
+    for match in _MATHML_GAP.finditer(text):
+        if match["num"]:
+            nodes.append(f"<mn>{match['num']}</mn>")
+        elif match["letter"]:
+            nodes.append(f"<mi>{match['letter']}</mi>")
+        elif match["op"]:
+            nodes.append(f"<mo>{_escape_xml(match['op'])}</mo>")
+
+
+def _escape_xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _mathml_nodes(text: str) -> list[str]:
+    """The MathML elements of an equation's Unicode text, in order."""
+    nodes: list[str] = []
+    at = 0
+    for match in _TOKEN.finditer(text):
+        _mathml_gap(text[at:match.start()], nodes)
+        at = match.end()
+        if match["id"]:
+            d, name = ("d", match["id"][1]) if match["id"].startswith("d") else ("", match["id"])
+            base = f"<mi>{d}{name}</mi>" if d else f"<mi>{name}</mi>"
+            sup = f"<mo>[</mo><mn>{match['l']}</mn><mo>]</mo>" if match["l"].isdigit() \
+                else f"<mo>[</mo><mi>{match['l']}</mi><mo>]</mo>"
+            suffix = match["suf"]
+            if suffix == "ᵀ":
+                nodes.append(f"<msup>{base}<mrow>{sup}<mi>⊤</mi></mrow></msup>")
+            elif suffix == "⁽ⁱ⁾":
+                nodes.append(f"<msup>{base}<mrow>{sup}<mo>(</mo><mi>i</mi><mo>)</mo></mrow></msup>")
+            elif suffix == "²":
+                nodes.append(f"<msup><mrow><mo>(</mo><msup>{base}<mrow>{sup}</mrow></msup><mo>)</mo></mrow>"
+                             f"<mn>2</mn></msup>")
+            elif suffix == "_k":
+                nodes.append(f"<msubsup>{base}<mi>k</mi><mrow>{sup}</mrow></msubsup>")
+            else:
+                nodes.append(f"<msup>{base}<mrow>{sup}</mrow></msup>")
+        elif match["indicator"]:
+            nodes += ["<mn>𝟏</mn>", "<mo>[</mo>"]
+        elif match["loss"]:
+            nodes.append("<mi>ℒ</mi>")
+        elif match["sym"] in _MATHML_POSTFIX:
+            element, script = _MATHML_POSTFIX[match["sym"]]
+            before = nodes.pop() if nodes else "<mrow></mrow>"
+            nodes.append(f"<{element}>{before}{script}</{element}>")
+        elif match["sym"] in _MATHML_SYMBOLS:
+            nodes.append(_MATHML_SYMBOLS[match["sym"]])
+        elif match["sym"]:
+            nodes.append(f"<mo>{_escape_xml(match['sym'])}</mo>")
+        else:
+            nodes.append(f"<mtext> {_escape_xml(match['words'])} </mtext>")
+    _mathml_gap(text[at:], nodes)
+    return nodes
+
+
+def mathml(item: Equation | str, derivative: bool = False) -> str:
+    """One equation as a MathML ``<math>`` element, which browsers draw without any library.
+
+    Parameters
+    ----------
+    item : Equation or str
+        An Equation from ``equations`` (written ``lhs = rhs``) or its plain Unicode text.
+    derivative : bool
+        For a backward Equation: the derivative it is instead (∂L⁽ⁱ⁾/∂Z[2]⁽ⁱ⁾ or ∂J/∂W[2]).
+
+    The 1/m of J = (1/m) Σ_i L⁽ⁱ⁾ is ``<mfrac class="one-over-m">``; the λ/m of L2 is not
+    that 1/m and has no class. Every other output of this module is unchanged by it.
+
+    >>> print(mathml("dW[2] = (1/m) dZ[2] A[1]ᵀ"))  # doctest: +ELLIPSIS
+    <math><mrow><msup><mi>dW</mi>...<mfrac class="one-over-m"><mn>1</mn><mi>m</mi></mfrac>...</math>
+    """
+    if isinstance(item, Equation):
+        if derivative and item.section != "backward":
+            raise ValueError(f"only backward equations are derivatives; {item.name} is in {item.section}")
+        text = _derivative(item)[0] if derivative else f"{item.lhs} = {item.rhs}"
+    elif isinstance(item, str):
+        text = item
+    else:
+        raise ValueError(f"item must be an Equation or its Unicode text; got {type(item).__name__}")
+    return "<math><mrow>" + "".join(_mathml_nodes(text)) + "</mrow></math>"
 
 
 def _derivative(eq: Equation) -> tuple[str, str]:
