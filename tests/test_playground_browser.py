@@ -6,9 +6,11 @@ planted bug are read off the page's panels. Waits are for states the page declar
 (``body[data-state]``, the panels' data attributes), never for a time.
 """
 
+import json
 import os
 import shutil
 import tempfile
+import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -16,8 +18,9 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import datasets
+from chainrule import checkpoint, datasets
 from chainrule.playground import start
+from chainrule.playground.session import MAX_SESSIONS
 
 CHROMIUM = Path("/usr/bin/chromium")
 INSTALL = "Chromium is not installed: .ci/run installs it (apt-get install chromium)"
@@ -99,8 +102,9 @@ class Page:
 
     def close(self):
         assert self.errors == []
-        assert self.requests and all(r.startswith(self.origin) or r.startswith("data:") for r in self.requests), \
-            [r for r in self.requests if not r.startswith(self.origin)]
+        mine = (self.origin, "data:", "blob:" + self.origin.rstrip("/"))        # a download is saved from a blob
+        assert self.requests and all(r.startswith(mine) for r in self.requests), \
+            [r for r in self.requests if not r.startswith(mine)]
         self.page.close()
 
 
@@ -227,6 +231,95 @@ def test_a_planted_double_1_over_m_fails_the_check_in_every_layer(open_page):
     page.page.select_option("#bug", "none")
     page.page.wait_for_selector(".gradcheck-card.passed", timeout=WAIT_MS)
     assert page.text("#verdict").startswith("✓ passed")
+
+
+# --- what a teacher does wrong, and the page says -----------------------------------------------------
+
+
+def test_a_refused_value_is_said_in_view_and_the_controls_go_back_to_the_run(open_page):
+    page = open_page(link({"num_epochs": 50, "epf": 5}))
+    page.page.evaluate("window.scrollTo(0, document.body.scrollHeight)")       # the message is seen from anywhere
+    page.page.fill('[data-field="learning_rate"]', "-1")
+    page.page.press('[data-field="learning_rate"]', "Enter")
+    page.page.wait_for_selector("#error:not([hidden])", timeout=WAIT_MS)
+    assert "learning_rate must be a positive number; got -1" in page.text("#error-text")
+    box = page.page.locator("#error").bounding_box()
+    assert box["y"] >= 0 and box["y"] + box["height"] <= 800
+    assert page.page.input_value('[data-field="learning_rate"]') == "0.01"      # what the run shown trains with
+    assert "learning_rate" not in page.page.url
+    page.page.fill('[data-field="lambd"]', "0.1")                                 # the next change is not refused
+    page.page.press('[data-field="lambd"]', "Enter")
+    page.page.wait_for_url(lambda address: "lambd=0.1" in address, timeout=WAIT_MS)
+    page.until("document.getElementById('error').hidden")
+
+
+def test_a_diverging_run_says_so_and_its_numbers_fit_their_boxes(open_page):
+    page = open_page(link({"optimizer": "gd", "learning_rate": 1e6, "num_epochs": 50}))
+    page.train_to_the_end()
+    assert page.text("#status").startswith("training diverged: the cost rose from")
+    card = page.page.locator(".curves-card").bounding_box()
+    for number in ("#cost", "#test-cost"):                                  # seven digits, not a dozen
+        box = page.page.locator(number).bounding_box()
+        assert box["x"] + box["width"] <= card["x"] + card["width"], number
+    assert float(page.text("#cost")) > 1000
+    status = page.page.locator("#status").bounding_box()
+    assert status["width"] > 0.8 * 1280                                   # the sentence on a line of its own
+
+
+def test_space_plays_after_a_click_and_a_convention_switch_keeps_training(open_page):
+    page = open_page(link({**CIRCLES, "num_epochs": 100_000, "epf": 1}))
+    page.page.click("#check")                                   # the focus must not stay on "Check"
+    page.page.wait_for_selector(".gradcheck-card.passed", timeout=WAIT_MS)
+    page.page.keyboard.press("Space")
+    page.wait_state("running")
+    page.page.click('input[name="convention"][value="absorbed"]')
+    page.page.wait_for_selector('body[data-convention="absorbed"]', timeout=WAIT_MS)
+    epoch = int(page.text("#epoch"))
+    page.until(f"window.playground.frame.epoch > {epoch}")                       # it trains on, absorbed
+    assert page.page.evaluate("document.body.dataset.state") == "running"
+    page.page.keyboard.press("Space")                                            # and space still pauses
+    page.wait_state("paused")
+    assert "paused" in page.text("#status")
+
+
+def test_downloads_are_the_run_and_a_dropped_run_is_said(open_page, url, tmp_path):
+    page = open_page(link({**CIRCLES, "num_epochs": 12}))
+    page.train_to_the_end()
+    with page.page.expect_download() as download:
+        page.page.click("#dl-model")
+    download.value.save_as(tmp_path / "model.npz")
+    saved = checkpoint.load(tmp_path / "model.npz")
+    assert saved.config.layer_dims == (2, 4, 3, 1) and len(saved.history.cost) == 12
+    for _ in range(MAX_SESSIONS):                               # other pages' runs push this one out
+        request = urllib.request.Request(url + "api/session", data=json.dumps({"spec": {}}).encode(), method="POST")
+        urllib.request.urlopen(request, timeout=30).close()
+    page.page.click("#dl-history")
+    page.page.wait_for_selector("#error:not([hidden])", timeout=WAIT_MS)
+    assert page.text("#error-text").startswith("history.csv: unknown session")
+
+
+def test_an_upload_survives_a_reload_and_many_units_fit_their_card(open_page, tmp_path):
+    rows = "\n".join(f"{x},{(7 * x) % 11},{'a' if x % 3 else 'b'}" for x in range(40))
+    (tmp_path / "mine.csv").write_text("u,v,kind\n" + rows + "\n")
+    page = open_page(link({"hidden_layers": "32,4", "num_epochs": 5}))
+    page.page.click("#upload-box summary")
+    page.page.set_input_files("#csv-file", str(tmp_path / "mine.csv"))
+    page.page.wait_for_selector("#csv-use:not([disabled])", timeout=WAIT_MS)
+    page.page.click("#csv-use")
+    page.page.wait_for_url(lambda address: "data=upload&upload=" in address, timeout=WAIT_MS)
+    page.wait_state("ready")
+    page.page.reload()
+    page.wait_state("ready")
+    assert page.page.evaluate("window.playground.info.feature_names") == ["u", "v"]
+    assert page.page.evaluate("document.getElementById('error').hidden")
+    overflow = page.page.evaluate("""() => {
+        const card = document.querySelector('.network-card').getBoundingClientRect();
+        return [...document.querySelectorAll('#network .unit')].filter((unit) => {
+            const r = unit.getBoundingClientRect();
+            return r.top < card.top || r.bottom > card.bottom;
+        }).length;
+    }""")
+    assert overflow == 0                                        # 32 units drawn inside the network's card
 
 
 # --- speed and looks ----------------------------------------------------------------------------------

@@ -117,6 +117,24 @@ def test_the_model_file_and_history_are_the_runs(url, tmp_path):
     assert r"\begin{align*}" in latex and r"\frac{1}{m}" in latex
 
 
+def test_early_stopping_keeps_the_best_epoch_as_fit_does(url, tmp_path):
+    """With patience and restore_best (its default), fit returns the best epoch's parameters:
+    so do the page's pictures and its model file."""
+    spec = {**SPEC, "train": {**SPEC["train"], "num_epochs": 300, "patience": 3, "learning_rate": 0.05}}
+    expected, _ = fit_like_the_page(spec)
+    assert expected.history.stop_reason == "early stopping"
+    assert expected.history.best_epoch < len(expected.history.cost) - 1          # the best is not the last
+    session, _ = new_session(url, spec)
+    frame = step(url, session, 300)
+    assert frame["status"] == "early stopping" and frame["epoch"] == len(expected.history.cost)
+    with urllib.request.urlopen(f"{url}/api/download?session={session}&what=model") as response:
+        (tmp_path / "model.npz").write_bytes(response.read())
+    saved = checkpoint.load(tmp_path / "model.npz")
+    for (W, b), (W_fit, b_fit) in zip(saved.params, expected.params):
+        assert np.array_equal(W, W_fit) and np.array_equal(b, b_fit)
+    assert saved.history.best_epoch == expected.history.best_epoch
+
+
 # --- the 1/m ---------------------------------------------------------------------------------------
 
 
@@ -208,6 +226,46 @@ def test_softmax_on_two_classes_and_three_classes(url):
     assert answer["info"]["output"] == "softmax" and answer["info"]["classes"] == ["0", "1", "2"]
 
 
+def test_the_first_columns_are_shown_when_there_are_fewer_than_three(url):
+    spec = {**PLAIN, "data": {"name": "circles", "options": {"m": 2, "seed": 1}, "test_fraction": 0.0}}
+    session, answer = new_session(url, spec)
+    assert answer["info"]["m"] == 2
+    status, shown = call(url, f"/api/inspect?session={session}&name=dZ[1]")
+    assert status == 200, shown
+    assert shown["columns"] == [0, 1] and np.shape(shown["values"]) == (4, 2)
+
+
+def test_one_run_answers_requests_from_many_threads_at_once(url):
+    """The page keeps two steps in flight and may switch the convention, inspect, check and
+    download meanwhile: every answer is 200 and the history holds each epoch once, in order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    session, _ = new_session(url, {**SPEC, "train": {**SPEC["train"], "num_epochs": 400}})
+    asks = [("/api/step", {"session": session, "epochs": 7, "since": 0}),
+            ("/api/convention", {"session": session, "convention": "absorbed"}),
+            (f"/api/inspect?session={session}&name=dZ[2]", None),
+            ("/api/convention", {"session": session, "convention": "deferred"}),
+            (f"/api/gradcheck?session={session}&bug=none", None),
+            (f"/api/download?session={session}&what=latex", None)]
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda ask: _status(url, *ask), asks * 8))
+    assert statuses == [200] * len(statuses)
+    with urllib.request.urlopen(f"{url}/api/download?session={session}&what=history") as response:
+        epochs = [int(line.split(",")[0]) for line in response.read().decode().splitlines()[1:]]
+    assert epochs == list(range(8 * 7))
+
+
+def _status(url, path, body):
+    request = urllib.request.Request(url + path, data=None if body is None else json.dumps(body).encode(),
+                                     method="GET" if body is None else "POST")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            response.read()
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
 def test_sessions_are_bounded(url):
     first, _ = new_session(url, PLAIN)
     for _ in range(MAX_SESSIONS):
@@ -237,6 +295,10 @@ BAD = [
     ("an unknown optimizer", "/api/session", {"spec": spec_with(train={"optimizer": "lbfgs"})}, "lbfgs"),
     ("a list as an option", "/api/session", {"spec": spec_with(train={"seed": [1, 2]})}, "seed must be"),
     ("an unknown session", "/api/step", {"session": "nope", "epochs": 1}, "unknown session"),
+    ("an upload named by a link", "/api/session", {"spec": spec_with(data={"name": "upload"})},
+     "a link does not hold the file"),
+    ("an upload the server lost", "/api/session", {"spec": spec_with(data={"name": "upload", "upload": "0f"})},
+     "upload it again"),
 ]
 
 

@@ -59,9 +59,12 @@ def _shown(array: np.ndarray, examples: list[int] | None) -> list[list[float]]:
 
 
 def _examples(text: Any, m: int) -> list[int]:
-    """The example indices asked for ("0,1,2"), each in 0 … m−1, at most ``SHOWN``."""
+    """The example indices asked for ("0,1,2"), each in 0 … m−1, at most ``SHOWN``; none asked
+    for: the first three (fewer when m is smaller)."""
+    if text in (None, ""):
+        return list(range(min(m, 3)))
     try:
-        chosen = [int(part) for part in str(text).split(",") if part.strip()] if text not in (None, "") else [0, 1, 2]
+        chosen = [int(part) for part in str(text).split(",") if part.strip()]
     except ValueError:
         raise ValueError(f"examples must be column indices separated by commas, e.g. 0,1,2; got {text!r}") from None
     if not chosen or len(chosen) > SHOWN or any(not 0 <= i < m for i in chosen):

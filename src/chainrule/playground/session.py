@@ -66,8 +66,13 @@ class Session:
 
     @property
     def params(self) -> list:
-        """The parameters drawn: the current ones, or after a divergence those the guard kept."""
-        return self.kept_params if self.kept_params is not None else self.epochs.state.params
+        """The parameters drawn: the current ones; after a divergence those the guard kept; after
+        early stopping with ``restore_best`` the best epoch's (what ``fit`` returns)."""
+        if self.kept_params is not None:
+            return self.kept_params
+        if self.status == "early stopping":
+            return self.early.final_params(self.epochs.state)
+        return self.epochs.state.params
 
     @property
     def m(self) -> int:
@@ -125,7 +130,8 @@ class Session:
         columns = {name: self.records[:self.count, i] for i, name in enumerate(EpochRecord._fields)}
         columns["epoch"] = columns["epoch"].astype(np.int64)
         reason = {"ready": "in progress", "running": "in progress"}.get(self.status, self.status)
-        return History(**columns, stop_reason=reason, seed=self.train.seed)
+        return History(**columns, stop_reason=reason, seed=self.train.seed,
+                       best_epoch=self.early.best_epoch if self.early else None)
 
     def rows_since(self, since: int) -> dict[str, list]:
         """History rows from epoch ``since`` on, at most ``MAX_ROWS`` of them evenly spaced (the

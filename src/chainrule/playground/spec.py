@@ -185,7 +185,10 @@ def _load(data: dict, uploads: Any) -> tuple[datasets.Dataset, dict]:
     """The data set a spec names, with its checked options."""
     name = data.get("name", "flower")
     if name == UPLOAD:
-        return uploads.get(data.get("upload")), {}
+        if data.get("upload") is None:
+            raise ValueError("this setup trains on an uploaded CSV file, and a link does not hold the file: "
+                             "upload it again (Data, Upload a CSV file)")
+        return uploads.get(data["upload"]), {}
     if name not in datasets.DATASETS:
         raise ValueError(f"unknown data set {name!r}; expected one of: {', '.join(datasets.DATASETS)}, or an upload")
     options = {key: _plain(f"data option {key}", value) for key, value in _mapping(data.get("options"),
@@ -221,6 +224,19 @@ def _axes(value: Any, n_x: int) -> tuple[int, int]:
     return first, second
 
 
+def _split(data: datasets.Dataset, Y: np.ndarray, test_fraction: Any, seed: int) -> tuple:
+    """(X_train, Y_train, X_test, Y_test, standardizer): ``datasets.split`` with the run's seed;
+    real data and uploads standardised with the training part's statistics (planar sets: None)."""
+    if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)) or not 0 <= test_fraction <= 0.9:
+        raise ValueError(f"test_fraction must be a number from 0 to 0.9; got {test_fraction!r}")
+    X_train, Y_train, X_test, Y_test = datasets.split(data.X, Y, test_fraction, seed)
+    if data.name in PLANAR:
+        return X_train, Y_train, X_test, Y_test, None
+    standardizer = datasets.fit_standardizer(X_train)
+    return (datasets.standardize(X_train, standardizer), Y_train, datasets.standardize(X_test, standardizer), Y_test,
+            standardizer)
+
+
 def prepare(spec: Any, uploads: Any) -> Prepared:
     """Check ``spec`` (see the module's docstring) and prepare its run.
 
@@ -239,13 +255,7 @@ def prepare(spec: Any, uploads: Any) -> Prepared:
     Y, trained_output = _targets(data, output)
     axes = _axes(data_spec.get("axes"), data.X.shape[0])
     test_fraction = data_spec.get("test_fraction", 0.2)
-    if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)) or not 0 <= test_fraction <= 0.9:
-        raise ValueError(f"test_fraction must be a number from 0 to 0.9; got {test_fraction!r}")
-    X_train, Y_train, X_test, Y_test = datasets.split(data.X, Y, test_fraction, train.seed)
-    standardizer = None
-    if data.name not in PLANAR:
-        standardizer = datasets.fit_standardizer(X_train)
-        X_train, X_test = datasets.standardize(X_train, standardizer), datasets.standardize(X_test, standardizer)
+    X_train, Y_train, X_test, Y_test, standardizer = _split(data, Y, test_fraction, train.seed)
     config = ModelConfig([data.X.shape[0], *layers, Y.shape[0]], activation, trained_output)
     checked = {"data": {"name": data_spec.get("name", "flower"), "options": options, "test_fraction": test_fraction,
                         "axes": list(axes), **({"upload": data_spec["upload"]} if "upload" in data_spec else {})},

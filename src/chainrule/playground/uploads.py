@@ -63,7 +63,7 @@ class Uploads:
         """The Dataset uploaded as ``key``, or a refusal saying to upload the file again."""
         with self.lock:
             if not isinstance(key, str) or key not in self.kept:
-                raise ValueError("unknown upload: the CSV file is no longer on the server (it keeps the "
-                                 f"{self.limit} most recent); upload it again")
+                raise ValueError("unknown upload: this server does not have that CSV file (it keeps the "
+                                 f"{self.limit} most recent uploads since it started); upload it again")
             self.kept.move_to_end(key)
             return self.kept[key]

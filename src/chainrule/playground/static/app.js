@@ -5,7 +5,8 @@
 
 // Okabe–Ito colours (colour-blind safe). Class 0 orange and class 1 blue, as a sigmoid's output
 // and the unit maps run from orange (low, negative) to blue (high, positive).
-const COLORS = ["#E69F00", "#0072B2", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#444444"];
+const COLORS = ["#E69F00", "#0072B2", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#444444",
+                "#882255", "#999933"];         // then two of Paul Tol's, so that ten classes (digits) differ
 const RGB = COLORS.map((hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)));
 const POSITIVE = RGB[1];
 const NEGATIVE = RGB[0];
@@ -25,11 +26,30 @@ const app = {
   schema: null, spec: null, session: null, info: null, frame: null, equations: null,
   playing: false, queue: Promise.resolve(), epf: DEFAULT_EPF,
   rows: null, framesDrawn: 0, drawTimes: [], epochTimes: [], dirty: false,
-  selected: null, examples: "0,1,2", inspectedAt: 0, inspecting: false, decoded: null, upload: null,
+  selected: null, examples: "", inspectedAt: 0, inspecting: false, decoded: null, upload: null,
 };
 window.playground = app;                           // for tests and the curious
 
 // --- the server -----------------------------------------------------------------------------
+
+async function answered(path, init) {
+  // The server's response, or an Error with its one sentence (or with why it could not answer).
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (error) {
+    throw new Error("cannot reach the playground's server: is `chainrule playground` still running? " +
+                    "(start it again, then reload the page)");
+  }
+  if (response.ok) return response;
+  let refusal = null;
+  try {
+    refusal = (await response.json()).error;
+  } catch (error) {
+    // no JSON: said below
+  }
+  throw new Error(refusal || `the server answered ${response.status}`);
+}
 
 async function api(path, body, raw) {
   const init = body === undefined ? {} : {
@@ -37,34 +57,42 @@ async function api(path, body, raw) {
     headers: {"Content-Type": raw ? "text/csv" : "application/json"},
     body: raw ? body : JSON.stringify(body),
   };
-  const response = await fetch(path, init);
-  let data;
+  const response = await answered(path, init);
   try {
-    data = await response.json();
+    return await response.json();
   } catch (error) {
     throw new Error(`the server answered ${response.status} without JSON`);
   }
-  if (!response.ok) throw new Error(data.error || `the server answered ${response.status}`);
-  return data;
 }
 
-function showError(message) {
+function showError(message, source = "setup") {
+  // One message at a time, in a box that stays in view; ``source`` says what may clear it.
   const box = $("error");
-  box.textContent = message;
+  $("error-text").textContent = message;
+  box.dataset.source = source;
   box.hidden = false;
 }
 
-function clearError() {
-  $("error").hidden = true;
+function clearError(source) {
+  // Hide the message (only one from ``source``, when given: a refused setup outlives an array shown).
+  const box = $("error");
+  if (source === undefined || box.dataset.source === source) box.hidden = true;
 }
 
 function setState(state) {
   document.body.dataset.state = state;
   $("play").textContent = state === "running" ? "❚❚" : "▶";
   $("play").setAttribute("aria-label", state === "running" ? "pause" : "play");
+  if (app.frame && app.info) updateStatus();
 }
 
 const finished = (status) => !["ready", "running"].includes(status);
+
+function idleState() {
+  // The page's state when nothing trains: ready (epoch 0), paused, or done.
+  if (finished(app.frame.status)) return "done";
+  return app.frame.status === "ready" ? "ready" : "paused";
+}
 
 // --- the setup: spec <-> URL ------------------------------------------------------------------
 
@@ -96,6 +124,7 @@ function specFromHash(hash) {
   if (query.has("data")) spec.data = {name: query.get("data"), options: {}, test_fraction: 0.2, axes: [0, 1]};
   for (const [key, value] of query) {
     if (key.startsWith("data.")) spec.data.options[key.slice(5)] = numberOr(value);
+    else if (key === "upload") spec.data.upload = value;
     else if (key === "test_fraction") spec.data.test_fraction = numberOr(value);
     else if (key === "axes") spec.data.axes = value.split(",").map(numberOr);
     else if (key === "hidden_layers") spec.network.hidden_layers = value ? value.split(",").map(numberOr) : [];
@@ -109,6 +138,7 @@ function specFromHash(hash) {
 function hashOf(spec) {
   const query = new URLSearchParams();
   query.set("data", spec.data.name);
+  if (spec.data.upload) query.set("upload", spec.data.upload);        // while this server keeps the file
   for (const [key, value] of Object.entries(spec.data.options || {})) query.set(`data.${key}`, value);
   query.set("test_fraction", spec.data.test_fraction);
   if (spec.data.axes && (spec.data.axes[0] !== 0 || spec.data.axes[1] !== 1)) query.set("axes", spec.data.axes.join(","));
@@ -191,7 +221,8 @@ function renderDataControls() {
   const known = (app.schema.datasets[data.name] || {options: {}}).options;
   for (const [option, fallback] of Object.entries(known)) {
     const value = option in data.options ? data.options[option] : fallback;
-    box.append(field(option === "m" ? "examples m" : option, textInput(value, (text) => {
+    const label = {m: "examples m", seed: "data seed"}[option] || option;      // the run's seed is Training's
+    box.append(field(label, textInput(value, (text) => {
       app.spec.data.options[option] = numberOr(text.trim());
       changed();
     }, String(fallback))));
@@ -283,6 +314,26 @@ function resetRows() {
   app.epochTimes = [];
 }
 
+function refused(message) {
+  // The server refused the setup: say why, and put the controls back to the run that goes on.
+  if (!app.session) {
+    showError(message);
+    setState("error");
+    return;
+  }
+  showError(`${message} (the controls are back to the setup of the run shown)`);
+  app.spec = structuredClone(app.info.spec);
+  history.replaceState(null, "", hashOf(app.spec));
+  renderControls();
+  setState(idleState());
+}
+
+function renderControls() {
+  renderDataControls();
+  renderNetworkControls();
+  renderTrainControls();
+}
+
 async function newSession() {
   await pauseAndWait();
   setState("loading");
@@ -291,18 +342,17 @@ async function newSession() {
     answer = await api("/api/session", {spec: app.spec, drop: app.session});
   } catch (error) {
     showError(error.message);
-    setState(app.session ? (finished(app.frame.status) ? "done" : "paused") : "error");
+    refused(error.message);
     return;
   }
   clearError();
+  if (app.info && app.info.m !== answer.info.m) app.examples = "";      // other data: the first columns again
   app.session = answer.session;
   app.info = answer.info;
   app.spec = structuredClone(answer.info.spec);
   history.replaceState(null, "", hashOf(app.spec));
   resetRows();
-  renderDataControls();
-  renderNetworkControls();
-  renderTrainControls();
+  renderControls();
   setupNetwork();
   drawLegend();
   updateDownloads();
@@ -350,7 +400,7 @@ async function playLoop() {
     }
   }
   app.playing = false;
-  setState(finished(app.frame.status) ? "done" : "paused");
+  setState(idleState());
 }
 
 function play() {
@@ -379,7 +429,7 @@ function stepOnce() {
     } catch (error) {
       showError(error.message);
     }
-    setState(finished(app.frame.status) ? "done" : "paused");
+    setState(idleState());
   });
 }
 
@@ -416,30 +466,55 @@ function decode(base64) {
 
 const lastOf = (list) => (list.length ? list[list.length - 1] : null);
 const fixed = (value, digits) => (value === null || value === undefined ? "–" : value.toFixed(digits));
+// a cost to six decimals; a diverging one (≥ 1000) to seven significant digits, so that it fits its box
+const costText = (value) => (value !== null && value !== undefined && Math.abs(value) >= 1000 ?
+  value.toPrecision(7) : fixed(value, 6));
 const percent = (value) => (value === null || value === undefined ? "–" : `${(100 * value).toFixed(2)} %`);
 
 function updateFigures() {
   const rows = app.rows;
   const frame = app.frame;
   $("epoch").textContent = String(frame.epoch);
-  $("cost").textContent = fixed(lastOf(rows.cost), 6);
-  $("test-cost").textContent = fixed(lastOf(rows.val_cost), 6);
+  $("cost").textContent = costText(lastOf(rows.cost));
+  $("test-cost").textContent = costText(lastOf(rows.val_cost));
   $("train-acc").textContent = percent(lastOf(rows.accuracy));
   $("test-acc").textContent = percent(lastOf(rows.val_accuracy));
-  const status = $("status");
-  const left = frame.left;
-  const messages = {
-    ready: `${app.info.m} training and ${app.info.m_test} test examples · seed ${app.info.seed}`,
-    running: `${left} epochs to go · ${app.info.m} training, ${app.info.m_test} test examples`,
-    completed: `completed: ${frame.epoch} epochs`,
-  };
-  status.textContent = frame.message || messages[frame.status] || frame.status;
-  status.className = "status " + frame.status.replace(" ", "-");
+  updateStatus();
   const times = app.epochTimes;
   if (times.length > 1) {
     const [t0, e0] = times[0];
     const [t1, e1] = times[times.length - 1];
     if (t1 - t0 > 500 && app.playing) $("eps").textContent = Math.round((1000 * (e1 - e0)) / (t1 - t0)).toString();
+  }
+}
+
+function updateStatus() {
+  // The run's position in words: paused is the page's (the server only knows it is not finished).
+  const frame = app.frame;
+  const messages = {                                // the examples' counts are in the legend too
+    ready: `${app.info.m} training and ${app.info.m_test} test examples · seed ${app.info.seed}`,
+    running: `${app.playing ? "" : "paused · "}${frame.left} epochs to go`,
+    completed: `completed: ${frame.epoch} epochs`,
+  };
+  const status = $("status");
+  status.textContent = frame.message || messages[frame.status] || frame.status;
+  status.className = "status " + frame.status.replace(" ", "-");
+}
+
+async function download(link) {
+  // Fetch the file first, so that a refusal (a run the server no longer keeps) is said on the page
+  // instead of being saved as the file.
+  try {
+    const blob = await (await answered(link.href)).blob();
+    const url = URL.createObjectURL(blob);
+    const save = el("a");
+    save.href = url;
+    save.download = link.getAttribute("download");
+    save.click();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+    clearError("download");
+  } catch (error) {
+    showError(`${link.getAttribute("download")}: ${error.message}`, "download");
   }
 }
 
@@ -678,9 +753,11 @@ function setupNetwork() {
   const dims = app.info.layer_dims;
   const shownInputs = Math.min(dims[0], 10);
   const width = box.clientWidth || 500;
-  const height = box.clientHeight || 196;
   const counts = [shownInputs, ...dims.slice(1)];
   const most = Math.max(...counts);
+  box.style.height = "";
+  const height = Math.max(box.clientHeight || 196, 26 + most * 10);   // 32 units: 8 px each, 2 between
+  box.style.height = `${height}px`;                                    // taller only where they need it
   const size = Math.max(8, Math.min(30, Math.floor((height - 26) / most) - 4));
   const gap = Math.min(8, Math.max(2, Math.floor((height - 26 - most * size) / Math.max(1, most))));
   const longest = Math.max(2, ...app.info.feature_names.slice(0, shownInputs).map((name) => name.length));
@@ -704,13 +781,13 @@ function setupNetwork() {
       canvas.style.width = canvas.style.height = `${size}px`;
       canvas.title = unitTitle(l, j);
       box.append(canvas);
-      if (l === 0) {
+      if (l === 0 && size + gap >= 12) {           // names only where they do not overlap (the title has it)
         const name = el("div", "unit-label", app.info.feature_names[j] || `x${j + 1}`);
         name.style.left = `${x}px`;
         name.style.top = `${top + j * (size + gap) + size / 2}px`;
         box.append(name);
-        drawInput(canvas, j);
       }
+      if (l === 0) drawInput(canvas, j);
       return {x, y: top + j * (size + gap), size, canvas};
     });
   });
@@ -830,6 +907,7 @@ function drawChart(canvas, series, options) {
   }
   if (low > high) [low, high] = [options.log ? 0.1 : 0, 1];
   const xMax = Math.max(1, epochs.length ? epochs[epochs.length - 1] : 1);
+  const trained = epochs.length ? epochs[epochs.length - 1] + 1 : 0;      // epoch i is the (i + 1)-th
   if (options.fixedHigh !== undefined) high = options.fixedHigh;
   if (options.log) {
     low = Math.log10(low || 1e-3);
@@ -861,7 +939,7 @@ function drawChart(canvas, series, options) {
   context.textAlign = "center";
   context.textBaseline = "top";
   context.fillText("0", X(0), height - pad.bottom + 5);
-  context.fillText(`${xMax} epoch${xMax === 1 ? "" : "s"}`, width - pad.right - 26, height - pad.bottom + 5);
+  context.fillText(`${trained} epoch${trained === 1 ? "" : "s"}`, width - pad.right - 26, height - pad.bottom + 5);
   for (const s of series) {
     context.strokeStyle = s.color;
     context.lineWidth = s.width || 1.8;
@@ -918,7 +996,7 @@ function drawCurves() {
     costSeries.push({values: rows.data_cost, color: COLORS[2], width: 1.2, dash: [2, 2], label: "data part"});
     costSeries.push({values: rows.l2_cost, color: COLORS[3], width: 1.2, dash: [2, 2], label: "L2 part"});
   }
-  drawChart($("curves"), costSeries, {log: true, format: (v) => (v >= 0.01 ? String(Number(v.toPrecision(2))) : v.toExponential(0))});
+  drawChart($("curves"), costSeries, {log: true, format: (v) => (v >= 0.01 && v < 1e4 ? String(Number(v.toPrecision(2))) : v.toExponential(0))});
   const accuracy = [{values: rows.accuracy, color: COLORS[1]}];
   if (app.info.m_test) accuracy.push({values: rows.val_accuracy, color: COLORS[0], dash: [5, 3]});
   drawChart($("accuracy"), accuracy, {fixedHigh: 1, format: (v) => `${Math.round(v * 100)} %`});
@@ -997,20 +1075,24 @@ function setConvention(convention) {
 }
 
 async function switchConvention(convention) {
+  const playing = app.playing;                        // mid-training: switch, then go on training
   await pauseAndWait();
   try {
     await api("/api/convention", {session: app.session, convention});
     app.spec.train.convention = convention;
+    app.info.spec.train.convention = convention;
     history.replaceState(null, "", hashOf(app.spec));
     app.frame.convention = convention;
     await loadEquations();
     if (app.selected) await inspect(app.selected);
     if (document.querySelector(".gradcheck-card.passed, .gradcheck-card.failed")) await gradcheck();
-    clearError();
+    clearError("convention");
   } catch (error) {
-    showError(error.message);
+    showError(error.message, "convention");
+    setConvention(app.spec.train.convention);          // the radio says the convention the run has
   }
-  document.body.dataset.convention = convention;
+  document.body.dataset.convention = app.spec.train.convention;
+  if (playing) play();
 }
 
 const fmt = (v) => (v === null || v === undefined ? "–" : Number(v).toPrecision(6));
@@ -1036,20 +1118,28 @@ function arrayTable(values, columns, title, convention, current) {
   return wrap;
 }
 
-async function inspect(name) {
+async function inspect(name, examples = app.examples) {
+  // Show what backward computed for ``name`` now; ``examples``: the columns asked for ("" the first ones).
   app.selected = name;
   highlightSelected();
   app.inspecting = true;
   let answer;
   try {
-    answer = await api(`/api/inspect?session=${app.session}&name=${encodeURIComponent(name)}&examples=${encodeURIComponent(app.examples)}`);
+    answer = await api(`/api/inspect?session=${app.session}&name=${encodeURIComponent(name)}` +
+                       `&examples=${encodeURIComponent(examples)}`);
   } catch (error) {
-    showError(error.message);
+    showError(error.message, "inspect");                // the columns shown before stay asked for
     return;
   } finally {
     app.inspecting = false;
     app.inspectedAt = performance.now();
   }
+  clearError("inspect");
+  if (answer.columns) app.examples = answer.columns.join(",");
+  showInspected(name, answer);
+}
+
+function showInspected(name, answer) {
   const eq = app.equations && app.equations.equations.find((e) => e.name === name);
   const body = $("inspect-body");
   const head = el("div", "inspect-head");
@@ -1074,10 +1164,7 @@ async function inspect(name) {
   const parts = [head, tables, gap];
   if (answer.columns) {
     const picker = el("label", "examples");
-    const input = textInput(app.examples, (text) => {
-      app.examples = text;
-      inspect(name);
-    });
+    const input = textInput(app.examples, (text) => inspect(name, text));
     picker.append("examples (columns i):", input);
     parts.push(picker);
   }
@@ -1118,11 +1205,18 @@ async function gradcheck() {
   try {
     answer = await api(`/api/gradcheck?session=${app.session}&bug=${encodeURIComponent(bug)}`);
   } catch (error) {
-    showError(error.message);
+    showError(error.message, "gradcheck");
+    $("gradcheck-body").replaceChildren(el("p", "hint", `no check: ${error.message}`));
     delete card.dataset.checking;
     return;
   }
-  card.classList.add(answer.passed ? "passed" : "failed");
+  clearError("gradcheck");
+  showChecked(answer);
+  delete card.dataset.checking;
+}
+
+function showChecked(answer) {
+  $("gradcheck").classList.add(answer.passed ? "passed" : "failed");
   const verdict = el("p", "verdict");
   verdict.id = "verdict";
   if (answer.passed) {
@@ -1143,7 +1237,6 @@ async function gradcheck() {
   const note = el("p", "hint", `on ${answer.m} training examples at epoch ${answer.epoch}; the course's measure ` +
     `‖g − g̃‖ / (‖g‖ + ‖g̃‖), threshold ${answer.threshold}`);
   $("gradcheck-body").replaceChildren(verdict, table, note);
-  delete card.dataset.checking;
 }
 
 // --- CSV upload ----------------------------------------------------------------------------------
@@ -1194,8 +1287,18 @@ function setupTransport() {
   $("play").addEventListener("click", togglePlay);
   $("step").addEventListener("click", stepOnce);
   $("reset").addEventListener("click", reset);
-  for (const button of document.querySelectorAll(".bar button")) {
-    button.addEventListener("mouseup", () => button.blur());          // so that space plays, not re-clicks
+  document.addEventListener("click", (event) => {
+    // After a mouse click (detail > 0) no button, radio or checkbox keeps the focus, so that space
+    // then plays instead of clicking "Check" or "Train on this file" again; keyboard focus stays.
+    const focused = document.activeElement;
+    if (event.detail > 0 && focused && focused.matches("button, input[type=radio], input[type=checkbox]")) focused.blur();
+  });
+  $("error-close").addEventListener("click", () => clearError());
+  for (const link of document.querySelectorAll(".share a[download]")) {
+    link.addEventListener("click", (event) => {
+      event.preventDefault();
+      download(link);
+    });
   }
   const epf = $("epf");
   if (![...epf.options].some((o) => Number(o.value) === app.epf)) {
@@ -1266,7 +1369,7 @@ async function main() {
   requestAnimationFrame(drawLoop);
   await newSession();
   if (!app.session) {                      // a link the server refuses: say why, and start from the defaults
-    const message = $("error").textContent;
+    const message = $("error-text").textContent;
     app.spec = structuredClone(app.schema.default_spec);
     await newSession();
     showError(`${message} (this link's setup was refused; showing the default setup)`);
