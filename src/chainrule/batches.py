@@ -139,3 +139,52 @@ def epoch_batches(schedule: Batches, epoch: int, m: int) -> list:
         raise ValueError(f"the mini-batch schedule must use every example once per epoch; in epoch "
                          f"{epoch} example {i} is used {counts[i]} times")
     return [b if isinstance(b, slice) else u for b, u in zip(batches, used) if len(u)]
+
+
+# --- shards: one global schedule, each rank its part ----------------------------------------------
+
+
+def shard_part(batch: Any, offset: int, m_local: int, n: int) -> tuple[Any, Any, int]:
+    """This rank's part of a global batch, when the rank holds global examples [offset, offset + m_local).
+
+    Parameters
+    ----------
+    batch : index array or slice of the global examples 0 … n − 1
+        One batch of the global schedule, the one a single process would train on.
+    offset, m_local : int
+        The global index of the rank's first example, and how many it holds.
+    n : int
+        The global number of examples.
+
+    Returns
+    -------
+    local : index array (or ``slice(None)`` for the full batch)
+        The batch's examples that this rank holds, as indices into its shard, in the order
+        they have in the batch.
+    columns : index array or slice
+        Their positions in the global batch: the columns of the global batch's dropout masks
+        that belong to this rank.
+    m : int
+        The global batch's number of examples: the m of its J.
+    """
+    if isinstance(batch, slice) and batch == slice(None):
+        return slice(None), slice(offset, offset + m_local), n
+    indices = np.arange(n)[batch] if isinstance(batch, slice) else np.asarray(batch)
+    columns = np.flatnonzero((indices >= offset) & (indices < offset + m_local))
+    return indices[columns] - offset, columns, len(indices)
+
+
+class ColumnsOf:
+    """A generator that draws the global batch's array and gives this rank's columns of it.
+
+    ``random((n_l, m_local))`` draws ``rng.random((n_l, m))``, the (n_l, m) uniforms a single
+    process draws for the whole batch of m examples, and returns ``[:, columns]``: the masks of
+    a sharded run are the single process's masks, column for column, and every rank's
+    generator stays in step with the others'.
+    """
+
+    def __init__(self, rng: Any, m: int, columns: Any):
+        self.rng, self.m, self.columns = rng, m, columns
+
+    def random(self, shape: tuple[int, int]) -> np.ndarray:
+        return self.rng.random((shape[0], self.m))[:, self.columns]

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, datasets
+from . import __version__, datasets, distributed
 from ._checks import INT_MAX
 from ._files import FolderInUse, FolderLock, stale_temporaries, write_atomically, write_text_atomically
 from .activations import HIDDEN_ACTIVATIONS
@@ -47,7 +47,7 @@ from .callbacks import Callback, Checkpoint, Interrupt, Progress, TrainingDiverg
 from .check.sandbox import MEMORY as CHECK_MEMORY
 from .check.sandbox import TIMEOUT as CHECK_TIMEOUT
 from .checkpoint import DataPrep, SavedModel, data_fingerprint, load, save, saver
-from .compare import compare_conventions
+from .compare import compare_conventions, compare_shards
 from .gradcheck import PRECISIONS, gradient_check
 from .history import EpochRecord, History
 from .losses import OUTPUTS
@@ -399,6 +399,9 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--every", type=_int, help="epochs between milestones (default: a tenth of the run)")
     compare.add_argument("--per-example", action=argparse.BooleanOptionalAction,
                          help="also the per-example reference (default: when m × epochs ≤ 100 000)")
+    compare.add_argument("--shards", type=_shard_sizes, metavar="M1,M2,…",
+                         help="instead: one process against data-parallel training over shards of these sizes "
+                              "(Σ = m), with the global 1/m and with the naive average of each shard's mean")
 
     _study_command(commands)
 
@@ -790,11 +793,17 @@ class _Signals:
 
 
 
-def _train(args: argparse.Namespace) -> int:
-    """chainrule train: the request, the data split as before, the run with progress and checkpoints, the files."""
+def _train(args: argparse.Namespace, comm: Any = None) -> int:
+    """chainrule train: the request, the data split as before, the run with progress and checkpoints, the files.
+
+    Under mpiexec (``comm``), every rank prepares the data as one process does and trains on its
+    share of the training (and test) columns with the global 1/m; rank 0 alone prints and writes."""
     request, saved = _train_request(args)
+    if comm is not None and saved is not None:
+        raise ValueError("--resume runs in one process; resume without mpiexec")
     out_text = args.out or (str(Path(args.resume).parent) if args.resume else "chainrule-output")
-    with _Signals() as signals, _OutputFolder(out_text) as out:
+    writer = comm is None or comm.Get_rank() == 0
+    with _Signals() as signals, (_OutputFolder(out_text) if writer else contextlib.nullcontext(Path(out_text))) as out:
         data = _load_data(request.data, request.label, request.data_options, request.output)
         if saved is not None:
             _check_data(args.resume, request.data, data, saved)
@@ -805,13 +814,15 @@ def _train(args: argparse.Namespace) -> int:
         prep = prep._replace(data=request.data, fingerprint=data_fingerprint(data.X, data.Y))
         train = request.train
         validation = (X_test, Y_test) if X_test.shape[1] else None
-        mode = "quiet" if (args.quiet or args.json) else ("live" if sys.stdout.isatty() else "lines")
+        mode = "quiet" if (args.quiet or args.json or not writer) else ("live" if sys.stdout.isatty() else "lines")
         setup = None if mode == "quiet" else functools.partial(
             _print_setup, config, data, X_train, X_test, train, request.preset, prep.standardizer, out, saved)
         model = SavedModel(config, [], train, None, None, prep, data.feature_names, data.classes)
         signals.phase = "training"
         result = _fit_with_progress(args, model, state, saved, (X_train, Y_train), validation, out, mode,
-                                    [_AtStart(setup), signals.interrupt])
+                                    [_AtStart(setup), signals.interrupt], comm)
+        if not writer:
+            return 0
         signals.phase = "saving"
         history = saved.history.then(result.history) if saved is not None and saved.history is not None \
             else result.history
@@ -884,18 +895,22 @@ def _setup(request: TrainRequest, saved: SavedModel | None, data, Y: np.ndarray,
 
 
 def _fit_with_progress(args, model: SavedModel, state, saved: SavedModel | None, train_data, validation, out: Path,
-                       mode: str, callbacks: list) -> FitResult:
+                       mode: str, callbacks: list, comm: Any = None) -> FitResult:
     """fit with a progress display, ``callbacks`` and, with --save-every, checkpoints; a divergence or an
-    ending signal says what was kept."""
+    ending signal says what was kept. Under mpiexec (``comm``): this rank's share of the columns, and only
+    rank 0 keeps checkpoints."""
     train = model.train
     checkpoint = None
-    if args.save_every:
+    if comm is not None:
+        train_data = tuple(_share(A, comm) for A in train_data)
+        validation = None if validation is None else tuple(_share(A, comm) for A in validation)
+    if args.save_every and (comm is None or comm.Get_rank() == 0):
         every, seconds = args.save_every
         checkpoint = Checkpoint(saver(out / "model.npz", model), every, seconds=seconds,
                                 before=saved.history if saved is not None else None)
     with Progress(train.num_epochs, args.print_every or max(1, train.num_epochs // 10), mode) as progress:
         try:
-            return fit(model.config, *train_data, train, state=state, validation_data=validation,
+            return fit(model.config, *train_data, train, state=state, validation_data=validation, comm=comm,
                        callbacks=[*callbacks, progress, *([checkpoint] if checkpoint else [])])
         except TrainingDiverged as exc:
             kept = "Nothing was written."
@@ -911,6 +926,11 @@ def _fit_with_progress(args, model: SavedModel, state, saved: SavedModel | None,
             raise _Signalled(status - 128, f"{out / 'model.npz'} holds the checkpoint after epoch "
                              f"{checkpoint.saved_epoch}; chainrule train --resume {out / 'model.npz'} --num-epochs "
                              f"{end - checkpoint.saved_epoch - 1} finishes the run") from None
+
+
+def _share(A: np.ndarray, comm: Any) -> np.ndarray:
+    """This rank's consecutive share of A's columns (rank 0 the first ones), as even as they divide."""
+    return np.array_split(A, comm.Get_size(), axis=-1)[comm.Get_rank()]
 
 
 class _AtStart(Callback):
@@ -1035,6 +1055,42 @@ def _network_for(args: argparse.Namespace, layer_dims: list[int] | None = None):
     hidden = PLANAR.hidden_layers if args.hidden_layers is None else args.hidden_layers
     config = ModelConfig([data.X.shape[0], *hidden, Y.shape[0]], hidden_activation, output)
     return config, data._replace(Y=Y, output=output)
+
+
+def _compare_shards(args: argparse.Namespace, config: ModelConfig, data: Any, X: np.ndarray, params: list,
+                    every: int) -> int:
+    """compare --shards: one process, the global 1/m over shards, the naive average of the shards' means."""
+    m, epochs, sizes = X.shape[1], args.num_epochs, args.shards
+    if sum(sizes) != m:
+        raise ValueError(f"--shards must add up to the {m} examples of {data.name}; got "
+                         f"{','.join(map(str, sizes))} (sum {sum(sizes)})")
+    with np.errstate(all="ignore"):
+        result = compare_shards(config, X, data.Y, params, args.learning_rate, epochs, range(0, epochs + 1, every),
+                                sizes)
+    print(f"Network [{', '.join(map(str, config.layer_dims))}] on {data.name} (m = {m}), gradient descent, "
+          f"learning rate {args.learning_rate:g}, the same start for every run; shards of "
+          f"{', '.join(map(str, sizes))} examples.")
+    print("J of the one-process run, and how far each sharded run is from it (|ΔJ|, and the largest "
+          "|ΔW[l]| / max |W[l]|):\n")
+    print(f"{'epoch':>7}  {'J':>10}  {'global 1/m: ΔJ':>15}  {'ΔW':>9}  {'naive mean: ΔJ':>15}  {'ΔW':>9}")
+    for row in result.rows:
+        print(f"{row.epoch:>7}  {row.J:>10.6f}  {row.sharded_J:>15.1e}  {row.sharded_W:>9.1e}  "
+              f"{row.naive_J:>15.1e}  {row.naive_W:>9.1e}")
+
+    def percent(errors):
+        return " to ".join(f"{100 * e:.3g} %" for e in sorted({min(errors), max(errors)}))
+    print(f"\nAt the start, the error of ∂J/∂W[l] over the layers: global 1/m {percent(result.sharded_error)}, "
+          f"naive average {percent(result.naive_error)}.")
+    if result.accuracy[0] == result.accuracy[0]:
+        print("Training accuracy at the end: " + ", ".join(f"{name} {a:.4f}" for name, a in
+                                                          zip(("one process", "global 1/m", "naive"),
+                                                              result.accuracy)) + ".")
+    print("\nThe global 1/m gives the one-process gradient: each shard sums its examples' gradients "
+          "and divides by the m of all the shards, J = (1/m) Σ L, so only rounding separates the runs. "
+          "Averaging the shards' own means divides shard k's sum by K·m_k instead of m: an example of a "
+          "small shard counts more than one of a large shard, so it descends another function than J "
+          "whenever the shards are unequal.")
+    return 0
 
 
 # --- sweep ----------------------------------------------------------------------------------------
@@ -1254,6 +1310,18 @@ def _gradcheck(args: argparse.Namespace) -> int:
     return 0 if passed else 1
 
 
+def _shard_sizes(text: str) -> list[int]:
+    """--shards 80,320: the sizes of the shards, positive integers."""
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        sizes = []
+    if len(sizes) < 1 or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"expected shard sizes as positive integers separated by commas "
+                                         f"(80,320); got {text!r}")
+    return sizes
+
+
 def _compare(args: argparse.Namespace) -> int:
     config, data = _network_for(args)
     X = data.X
@@ -1264,6 +1332,8 @@ def _compare(args: argparse.Namespace) -> int:
     if args.every is not None and args.every < 1:
         raise ValueError(f"--every must be a positive integer; got {args.every}")
     every = args.every or max(1, epochs // 10)
+    if args.shards is not None:
+        return _compare_shards(args, config, data, X, params, every)
     per_example = args.per_example if args.per_example is not None else m * epochs <= 100_000
     with np.errstate(all="ignore"):                               # a diverging run is said below, in a line
         rows = compare_conventions(config, X, data.Y, params, args.learning_rate, epochs,
@@ -1500,11 +1570,13 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: sys.argv[1:]); returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    comm = None
     try:
         parser = _parser()
         args = _parse(argv, parser)
         if args.command == "train":
-            return _train(args)
+            comm = distributed.world()                            # mpiexec with more than one rank; else None
+            return _train(args) if comm is None else _train_rank(args, comm, debug)
         run = {"sweep": _sweep, "explain": _explain, "gradcheck": _gradcheck, "check": _check, "compare": _compare,
                "study": _study, "predict": _predict, "summary": _summary, "export": _export,
                "playground": _playground}[args.command]
@@ -1527,6 +1599,27 @@ def main(argv: list[str] | None = None) -> int:
         how = "interrupted" if status == 130 else f"stopped by {signal.Signals(status - 128).name}"
         print(f"chainrule: {how}" + (f"; {exc}" if str(exc) else ""), file=sys.stderr)
         return status
+
+
+def _train_rank(args: argparse.Namespace, comm: Any, debug: bool) -> int:
+    """train on one rank of mpiexec: a failure anywhere stops every rank with one line.
+
+    A refused shard is refused on every rank alike (rank 0 says so); a rank that fails says why
+    and aborts the others, which may be waiting for it; a rank told of another's failure is quiet."""
+    try:
+        return _train(args, comm)
+    except distributed.RankFailed:
+        return 1
+    except distributed.ShardsRefused as exc:
+        if comm.Get_rank() == 0:
+            print(f"chainrule: error: {exc}", file=sys.stderr)
+        return 2
+    except BaseException as exc:
+        if debug:
+            raise
+        print(f"chainrule: error: rank {comm.Get_rank()} of {comm.Get_size()}: {exc}", file=sys.stderr, flush=True)
+        comm.Abort(2)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

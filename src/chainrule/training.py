@@ -37,6 +37,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from . import distributed
 from ._checks import CONVENTIONS, as_matrix, check_choice, check_number, check_params, check_X, check_Y
 from .batches import (
     DROPOUT_MASKS,
@@ -336,10 +337,23 @@ class Run(NamedTuple):
     slots: list
     loss_from_Z: Callable[[np.ndarray, np.ndarray], np.ndarray]
     users: bool                                               # the decay or the schedule is the user's function
+    sharding: Any = None                                      # a distributed.Sharding: this rank's part, the sums
+
+    @property
+    def n(self) -> int:
+        """The number of training examples: X's, or all the ranks' for a sharded run."""
+        return self.X.shape[-1] if self.sharding is None else self.sharding.n
+
+    @property
+    def evaluate(self) -> Callable:
+        """``evaluate(params, X_val, Y_val, config) -> (J, accuracy)``: on this validation data, or
+        on every rank's shard of it together."""
+        return evaluate if self.sharding is None else self.sharding.evaluate
 
 
-def make_step(config: ModelConfig, train: TrainConfig, X: np.ndarray, Y: np.ndarray) -> Callable:
-    """``step(params, batch, rng) -> (Y_b, model.Step)``: the gradients of one batch of (X, Y).
+def make_step(config: ModelConfig, train: TrainConfig, X: np.ndarray, Y: np.ndarray, *, n: int | None = None,
+              lambd: float | None = None) -> Callable:
+    """``step(params, batch, rng, m=None) -> (Y_b, model.Step)``: the gradients of one batch of (X, Y).
 
     Parameters
     ----------
@@ -348,31 +362,38 @@ def make_step(config: ModelConfig, train: TrainConfig, X: np.ndarray, Y: np.ndar
         Its convention, keep_prob and lambd are used (L2's n is X's number of examples).
     X : (n_x, n), Y : (n_y, n)
         The checked training data, in the dtype the step computes in.
+    n, lambd : optional
+        L2's training-set size and λ, when not X's number of examples and ``train.lambd``:
+        a shard of a distributed run gives the global n (and λ on one rank only, so that the
+        sum of the ranks' shares holds (λ/n) W[l] once).
 
     The step takes params (params[l-1] = (W[l], b[l])), a batch (an index array of m
     examples, gathered into a buffer, or a slice, used as a view) and the dropout generator
     (None without dropout), and returns Y_b (n_y, m) and the Step: Z[L], A[L] (n_y, m) and
     [(∂J/∂W[l], ∂J/∂b[l])] of the batch's cost, the gradients views of buffers that the next
-    step overwrites. One Workspace is kept per batch size seen (usually two: the full batches
-    and the remainder), so a step allocates no array of the batch's size.
+    step overwrites. ``m`` is the m of J (default: the batch's; a shard of a larger batch
+    gives the global batch's, and gets its share of ∂J/∂W). One Workspace is kept per batch
+    size seen (usually two: the full batches and the remainder), so a step allocates no
+    array of the batch's size.
     """
     workspaces: dict[tuple[int, bool], Workspace] = {}
-    n, dropout = X.shape[-1], train.keep_prob < 1
+    n = X.shape[-1] if n is None else n
+    lambd, dropout = train.lambd if lambd is None else lambd, train.keep_prob < 1
 
-    def step(params, batch, rng):
+    def step(params, batch, rng, m=None):
         viewed = isinstance(batch, slice)
         if viewed:
             X_b, Y_b = X[:, batch], Y[:, batch]
-            m = X_b.shape[-1]
+            size = X_b.shape[-1]
         else:
-            m = len(batch)
-        ws = workspaces.get((m, viewed))
+            size = len(batch)
+        ws = workspaces.get((size, viewed))
         if ws is None:
-            ws = workspaces[m, viewed] = make_workspace(config.layer_dims, m, X, Y, dropout, gather=not viewed)
+            ws = workspaces[size, viewed] = make_workspace(config.layer_dims, size, X, Y, dropout, gather=not viewed)
         if not viewed:
             X_b, Y_b = gather(X, batch, ws.X), gather(Y, batch, ws.Y)
         return Y_b, gradients(params, X_b, Y_b, config, train.convention, keep_prob=train.keep_prob, rng=rng,
-                              lambd=train.lambd, n=n, workspace=ws)
+                              lambd=lambd, n=n, m=m, workspace=ws)
 
     return step
 
@@ -408,7 +429,7 @@ def run_epoch(state: TrainState, run: Run, caller: dict | None = None) -> tuple[
         caller = np.geterr()
         with np.errstate(over="ignore", invalid="ignore"):
             return run_epoch(state, run, caller)
-    train, epoch, n, output = run.train, state.epoch, run.X.shape[-1], run.config.output
+    train, epoch, output, sharding, n = run.train, state.epoch, run.config.output, run.sharding, run.n
     if run.users:                                              # their decay or schedule: their settings
         alpha, batches = _as_caller(caller, _plan, run, epoch, n)
     else:
@@ -419,12 +440,15 @@ def run_epoch(state: TrainState, run: Run, caller: dict | None = None) -> tuple[
     data_sum = l2_sum = correct = labels = 0.0
     for k, (batch, rng) in enumerate(zip(batches, rngs)):
         Y_b, (ZL, AL, grads) = run.step(params, batch, rng)
-        data_sum += float(cost_from_loss(loss_from_Z(ZL, Y_b), n))          # the batch's share of J: (1/n) Σ_b L
+        data = float(cost_from_loss(loss_from_Z(ZL, Y_b), n))              # the batch's share of J: (1/n) Σ_b L
+        right, total = count_correct(AL, Y_b, output) if output != "identity" else (0, 0)
+        m_b = Y_b.shape[-1]
+        if sharding is not None:                                           # Σ over ranks: the global batch's
+            grads, data, right, total, m_b = sharding.reduce(grads, data, right, total, m_b)
+        data_sum += data
         if lambd:
-            l2_sum += Y_b.shape[-1] / n * float(l2_cost([W for W, _ in params], lambd, n))
-        if output != "identity":
-            right, total = count_correct(AL, Y_b, output)
-            correct, labels = correct + right, labels + total
+            l2_sum += m_b / n * float(l2_cost([W for W, _ in params], lambd, n))
+        correct, labels = correct + right, labels + total
         if not math.isfinite(data_sum + l2_sum):
             if k > 0 and run.slots:                       # out of the slots, which the next epoch reuses
                 params, opt_state = _copied(params), _copied_state(opt_state)
@@ -437,7 +461,7 @@ def run_epoch(state: TrainState, run: Run, caller: dict | None = None) -> tuple[
             params, opt_state = update(params, grads, opt_state, alpha)
     val_cost = val_accuracy = math.nan
     if run.validation is not None:
-        val_cost, val_accuracy = _as_caller(caller, evaluate, params, *run.validation, run.config)
+        val_cost, val_accuracy = _as_caller(caller, run.evaluate, params, *run.validation, run.config)
     record = EpochRecord(epoch, data_sum + l2_sum, data_sum, l2_sum, correct / labels if labels else math.nan,
                          alpha, val_cost, val_accuracy)
     return TrainState(params, opt_state, epoch + 1, state.best), record
@@ -494,7 +518,7 @@ class Epochs:
 
 
 def iterate(config: ModelConfig, X: Any, Y: Any, train: TrainConfig | None = None, state: TrainState | None = None,
-            *, validation_data: tuple[Any, Any] | None = None, **options: Any) -> Epochs:
+            *, validation_data: tuple[Any, Any] | None = None, comm: Any = None, **options: Any) -> Epochs:
     """Train epoch by epoch: an iterator of ``(state, record)``, one per epoch, for
     ``train.num_epochs`` epochs.
 
@@ -507,6 +531,13 @@ def iterate(config: ModelConfig, X: Any, Y: Any, train: TrainConfig | None = Non
     state : TrainState, optional
         Where to start (default: a new start drawn as ``train`` says).
     validation_data : (X_val (n_x, m_val), Y_val (n_y, m_val)), optional
+    comm : communicator, optional
+        Data-parallel training (``chainrule.distributed``): an object with mpi4py's
+        ``Get_rank``, ``Get_size``, ``Allreduce`` and ``allreduce`` (``MPI.COMM_WORLD``).
+        X, Y (and validation_data) are then this rank's shard, the global examples
+        [offset, offset + m_k) with the ranks in order; every rank calls ``iterate`` alike and
+        gets the same states and records: those of one process trained on all the data with
+        the same seed, to rounding. None (the default): one process.
     **options
         Fields of TrainConfig that replace those of ``train``.
 
@@ -525,19 +556,18 @@ def iterate(config: ModelConfig, X: Any, Y: Any, train: TrainConfig | None = Non
     """
     config = check_config(config)
     train = train_config(train, **options)
-    X = check_X(X, config.n_x)
-    if X.dtype not in STORED:
-        raise ValueError(f"X must be float16, float32 or float64 to train (parameters are stored in float32 or "
-                         f"float64); got {X.dtype}")
-    Y = check_Y(Y, config.output, config.n_y, X.shape[-1], X.dtype)
-    if train.keep_prob < 1 and config.L == 1:
-        raise ValueError("keep_prob < 1 drops hidden units, and this network has no hidden layer")
-    validation = _checked_validation(validation_data, config, X.dtype)
+    if comm is None:
+        X, Y, validation = _checked_data(config, train, X, Y, validation_data)
+        shard = None
+    else:
+        (X, Y, validation), shard = distributed.agree(
+            comm, lambda: _checked_data(config, train, X, Y, validation_data), _columns(X))
     if train.seed is None:
         if state is not None and getattr(state, "epoch", 0):
             raise ValueError("seed None draws a fresh seed, and a run resumed at epoch "
                              f"{state.epoch} needs its own: pass the run's TrainConfig (FitResult.train)")
-        train = dataclasses.replace(train, seed=int(np.random.SeedSequence().generate_state(1, np.uint32)[0]))
+        seed = int(np.random.SeedSequence().generate_state(1, np.uint32)[0])
+        train = dataclasses.replace(train, seed=seed if comm is None else comm.allreduce(seed) % 2 ** 32)
     m, b = X.shape[-1], train.mini_batch_size
     check_memory(training_bytes(config.layer_dims, m, b, X.dtype.itemsize),
                  f"training the network {list(config.layer_dims)} on {m} examples"
@@ -546,16 +576,39 @@ def iterate(config: ModelConfig, X: Any, Y: Any, train: TrainConfig | None = Non
     optimizer = make_optimizer(train)
     state = init_state(config, train, X.dtype) if state is None else _checked_state(state, config, optimizer, X.dtype)
     slots = [new_slot(optimizer, state.params) for _ in range(2)] if optimizer.takes_out else []
-    run = Run(config, train, X, Y, validation, make_step(config, train, X, Y), optimizer,
-              schedule_for(train.batches, train.mini_batch_size, train.seed, X.shape[-1]),
+    step, sharding = make_step(config, train, X, Y), None
+    if shard is not None:
+        sharding = distributed.Sharding(comm, shard, [a.shape for layer in state.params for a in layer],
+                                        distributed.validation_size(comm, validation))
+        step = sharding.step(make_step(config, train, X, Y, n=shard.n, lambd=train.lambd if shard.rank == 0 else 0.0))
+    run = Run(config, train, X, Y, validation, step, optimizer,
+              schedule_for(train.batches, train.mini_batch_size, train.seed, X.shape[-1] if shard is None else shard.n),
               learning_rate_schedule(train.learning_rate, train.decay, train.decay_rate, train.time_interval),
-              slots, get_output(config.output).loss_from_Z, callable(train.decay) or callable(train.batches))
+              slots, get_output(config.output).loss_from_Z, callable(train.decay) or callable(train.batches), sharding)
     return Epochs(run, state)
+
+
+def _columns(X: Any) -> int:
+    """The number of examples (columns) in X, as far as its shape says; -1 when it has none."""
+    shape = np.shape(X)
+    return shape[-1] if shape else -1
+
+
+def _checked_data(config: ModelConfig, train: TrainConfig, X: Any, Y: Any, validation_data: Any) -> tuple:
+    """(X, Y, validation) checked against the network and the run's options (one sentence per mistake)."""
+    X = check_X(X, config.n_x)
+    if X.dtype not in STORED:
+        raise ValueError(f"X must be float16, float32 or float64 to train (parameters are stored in float32 or "
+                         f"float64); got {X.dtype}")
+    Y = check_Y(Y, config.output, config.n_y, X.shape[-1], X.dtype)
+    if train.keep_prob < 1 and config.L == 1:
+        raise ValueError("keep_prob < 1 drops hidden units, and this network has no hidden layer")
+    return X, Y, _checked_validation(validation_data, config, X.dtype)
 
 
 def fit(config: ModelConfig, X: Any, Y: Any, train: TrainConfig | None = None, *, state: TrainState | None = None,
         validation_data: tuple[Any, Any] | None = None, callbacks: Sequence[Callable] | None = (),
-        **options: Any) -> FitResult:
+        comm: Any = None, **options: Any) -> FitResult:
     """Train a network for ``train.num_epochs`` epochs, or until a callback stops it.
 
     Parameters
@@ -578,6 +631,11 @@ def fit(config: ModelConfig, X: Any, Y: Any, train: TrainConfig | None = None, *
         floating-point settings; training stops when any returns a true value. Objects with
         ``start(state)`` and ``finish(state) -> state`` methods have them called before the
         first epoch and after the last (``chainrule.callbacks``).
+    comm : communicator, optional
+        Data-parallel training over MPI (``MPI.COMM_WORLD``, or ``distributed.ThreadComm``):
+        X, Y and validation_data are this rank's shard; see ``iterate``. Every rank gets the
+        same result, that of one process on all the data, to rounding; the records and so
+        every callback's decision are global. None (the default): one process.
     **options
         Fields of TrainConfig that replace those of ``train``: ``fit(config, X, Y,
         learning_rate=0.1, num_epochs=100)``.
@@ -604,7 +662,7 @@ def fit(config: ModelConfig, X: Any, Y: Any, train: TrainConfig | None = None, *
         parameters at the start of the epoch with the lowest cost so far (``.params``) and
         the history up to there.
     """
-    epochs = iterate(config, X, Y, train, state, validation_data=validation_data, **options)
+    epochs = iterate(config, X, Y, train, state, validation_data=validation_data, comm=comm, **options)
     train, given = epochs.train, _checked_callbacks(callbacks)
     policies = [DivergenceGuard(train.divergence_factor)]
     if train.patience is not None:

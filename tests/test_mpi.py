@@ -1,0 +1,269 @@
+"""Data-parallel training: the global 1/m over shards equals one process; the naive average does not.
+
+The in-process tests run K ranks as threads (``distributed.ThreadComm``) and need nothing but
+NumPy; the others launch real ranks with ``mpiexec`` (mpi4py and an MPI: ``pip install
+'chainrule[mpi]'``), several checks per launch (``tests/mpi/ranks.py``), since MPI takes a
+second or two to start.
+
+Tolerances. Sharded sums add the same numbers in another order (each shard's partial sums,
+then the ranks'), so results agree to rounding, not to the bit: a few ulps per step, which
+full-batch gradient descent at α = 0.1 keeps below 1e-12 relative over 2 000 epochs. Adam
+divides by √ŝ + ε, which for parameters whose gradient is near zero turns an ulp of the
+gradient into a larger relative change of the step, so the mini-batch checks allow 1e-10.
+A local m instead of the global one, or a dropped shard, is wrong by tens of percent.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import distributed
+from chainrule.checkpoint import load
+from chainrule.cli import main
+from chainrule.compare import naive_gradients
+from chainrule.model import gradients
+
+ROOT = Path(__file__).resolve().parents[1]
+RANKS = ROOT / "tests" / "mpi" / "ranks.py"
+
+
+def _mpiexec() -> str | None:
+    beside = Path(sys.executable).parent / "mpiexec"
+    return str(beside) if beside.exists() else shutil.which("mpiexec")
+
+
+MPIEXEC = _mpiexec()
+needs_mpi = pytest.mark.skipif(
+    MPIEXEC is None or importlib.util.find_spec("mpi4py") is None,
+    reason="needs mpi4py and an mpiexec: pip install 'chainrule[mpi]' (mpi4py and MPICH's wheel)")
+
+
+def _planar():
+    data = cr.datasets.planar_flower()
+    return data.X, data.Y
+
+
+def _relative(a, b) -> float:
+    return max(float(np.max(np.abs(p - q)) / np.max(np.abs(q))) for P, Q in zip(a, b) for p, q in zip(P, Q))
+
+
+def _sharded_fit(config, X, Y, train, sizes, **kwargs):
+    shards = list(zip(distributed.split(X, sizes), distributed.split(Y, sizes)))
+    return distributed.run_ranks(len(sizes), lambda comm: cr.fit(config, *shards[comm.Get_rank()], train,
+                                                                  comm=comm, **kwargs))
+
+
+# --- the naive average is wrong; the global 1/m is the gradient ---------------------------------------
+
+
+def test_the_average_of_local_means_is_not_the_gradient_for_uneven_shards():
+    """Shards 1:4:9:16 of the planar data: the mean of the shards' means differs from ∂J/∂W by
+    more than 10 % (computed here from each shard's own gradient), the sum of the shards' shares
+    with the global m by rounding only."""
+    X, Y = _planar()
+    config = cr.ModelConfig([2, 4, 1], "tanh", "sigmoid")
+    params = cr.init_params(config, np.random.default_rng(0), "he")
+    sizes = [13, 53, 120, 214]                                          # ≈ 1 : 4 : 9 : 16, Σ = 400
+    true = gradients(params, X, Y, config).grads
+    shards = list(zip(distributed.split(X, sizes), distributed.split(Y, sizes)))
+    own_means = [gradients(params, X_k, Y_k, config).grads for X_k, Y_k in shards]       # 1/m_k each
+    naive = [sum(g[l].dW for g in own_means) / len(sizes) for l in range(config.L)]
+    global_m = [sum(gradients(params, X_k, Y_k, config, m=X.shape[1]).grads[l].dW for X_k, Y_k in shards)
+                for l in range(config.L)]
+    for l in range(config.L):
+        scale = np.linalg.norm(true[l].dW)
+        assert np.linalg.norm(naive[l] - true[l].dW) / scale > 0.10
+        assert np.linalg.norm(global_m[l] - true[l].dW) / scale < 1e-14
+    assert _relative([(g,) for g in naive], [(g.dW,) for g in naive_gradients(params, shards, config)]) < 1e-15
+
+
+def test_equal_shards_make_the_naive_average_right():
+    """The average of means is the gradient when every m_k = m/K: the test above is about unequal shards."""
+    X, Y = _planar()
+    config = cr.ModelConfig([2, 4, 1], "tanh", "sigmoid")
+    params = cr.init_params(config, np.random.default_rng(0), "he")
+    shards = list(zip(distributed.split(X, [100] * 4), distributed.split(Y, [100] * 4)))
+    true = gradients(params, X, Y, config).grads
+    assert _relative([(g.dW,) for g in naive_gradients(params, shards, config)], [(g.dW,) for g in true]) < 1e-12
+
+
+def test_compare_shards_reports_the_gap(capsys):
+    assert main(["compare", "--shards", "80,320", "--num-epochs", "300"]) == 0
+    out = capsys.readouterr().out
+    exact, naive = re.search(r"global 1/m (.*) %, naive average (.*) %\.", out).groups()
+    assert max(float(x) for x in exact.split(" % to ")) < 1e-10
+    assert min(float(x) for x in naive.split(" % to ")) > 10
+    assert "another function than J" in out
+    last = [line.split() for line in out.splitlines() if line.strip().startswith("300")][0]
+    assert float(last[3]) < 1e-12 and float(last[5]) > 0.1                 # ΔW: global 1/m, naive
+
+
+def test_compare_shards_must_cover_the_data(capsys):
+    assert main(["compare", "--shards", "80,300"]) != 0
+    assert "--shards must add up to the 400 examples" in capsys.readouterr().err
+
+
+# --- fit(comm=…) with ranks as threads: anywhere --------------------------------------------------
+
+
+@pytest.mark.parametrize("sizes", [[400], [100, 300], [1, 150, 249]])
+def test_sharded_full_batch_equals_one_process(sizes):
+    X, Y = _planar()
+    config, train = cr.ModelConfig([2, 4, 1], "tanh", "sigmoid"), cr.TrainConfig(learning_rate=0.1, num_epochs=500)
+    one = cr.fit(config, X, Y, train)
+    results = _sharded_fit(config, X, Y, train, sizes)
+    for r in results:
+        assert _relative(r.params, one.params) < 1e-12
+        np.testing.assert_allclose(r.history.cost, one.history.cost, rtol=1e-13)
+        np.testing.assert_array_equal(r.history.accuracy, one.history.accuracy)
+
+
+def test_sharded_mini_batches_adam_dropout_l2_equal_one_process():
+    """The global schedule split by ranks, the dropout masks drawn whole and cut by columns, L2
+    with the global n: a rank with 1 example (absent from most batches) changes nothing."""
+    X, Y = _planar()
+    config = cr.ModelConfig([2, 5, 4, 1], "relu", "sigmoid")
+    train = cr.TrainConfig(optimizer="adam", learning_rate=0.01, num_epochs=30, mini_batch_size=32, keep_prob=0.8,
+                           lambd=0.7, seed=3)
+    one = cr.fit(config, X, Y, train)
+    for r in _sharded_fit(config, X, Y, train, [1, 150, 249]):
+        assert _relative(r.params, one.params) < 1e-10
+        np.testing.assert_allclose(r.history.cost, one.history.cost, rtol=1e-12)
+
+
+def test_every_rank_stops_alike_on_global_validation():
+    X, Y = _planar()
+    config = cr.ModelConfig([2, 4, 1], "tanh", "sigmoid")
+    train = cr.TrainConfig(optimizer="momentum", learning_rate=0.5, num_epochs=200, mini_batch_size=64, patience=3,
+                           seed=4)
+    one = cr.fit(config, X[:, :300], Y[:, :300], train, validation_data=(X[:, 300:], Y[:, 300:]))
+    val = list(zip(distributed.split(X[:, 300:], [10, 90]), distributed.split(Y[:, 300:], [10, 90])))
+    shards = list(zip(distributed.split(X[:, :300], [250, 50]), distributed.split(Y[:, :300], [250, 50])))
+    results = distributed.run_ranks(2, lambda comm: cr.fit(config, *shards[comm.Get_rank()], train, comm=comm,
+                                                           validation_data=val[comm.Get_rank()]))
+    assert one.history.stop_reason == "early stopping" and len(one.history) < 200
+    for r in results:
+        assert len(r.history) == len(one.history) and r.history.best_epoch == one.history.best_epoch
+        np.testing.assert_allclose(r.history.val_cost, one.history.val_cost, rtol=1e-13)
+        np.testing.assert_array_equal(r.history.val_accuracy, one.history.val_accuracy)
+
+
+def test_an_empty_or_different_shard_is_refused_on_every_rank():
+    X, Y = _planar()
+    config = cr.ModelConfig([2, 4, 1], "tanh", "sigmoid")
+    with pytest.raises(ValueError, match=r"^rank 1: its shard of X holds no examples; every rank needs at least one$"):
+        _sharded_fit(config, X, Y, cr.TrainConfig(num_epochs=1), [400, 0])
+    bad = [(X[:, :200], Y[:, :200]), (np.vstack([X[:, 200:], X[:1, 200:]]), Y[:, 200:])]
+    errors = []
+
+    def work(comm):
+        try:
+            cr.fit(config, *bad[comm.Get_rank()], num_epochs=1, comm=comm)
+        except ValueError as exc:
+            errors.append(str(exc))
+
+    distributed.run_ranks(2, work)
+    assert len(errors) == 2 and errors[0] == errors[1] and errors[0].startswith("rank 1: X must")
+
+
+def test_a_rank_that_fails_stops_every_rank():
+    X, Y = _planar()
+    config = cr.ModelConfig([2, 4, 1], "tanh", "sigmoid")
+    shards = list(zip(distributed.split(X, [200, 200]), distributed.split(Y, [200, 200])))
+    errors = {}
+
+    def boom(record, state):
+        raise AssertionError("unreachable")
+
+    def work(comm):
+        X_k = shards[comm.Get_rank()][0].copy()
+        if comm.Get_rank() == 1:
+            X_k = X_k.astype(np.float32)                       # refused: another dtype than rank 0's
+        try:
+            cr.fit(config, X_k, shards[comm.Get_rank()][1], num_epochs=3, comm=comm, callbacks=[boom])
+        except ValueError as exc:
+            errors[comm.Get_rank()] = str(exc)
+
+    distributed.run_ranks(2, work)
+    assert errors[0] == errors[1] and "differ in dtype" in errors[0]
+
+
+def test_one_process_imports_no_mpi():
+    code = ("import sys, chainrule as cr; d = cr.datasets.planar_flower(); "
+            "cr.fit(cr.ModelConfig([2, 3, 1]), d.X, d.Y, num_epochs=2); "
+            "from chainrule import distributed; assert distributed.world() is None; print('mpi4py' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={"PATH": "/usr/bin:/bin"})
+    assert out.stdout.strip() == "False"
+
+
+# --- real ranks under mpiexec ----------------------------------------------------------------------
+
+
+def _launch(tmp_path, ranks: int, how: str) -> list[dict]:
+    out = tmp_path / "report"
+    done = subprocess.run([MPIEXEC, "-n", str(ranks), sys.executable, str(RANKS), str(out), how],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return [json.loads(Path(f"{out}.{k}").read_text()) for k in range(ranks)]
+
+
+@needs_mpi
+@pytest.mark.parametrize("ranks, sizes", [(1, "400"), (2, "100,300"), (3, "3,130,267")])
+def test_mpiexec_ranks_equal_one_process(tmp_path, ranks, sizes):
+    """2 000 full-batch epochs at α = 0.1 to 1e-12; 50 epochs of Adam with mini-batches, dropout
+    and L2 to 1e-10; early stopping on sharded validation data at the same epoch."""
+    reports = _launch(tmp_path, ranks, sizes)
+    first = reports[0]
+    assert first["full_batch_gd"]["params"] < 1e-12 and first["full_batch_gd"]["cost"] < 1e-12
+    assert first["adam_dropout_l2"]["params"] < 1e-10 and first["adam_dropout_l2"]["cost"] < 1e-10
+    assert first["early_stopping"]["epochs"] == first["early_stopping"]["epochs_one"]
+    assert first["early_stopping"]["params"] < 1e-12
+    for check in ("full_batch_gd", "adam_dropout_l2", "early_stopping"):
+        assert first[check]["accuracy"] == 0.0
+        assert all(r[check]["same_on_every_rank"] and r[check]["epochs"] == first[check]["epochs"] for r in reports)
+
+
+@needs_mpi
+def test_mpiexec_a_rank_that_raises_stops_every_rank(tmp_path):
+    reports = _launch(tmp_path, 2, "fail")
+    assert reports[1]["error"] == "RuntimeError: rank 1 failed on purpose in its 5th step"
+    assert reports[0]["error"].startswith("RankFailed: 1 other rank(s) failed during training")
+
+
+@needs_mpi
+def test_mpiexec_train_writes_once_what_one_process_writes(tmp_path):
+    """chainrule train under mpiexec -n 2: rank 0 writes the model of a one-process run (to rounding)."""
+    args = ["train", "--num-epochs", "300", "--quiet"]
+    command = [MPIEXEC, "-n", "2", sys.executable, "-m", "chainrule", *args, "--out", str(tmp_path / "two")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert main([*args, "--out", str(tmp_path / "one")]) == 0
+    two, one = load(tmp_path / "two" / "model.npz"), load(tmp_path / "one" / "model.npz")
+    assert _relative(two.params, one.params) < 1e-12
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(p.name for p in (tmp_path / "one").iterdir())
+
+
+@needs_mpi
+@pytest.mark.parametrize("how", ["raise", "die"])
+def test_mpiexec_train_stops_every_rank_when_one_fails(tmp_path, how):
+    """A rank that raises says so in one line and aborts the others; one that dies is cleaned up
+    by mpiexec. Either way the command fails at once and no model file is written."""
+    out = tmp_path / "out"
+    done = subprocess.run([MPIEXEC, "-n", "2", sys.executable, str(ROOT / "tests" / "mpi" / "train_fails.py"), how,
+                           str(out)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode != 0
+    assert not (out / "model.npz").exists()
+    if how == "raise":
+        lines = [line for line in done.stderr.splitlines() if line.startswith("chainrule:")]
+        assert lines == ["chainrule: error: rank 1 of 2: this rank ran out of memory on purpose"]
