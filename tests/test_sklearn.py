@@ -169,3 +169,14 @@ def test_grid_search_on_a_dask_cluster_through_joblib(cancer, dask_client):
         remote = GridSearchCV(estimator, grid, cv=2, n_jobs=2).fit(X, y)
     assert len(tasks.data) >= 8                                       # the 8 fits ran on the workers
     np.testing.assert_array_equal(remote.cv_results_["mean_test_score"], here.cv_results_["mean_test_score"])
+
+
+def test_float32_data_trains_in_float32_and_a_continued_run_keeps_its_dtype(cancer):
+    X, y = cancer
+    model = DNNClassifier(hidden_layers=(4,), num_epochs=3).fit(X.astype(np.float32), y)
+    assert model.params_[0].W.dtype == np.float32 and model.predict_proba(X).dtype == np.float32
+    alone = cr.fit(model.config_, X.astype(np.float32).T, y[None, :].astype(np.float32), model.train_)
+    np.testing.assert_array_equal(model.params_[0].W, alone.params[0].W)
+    model.partial_fit(X, y)                                           # float64 data, a float32 run: stays float32
+    assert model.params_[0].W.dtype == np.float32 and model.n_iter_ == 4
+    assert DNNClassifier(hidden_layers=(4,), num_epochs=3).fit(X, y).params_[0].W.dtype == np.float64

@@ -65,8 +65,10 @@ def _init_from(signature: inspect.Signature):
 
 
 def _columns(X: np.ndarray) -> np.ndarray:
-    """(n_samples, n_features) → chainrule's (n_x, m): examples as columns. The one flip of the layout."""
-    return np.ascontiguousarray(X.T)
+    """(n_samples, n_features) → chainrule's (n_x, m): examples as columns. The one flip of the layout.
+
+    A view: each example stays contiguous, so a mini-batch gathers whole rows of memory."""
+    return X.T
 
 
 class _DNN(BaseEstimator):
@@ -103,10 +105,15 @@ class _DNN(BaseEstimator):
         self.n_iter_ = len(self.history_)
         return self
 
+    def _dtype(self, continuing: bool) -> Any:
+        """float32 data trains in float32 and anything else in float64 (as MLPClassifier does); a
+        run that continues keeps its parameters' dtype."""
+        return self.params_[0].W.dtype if continuing else (np.float64, np.float32)
+
     def _output_layer(self, X: Any) -> np.ndarray:
         """A[L]ᵀ (n_samples, n_y) for X (n_samples, n_features)."""
         check_is_fitted(self, "params_")
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = validate_data(self, X, reset=False, dtype=self.params_[0].W.dtype)
         AL, _ = forward(self.params_, _columns(X), self.config_)
         return AL.T
 
@@ -142,14 +149,15 @@ class DNNClassifier(ClassifierMixin, _DNN):
 
     def fit(self, X: Any, y: Any) -> DNNClassifier:
         """Train on X (n_samples, n_features) and y (n_samples,) labels; anew unless ``warm_start``."""
-        X, y = validate_data(self, X, y, reset=not (self.warm_start and hasattr(self, "state_")), dtype=np.float64)
+        X, y = validate_data(self, X, y, reset=not (self.warm_start and hasattr(self, "state_")),
+                             dtype=self._dtype(self.warm_start and hasattr(self, "state_")))
         return self._fit_labels(X, y, None, None)
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> DNNClassifier:
         """One more epoch on (X, y) from the stored state (the first call starts one: give
         ``classes``, every label the data may hold)."""
         first = not hasattr(self, "state_")
-        X, y = validate_data(self, X, y, reset=first, dtype=np.float64)
+        X, y = validate_data(self, X, y, reset=first, dtype=self._dtype(not first))
         if first and classes is None:
             raise ValueError("classes must be given to the first partial_fit: every label the data may hold")
         return self._fit_labels(X, y, classes if first else self.classes_, 1)
@@ -169,7 +177,7 @@ class DNNClassifier(ClassifierMixin, _DNN):
             raise ValueError(f"output must be None, 'sigmoid' (two classes) or 'softmax'; got {self.output!r} for "
                              f"{classes.size} classes")
         index = np.searchsorted(classes, y)
-        Y = index[None, :].astype(np.float64) if output == "sigmoid" else np.eye(classes.size)[:, index]
+        Y = index[None, :].astype(X.dtype) if output == "sigmoid" else np.eye(classes.size, dtype=X.dtype)[index].T
         self.classes_ = classes
         return self._train(X, Y, output, more)
 
@@ -203,18 +211,20 @@ class DNNRegressor(RegressorMixin, _DNN):
 
     def fit(self, X: Any, y: Any) -> DNNRegressor:
         """Train on X (n_samples, n_features) and y (n_samples,) or (n_samples, n_outputs)."""
-        X, y = validate_data(self, X, y, reset=not (self.warm_start and hasattr(self, "state_")), dtype=np.float64,
+        X, y = validate_data(self, X, y, reset=not (self.warm_start and hasattr(self, "state_")),
+                             dtype=self._dtype(self.warm_start and hasattr(self, "state_")),
                              multi_output=True, y_numeric=True)
         return self._fit_values(X, y, None)
 
     def partial_fit(self, X: Any, y: Any) -> DNNRegressor:
         """One more epoch on (X, y) from the stored state (the first call starts one)."""
-        X, y = validate_data(self, X, y, reset=not hasattr(self, "state_"), dtype=np.float64, multi_output=True,
+        X, y = validate_data(self, X, y, reset=not hasattr(self, "state_"), dtype=self._dtype(hasattr(self, "state_")),
+                             multi_output=True,
                              y_numeric=True)
         return self._fit_values(X, y, 1)
 
     def _fit_values(self, X: np.ndarray, y: np.ndarray, more: int | None) -> DNNRegressor:
-        y = np.asarray(y, dtype=np.float64)
+        y = np.asarray(y, dtype=X.dtype)
         self._y_1d = y.ndim == 1
         return self._train(X, np.atleast_2d(y.T) if y.ndim == 1 else np.ascontiguousarray(y.T), "identity", more)
 
