@@ -1618,6 +1618,7 @@ def _train_rank(args: argparse.Namespace, comm: Any, debug: bool) -> int:
         if debug:
             raise
         print(f"chainrule: error: rank {comm.Get_rank()} of {comm.Get_size()}: {exc}", file=sys.stderr, flush=True)
+        time.sleep(0.5)                       # mpiexec forwards the line before Abort tears the job down
         comm.Abort(2)
         return 2
 
