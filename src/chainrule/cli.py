@@ -277,6 +277,31 @@ def _sweep_command(commands) -> None:
     group.add_argument("--json", action="store_true", help="print the results as JSON on stdout, nothing else")
 
 
+def _export_command(commands) -> None:
+    """chainrule export MODEL.npz MODEL.onnx."""
+    export = commands.add_parser("export", help="a saved model as an ONNX file, for onnxruntime and other runtimes",
+                                 description="Write a model file's network as ONNX: input X (N, n_x), raw features "
+                                             "one row per example, standardised in the graph as in training; output "
+                                             "probabilities (or values) and label.")
+    export.add_argument("model_file", metavar="MODEL.npz", help="a model file written by chainrule train")
+    export.add_argument("onnx_file", metavar="MODEL.onnx", help="the ONNX file to write (replaced whole or not at all)")
+    export.add_argument("--dtype", default="float32", choices=["float32", "float64"],
+                        help="what the graph computes in (default: float32)")
+    export.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def _playground_command(commands) -> None:
+    """chainrule playground [--port N] [--no-browser]."""
+    playground = commands.add_parser(
+        "playground", help="a live web page that trains in front of you and shows every equation",
+        description="Serve the playground on 127.0.0.1 and open it in the browser: pick data and a network, press "
+                    "play, and watch the boundary, the units, the costs and the equations (with the 1/m where it "
+                    "enters) as chainrule trains. Nothing is fetched from outside this machine. Ctrl-C stops it.")
+    playground.add_argument("--port", type=_int, default=0, help="the port (default: a free one)")
+    playground.add_argument("--no-browser", action="store_true", help="print the address without opening a browser")
+    playground.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
 def _check_command(commands) -> None:
     """chainrule check FILE: the learner's own functions diagnosed."""
     learner = commands.add_parser(
@@ -415,24 +440,8 @@ def _parser() -> argparse.ArgumentParser:
     summary.add_argument("model", help="a model file written by chainrule train")
     summary.add_argument("--debug", action="store_true", help="show tracebacks")
 
-    export = commands.add_parser("export", help="a saved model as an ONNX file, for onnxruntime and other runtimes",
-                                 description="Write a model file's network as ONNX: input X (N, n_x), raw features "
-                                             "one row per example, standardised in the graph as in training; output "
-                                             "probabilities (or values) and label.")
-    export.add_argument("model_file", metavar="MODEL.npz", help="a model file written by chainrule train")
-    export.add_argument("onnx_file", metavar="MODEL.onnx", help="the ONNX file to write (replaced whole or not at all)")
-    export.add_argument("--dtype", default="float32", choices=["float32", "float64"],
-                        help="what the graph computes in (default: float32)")
-    export.add_argument("--debug", action="store_true", help="show tracebacks")
-
-    playground = commands.add_parser(
-        "playground", help="a live web page that trains in front of you and shows every equation",
-        description="Serve the playground on 127.0.0.1 and open it in the browser: pick data and a network, press "
-                    "play, and watch the boundary, the units, the costs and the equations (with the 1/m where it "
-                    "enters) as chainrule trains. Nothing is fetched from outside this machine. Ctrl-C stops it.")
-    playground.add_argument("--port", type=_int, default=0, help="the port (default: a free one)")
-    playground.add_argument("--no-browser", action="store_true", help="print the address without opening a browser")
-    playground.add_argument("--debug", action="store_true", help="show tracebacks")
+    _export_command(commands)
+    _playground_command(commands)
     return parser
 
 
