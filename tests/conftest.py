@@ -1,6 +1,7 @@
 """Shared helpers: random problems whose labels fit the output layer, and the fuzz tests' settings."""
 
 import os
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -14,6 +15,24 @@ def rel_err(a, b) -> float:
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     scale = max(np.linalg.norm(a), np.linalg.norm(b))
     return 0.0 if scale == 0 else float(np.linalg.norm(a - b) / scale)
+
+
+def traced_peak(fn, tries: int = 3) -> int:
+    """The smallest of ``tries`` peaks of traced memory (bytes) while ``fn()`` runs.
+
+    tracemalloc counts every thread's allocations, and the suite has threads of its own (the
+    session's Dask scheduler and client, a playground server): one measurement can catch
+    their allocations on top of ``fn``'s, the smallest of three hardly ever does.
+    """
+    peaks = []
+    for _ in range(tries):
+        tracemalloc.start()
+        try:
+            fn()
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+    return min(peaks)
 
 
 @pytest.fixture

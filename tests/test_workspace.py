@@ -5,8 +5,6 @@ two to the same bits in every combination, catch a buffer written while still be
 and check that a step with buffers allocates no array of the batch's size.
 """
 
-import tracemalloc
-
 import numpy as np
 import pytest
 
@@ -16,7 +14,7 @@ from chainrule.activations import HIDDEN_ACTIVATIONS
 from chainrule.model import gradients
 from chainrule.training import TrainConfig, TrainState, fit, make_step
 from chainrule.workspace import _like, gather, make_workspace
-from conftest import random_problem
+from conftest import random_problem, traced_peak
 
 OUTPUTS = ("sigmoid", "softmax", "identity")
 
@@ -88,19 +86,9 @@ def test_a_step_with_buffers_allocates_no_array_of_the_batchs_size(hidden, outpu
     step = make_step(config, TrainConfig(keep_prob=keep_prob), X, Y)
     batch = rng.permutation(m)
     step(params, batch, np.random.default_rng(0))
-    tracemalloc.start()
-    try:
-        step(params, batch, np.random.default_rng(1))
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    peak = traced_peak(lambda: step(params, batch, np.random.default_rng(1)))
     assert peak < 16 * m * 8                                       # one (16, m) float64 array
-    tracemalloc.start()
-    try:
-        gradients(params, X, Y, config)                           # without buffers: arrays of m
-        _, peak_without = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    peak_without = traced_peak(lambda: gradients(params, X, Y, config))    # without buffers: arrays of m
     assert peak_without > 5 * 16 * m * 8                           # (the measurement can tell)
 
 
