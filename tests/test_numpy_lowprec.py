@@ -30,6 +30,13 @@ def bfloat16():
     return pytest.importorskip("ml_dtypes", reason=ML_DTYPES_REASON).bfloat16
 
 
+def ml_dtypes_0_7_or_later() -> bool:
+    """Whether the installed ml_dtypes is 0.7 or later. 0.7 changed two behaviours pinned here (how a Python
+    scalar meets a bfloat16 array, and the float64 → bfloat16 cast); those tests pin each line's own."""
+    ml_dtypes = pytest.importorskip("ml_dtypes", reason=ML_DTYPES_REASON)
+    return tuple(int(p) for p in ml_dtypes.__version__.split(".")[:2]) >= (0, 7)
+
+
 def rnd(x, fmt):
     """x (int, float or Fraction) rounded to the format ``fmt``: to nearest, ties to an even last
     bit, subnormals below 2^emin, ±inf when the rounded magnitude would reach 2^(emax+1).
@@ -331,11 +338,13 @@ def test_float16_mean_sums_in_float32_and_returns_float16():
 def test_bfloat16_mean_sums_in_bfloat16_then_divides_in_float64():
     """np.mean of bfloat16 gets no float32 accumulator (NumPy only special-cases float16): it sums in
     bfloat16, left to right, then divides by the count (a NumPy intp, which makes the division
-    float64) and casts the quotient to bfloat16 (through float32). The mean of 3000 ones is
-    bfloat16(256/3000) ≈ 0.0854, on every axis. mean(dtype=np.float32) returns float32 1.0."""
+    float64) and casts the quotient to bfloat16 (through float32 before ml_dtypes 0.7, once from 0.7; the
+    same here). The mean of 3000 ones is bfloat16(256/3000) ≈ 0.0854, on every axis.
+    mean(dtype=np.float32) returns float32 1.0."""
     bf16 = bfloat16()
-    want = float(rnd(rnd(rnd(Fraction(256, 3000), F64), F32), BF16))
-    assert want == 175 * 2.0**-11
+    q = rnd(Fraction(256, 3000), F64)
+    want = float(rnd(rnd(q, F32), BF16))
+    assert want == 175 * 2.0**-11 == float(rnd(q, BF16))
     for r in (np.ones(3000, bf16).mean(), np.ones((3000, 2), bf16).mean(axis=0)[0],
               np.ones((2, 3000), bf16).mean(axis=1)[1]):
         assert r.dtype == bf16 and float(r) == want
@@ -379,12 +388,16 @@ def test_float16_divided_by_a_python_number_divides_by_that_number_rounded_to_fl
         assert r.dtype == np.float64 and np.array_equal(r, x.astype(np.float64) / 100000.0)
 
 
-def test_bfloat16_with_a_python_int_stays_bfloat16_but_with_a_python_float_becomes_float32():
-    """ml_dtypes' bfloat16 meets NEP 50 asymmetrically: a Python int is cast to bfloat16 (3000
-    becomes 3008, the even one of the tie 2992/3008), so x / 3000 is bfloat16(x / 3008); a Python
-    float promotes to float32, so x / 3000.0 is float32(x / 3000) and x * (1/3000) is
-    float32(x · float32(1/3000)), both float32 arrays. A float64 numpy scalar gives float64. The
-    dtype of the study's "1/m" step would depend on whether m is written 3000 or 3000.0."""
+def test_bfloat16_with_a_python_float_becomes_float32_before_ml_dtypes_0_7_and_stays_bfloat16_from_0_7():
+    """A Python int is "weak" for ml_dtypes' bfloat16: it is rounded to bfloat16 (3000 becomes 3008, the
+    even one of the tie 2992/3008), so x / 3000 is bfloat16(x / 3008). ml_dtypes < 0.7 rounds the int
+    through float32 (2^24 + 2^16 + 1 gives 2^24), 0.7 rounds it once (2^24 + 2^17).
+    A Python float: ml_dtypes < 0.7 promotes to float32, so x / 3000.0 is float32(x / 3000) and
+    x * (1/3000) is float32(x · float32(1/3000)), both float32 arrays. ml_dtypes ≥ 0.7 treats it like
+    the int, rounded to bfloat16 but through float32 (1 + 2^-8 + 2^-30 becomes 1, not 1 + 2^-7): x / 3000.0
+    is bfloat16(x / 3008) and x * (1/3000) is bfloat16(x · 175·2^-19), both bfloat16 arrays. A float64 numpy
+    scalar gives float64 in both. Under < 0.7 the dtype of the study's "1/m" step would depend on whether m
+    is written 3000 or 3000.0; under ≥ 0.7 a Python m is rounded to 8 bits either way."""
     bf16 = bfloat16()
     assert rnd(3000, BF16) == 3008
     xs = [Fraction(k, 128) * 2**e for e in (0, 1) for k in range(128, 256)]     # every bfloat16 in [1, 4)
@@ -392,12 +405,38 @@ def test_bfloat16_with_a_python_int_stays_bfloat16_but_with_a_python_float_becom
     r = x / 3000
     assert r.dtype == bf16 and r.astype(np.float64).tolist() == [float(rnd(v / 3008, BF16)) for v in xs]
     assert sum(float(rnd(v / 3008, BF16)) != float(rnd(v / 3000, BF16)) for v in xs) > 50
-    r = x / 3000.0
-    assert r.dtype == np.float32 and r.astype(np.float64).tolist() == [float(rnd(v / 3000, F32)) for v in xs]
-    inv = rnd(Fraction(1 / 3000), F32)
-    r = x * (1 / 3000)
-    assert r.dtype == np.float32 and r.astype(np.float64).tolist() == [float(rnd(v * inv, F32)) for v in xs]
-    assert (x / np.float64(3000)).dtype == np.float64
+    big = 2**24 + 2**16 + 1                             # float32 makes it the bfloat16 tie 2^24 + 2^16
+    assert rnd(big, BF16) == 2**24 + 2**17 and rnd(rnd(big, F32), BF16) == 2**24
+    r = np.ones(1, bf16) * big
+    assert r.dtype == bf16
+    if not ml_dtypes_0_7_or_later():                   # ml_dtypes < 0.7: a Python float promotes to float32
+        assert float(r[0]) == 2**24                                                 # the int through float32
+        r = x / 3000.0
+        assert r.dtype == np.float32 and r.astype(np.float64).tolist() == [float(rnd(v / 3000, F32)) for v in xs]
+        inv = rnd(Fraction(1 / 3000), F32)
+        r = x * (1 / 3000)
+        assert r.dtype == np.float32 and r.astype(np.float64).tolist() == [float(rnd(v * inv, F32)) for v in xs]
+    else:                                              # ml_dtypes ≥ 0.7: a Python float stays weak
+        assert float(r[0]) == 2**24 + 2**17                                         # the int rounded once
+        for mf in (3000.0, 3001.0):
+            m = rnd(rnd(Fraction(mf), F32), BF16)
+            assert m == 3008
+            r = x / mf
+            assert r.dtype == bf16 and r.astype(np.float64).tolist() == [float(rnd(v / m, BF16)) for v in xs]
+        inv = rnd(rnd(Fraction(1 / 3000), F32), BF16)
+        assert inv == 175 * Fraction(2) ** -19
+        r = x * (1 / 3000)
+        assert r.dtype == bf16 and r.astype(np.float64).tolist() == [float(rnd(v * inv, BF16)) for v in xs]
+        assert sum(rnd(v * inv, BF16) != rnd(v / 3000, BF16) for v in xs) > 50       # 66 of 256 differ
+        v, mid = format_values(*BF16)                  # a Python float near a bfloat16 midpoint: through float32
+        one, step = np.ones(1, bf16), 37
+        for t in (mid * (1 + 2.0**-30), mid * (1 - 2.0**-30)):
+            want = [rnd(rnd(Fraction(float(a)), F32), BF16) for a in t[::step]]
+            assert [Fraction(float((one * float(a))[0])) for a in t[::step]] == want
+            assert [Fraction(float((float(a) + 0 * one)[0])) for a in t[::step]] == want
+            assert sum(w != rnd(Fraction(float(a)), BF16) for w, a in zip(want, t[::step])) > 0.45 * len(want)
+    r = x / np.float64(3000)
+    assert r.dtype == np.float64 and np.array_equal(r, x.astype(np.float64) / 3000.0)
 
 
 @pytest.mark.parametrize("name", ["float16", "bfloat16"])
@@ -463,17 +502,20 @@ def test_float64_to_float16_cast_is_correctly_rounded_in_one_step():
     assert np.array_equal(np.nextafter(m32, np.float32(0)).astype(np.float16).view(np.uint16), bits[:-1])
 
 
-def test_float64_to_bfloat16_cast_rounds_twice_through_float32():
-    """ml_dtypes converts float64 to bfloat16 through float32: it rounds to float32 first, then to
-    bfloat16, for astype, the bfloat16(x) constructor and np.asarray(..., dtype=bfloat16) alike. A
-    float64 value within float32's resolution of a bfloat16 midpoint is rounded onto the midpoint and
-    then to the even neighbour: 1 + 2^-8 + 2^-30 gives 1 (correct: 1 + 2^-7); 1 + 2^-7 + 2^-8 − 2^-30
-    gives 1 + 2^-6 (correct: 1 + 2^-7). Exact midpoints still go to the even neighbour. A study that
-    needs float64 values rounded once to bfloat16 cannot use this cast from float64."""
+def test_float64_to_bfloat16_cast_rounds_through_float32_before_ml_dtypes_0_7_and_once_from_0_7():
+    """ml_dtypes < 0.7 converts float64 to bfloat16 through float32: it rounds to float32 first, then to
+    bfloat16, for astype, the bfloat16(x) constructor and np.asarray(..., dtype=bfloat16) alike. A float64
+    value within float32's resolution of a bfloat16 midpoint is rounded onto the midpoint and then to the
+    even neighbour: 1 + 2^-8 + 2^-30 gives 1 (correct: 1 + 2^-7); 1 + 2^-7 + 2^-8 − 2^-30 gives 1 + 2^-6
+    (correct: 1 + 2^-7). ml_dtypes ≥ 0.7 rounds once, correctly, on all three paths: every bfloat16
+    midpoint times 1 ± 2^-30 (subnormals included) goes to its nearer neighbour, and just below the
+    overflow threshold (2 − 2^-8)·2^127 gives the largest bfloat16, not inf. In both, exact midpoints go
+    to the even neighbour. A study that needs float64 values rounded once to bfloat16 cannot rely on this
+    cast from float64: what it computes depends on the ml_dtypes version."""
     bf16 = bfloat16()
-    assert float(np.array([1 + 2.0**-8 + 2.0**-30]).astype(bf16)[0]) == 1
-    assert float(bf16(1 + 2.0**-7 + 2.0**-8 - 2.0**-30)) == 1 + 2.0**-6
+    t1, t2 = 1 + 2.0**-8 + 2.0**-30, 1 + 2.0**-7 + 2.0**-8 - 2.0**-30
     assert rnd(1 + Fraction(1, 2**8) + Fraction(1, 2**30), BF16) == 1 + Fraction(1, 2**7)
+    assert rnd(t2, BF16) == 1 + Fraction(1, 2**7) and rnd(rnd(t2, F32), BF16) == 1 + Fraction(1, 2**6)
     v, mid = format_values(*BF16)
     bits = np.arange(v.size, dtype=np.uint16)
     even = np.where(bits[1:] % 2 == 0, bits[1:], bits[:-1])
@@ -481,11 +523,30 @@ def test_float64_to_bfloat16_cast_rounds_twice_through_float32():
     above, below = mid * (1 + 2.0**-30), mid * (1 - 2.0**-30)      # closer to the midpoint than float32 resolves
     assert np.array_equal(above.astype(np.float32).astype(np.float64), mid)       # so float32 makes them ties
     assert np.array_equal(below.astype(np.float32).astype(np.float64), mid)
-    assert np.array_equal(above.astype(bf16).view(np.uint16), even)             # observed: the tie's even one
-    assert np.array_equal(below.astype(bf16).view(np.uint16), even)
-    assert np.array_equal(np.asarray(above, dtype=bf16).view(np.uint16), even)
-    # correct rounding would take above to the upper neighbour and below to the lower one
-    assert np.mean(even != bits[1:]) > 0.45 and np.mean(even != bits[:-1]) > 0.45
+    if not ml_dtypes_0_7_or_later():                   # ml_dtypes < 0.7: rounded twice, through float32
+        assert float(np.array([t1]).astype(bf16)[0]) == 1
+        assert float(bf16(t2)) == 1 + 2.0**-6
+        assert np.array_equal(above.astype(bf16).view(np.uint16), even)         # observed: the tie's even one
+        assert np.array_equal(below.astype(bf16).view(np.uint16), even)
+        assert np.array_equal(np.asarray(above, dtype=bf16).view(np.uint16), even)
+        # correct rounding would take above to the upper neighbour and below to the lower one
+        assert np.mean(even != bits[1:]) > 0.45 and np.mean(even != bits[:-1]) > 0.45
+    else:                                              # ml_dtypes ≥ 0.7: rounded once
+        assert float(np.array([t1]).astype(bf16)[0]) == 1 + 2.0**-7
+        assert float(bf16(t2)) == 1 + 2.0**-7 and float(np.asarray([t1], dtype=bf16)[0]) == 1 + 2.0**-7
+        for t in (above, below):
+            want = np.array([float(rnd(Fraction(float(a)), BF16)) for a in t])       # exact, one rounding
+            for got in (t.astype(bf16), np.asarray(t, dtype=bf16), -(-t).astype(bf16)):
+                assert np.array_equal(got.astype(np.float64), want)
+            assert all(float(bf16(float(t[i]))) == want[i] for i in range(0, t.size, 97))
+        assert np.array_equal(above.astype(bf16).view(np.uint16), bits[1:])        # the nearer neighbours
+        assert np.array_equal(below.astype(bf16).view(np.uint16), bits[:-1])
+        assert np.array_equal((-above).astype(bf16).view(np.uint16), bits[1:] | np.uint16(0x8000))
+        bmax, thr = np.ldexp(2 - 2.0**-7, 127), np.ldexp(2 - 2.0**-8, 127)   # thr = bmax + ulp/2: a tie, to inf
+        edge = np.array([thr, np.nextafter(thr, 0), thr * (1 - 2.0**-30)])
+        want = [float(rnd(Fraction(float(e)), BF16)) for e in edge]
+        assert want == [math.inf, bmax, bmax] and rnd(rnd(Fraction(float(edge[2])), F32), BF16) == math.inf
+        assert edge.astype(bf16).astype(np.float64).tolist() == want        # through float32 the last is inf
 
 
 def test_float32_to_bfloat16_cast_is_correctly_rounded():
