@@ -141,6 +141,53 @@ def test_sharded_mini_batches_adam_dropout_l2_equal_one_process():
         np.testing.assert_allclose(r.history.cost, one.history.cost, rtol=1e-12)
 
 
+def test_ranks_holding_any_examples_equal_one_process():
+    """examples= lets a rank hold any of the global examples (here: every third one, and the
+    rest in two random halves): the global schedule, masks and sums are those of one process."""
+    X, Y = _planar()
+    config = cr.ModelConfig([2, 5, 1], "tanh", "sigmoid")
+    train = cr.TrainConfig(optimizer="adam", learning_rate=0.01, num_epochs=20, mini_batch_size=50, keep_prob=0.9,
+                           lambd=0.3, seed=8)
+    one = cr.fit(config, X, Y, train)
+    rest = np.setdiff1d(np.arange(400), np.arange(0, 400, 3))
+    chosen = np.random.default_rng(1).permutation(rest)
+    held = [np.arange(0, 400, 3), np.sort(chosen[:100]), np.sort(chosen[100:])]
+    results = distributed.run_ranks(3, lambda comm: cr.fit(config, X[:, held[comm.Get_rank()]],
+                                                           Y[:, held[comm.Get_rank()]], train, comm=comm,
+                                                           examples=held[comm.Get_rank()]))
+    for r in results:
+        assert _relative(r.params, one.params) < 1e-10
+        np.testing.assert_allclose(r.history.cost, one.history.cost, rtol=1e-12)
+
+
+@pytest.mark.parametrize("held, message", [
+    ([np.arange(0, 200), np.arange(199, 399)], "index 199 is held by 2"),          # one index twice, 399 by none
+    ([np.arange(0, 200), np.arange(200, 400) + 1], "index 200 is held by 0"),      # 400 is beyond n
+    ([np.arange(0, 200), None], "given on every rank"),
+    ([np.arange(0, 200)[::-1], np.arange(200, 400)], "increasing"),
+])
+def test_examples_that_do_not_cover_the_data_once_are_refused_on_every_rank(held, message):
+    X, Y = _planar()
+    errors = {}
+
+    def work(comm):
+        k = comm.Get_rank()
+        try:
+            cr.fit(cr.ModelConfig([2, 3, 1]), X[:, 200 * k:200 * k + 200], Y[:, 200 * k:200 * k + 200], num_epochs=1,
+                   comm=comm, examples=held[k])
+        except ValueError as exc:
+            errors[k] = str(exc)
+
+    distributed.run_ranks(2, work)
+    assert len(errors) == 2 and errors[0] == errors[1] and message in errors[0], errors
+
+
+def test_examples_without_comm_are_refused():
+    X, Y = _planar()
+    with pytest.raises(ValueError, match="goes with comm"):
+        cr.fit(cr.ModelConfig([2, 3, 1]), X, Y, num_epochs=1, examples=np.arange(400))
+
+
 def test_every_rank_stops_alike_on_global_validation():
     X, Y = _planar()
     config = cr.ModelConfig([2, 4, 1], "tanh", "sigmoid")
@@ -252,6 +299,39 @@ def test_mpiexec_train_writes_once_what_one_process_writes(tmp_path):
     two, one = load(tmp_path / "two" / "model.npz"), load(tmp_path / "one" / "model.npz")
     assert _relative(two.params, one.params) < 1e-12
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(p.name for p in (tmp_path / "one").iterdir())
+
+
+@needs_mpi
+@pytest.mark.parametrize("suffix", [".csv", ".npy"])
+def test_mpiexec_train_reads_a_share_of_the_file_on_each_rank_and_trains_as_one_process(tmp_path, suffix):
+    """Each of 3 ranks reads its rows; the split, the standardisation and the mini-batches are one
+    process's, so rank 0 writes the model of a one-process run (to rounding)."""
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((600, 3)) * [1.0, 50.0, 0.01] + [0.0, 20.0, 3.0]
+    y = (X[:, 0] + X[:, 1] / 50 - 100 * (X[:, 2] - 3) > 0).astype(int)
+    path = tmp_path / f"data{suffix}"
+    if suffix == ".csv":
+        path.write_text("a,b,c,label\n" + "".join(f"{a!r},{b!r},{c!r},{'yes' if k else 'no'}\n"
+                                                  for (a, b, c), k in zip(X.tolist(), y)))
+        label = "label"
+    else:
+        np.save(path, np.column_stack([X, y]))
+        label = "-1"
+    args = ["train", "--data", str(path), "--label", label, "--hidden-layers", "4", "--num-epochs", "40",
+            "--optimizer", "adam", "--learning-rate", "0.01", "--mini-batch-size", "32", "--keep-prob", "0.9"]
+    command = [MPIEXEC, "-n", "3", sys.executable, "-m", "chainrule", *args, "--out", str(tmp_path / "three")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "480 training and 120 test examples, standardised on the training part; each of 3 ranks read its " \
+           "share of the rows" in done.stdout
+    assert main([*args, "--out", str(tmp_path / "one"), "--quiet"]) == 0
+    three, one = load(tmp_path / "three" / "model.npz"), load(tmp_path / "one" / "model.npz")
+    assert _relative(three.params, one.params) < 1e-10
+    np.testing.assert_allclose(three.prep.standardizer.std, one.prep.standardizer.std, rtol=1e-13)
+    assert three.figures.keys() == one.figures.keys()
+    for key in one.figures:
+        assert three.figures[key] == pytest.approx(one.figures[key], rel=1e-9)
+    assert three.classes == one.classes and three.prep.fingerprint is None
 
 
 @needs_mpi

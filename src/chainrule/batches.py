@@ -144,22 +144,22 @@ def epoch_batches(schedule: Batches, epoch: int, m: int) -> list:
 # --- shards: one global schedule, each rank its part ----------------------------------------------
 
 
-def shard_part(batch: Any, offset: int, m_local: int, n: int) -> tuple[Any, Any, int]:
-    """This rank's part of a global batch, when the rank holds global examples [offset, offset + m_local).
+def shard_part(batch: Any, examples: np.ndarray, n: int) -> tuple[Any, Any, int]:
+    """This rank's part of a global batch, when the rank holds the global examples ``examples``.
 
     Parameters
     ----------
     batch : index array or slice of the global examples 0 … n − 1
         One batch of the global schedule, the one a single process would train on.
-    offset, m_local : int
-        The global index of the rank's first example, and how many it holds.
+    examples : (m_local,) int array, increasing
+        The global index of each of the rank's columns.
     n : int
         The global number of examples.
 
     Returns
     -------
     local : index array (or ``slice(None)`` for the full batch)
-        The batch's examples that this rank holds, as indices into its shard, in the order
+        The batch's examples that this rank holds, as indices into its columns, in the order
         they have in the batch.
     columns : index array or slice
         Their positions in the global batch: the columns of the global batch's dropout masks
@@ -168,10 +168,12 @@ def shard_part(batch: Any, offset: int, m_local: int, n: int) -> tuple[Any, Any,
         The global batch's number of examples: the m of its J.
     """
     if isinstance(batch, slice) and batch == slice(None):
-        return slice(None), slice(offset, offset + m_local), n
+        first, last = int(examples[0]), int(examples[-1])
+        return slice(None), slice(first, last + 1) if last - first + 1 == len(examples) else examples, n
     indices = np.arange(n)[batch] if isinstance(batch, slice) else np.asarray(batch)
-    columns = np.flatnonzero((indices >= offset) & (indices < offset + m_local))
-    return indices[columns] - offset, columns, len(indices)
+    where = np.minimum(np.searchsorted(examples, indices), len(examples) - 1)
+    columns = np.flatnonzero(examples[where] == indices)
+    return where[columns], columns, len(indices)
 
 
 class ColumnsOf:

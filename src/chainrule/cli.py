@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, datasets, distributed
+from . import __version__, datasets, distributed, shares
 from ._checks import INT_MAX
 from ._files import FolderInUse, FolderLock, stale_temporaries, write_atomically, write_text_atomically
 from .activations import HIDDEN_ACTIVATIONS
@@ -227,9 +227,10 @@ def _network_flags(parser: argparse.ArgumentParser, seed_help: str, seed: bool =
     """The flags that say which network and data: shared by train, sweep (``values``: lists of
     networks), explain, gradcheck, compare."""
     group = parser.add_argument_group("network and data")
-    group.add_argument("--data", help=f"a built-in data set ({', '.join(datasets.DATASETS)}) or a CSV file "
-                                      f"(default: the preset's, {PLANAR.data})")
-    group.add_argument("--label", help="the label column of a CSV file")
+    group.add_argument("--data", help=f"a built-in data set ({', '.join(datasets.DATASETS)}), a CSV file or a "
+                                      f".npy file of one example per row (default: the preset's, {PLANAR.data})")
+    group.add_argument("--label", help="the label column of a CSV file (its name) or of a .npy file (its index; "
+                                       "-1: the last)")
     preset_layers = "x".join(map(str, PLANAR.hidden_layers)) if values else ",".join(map(str, PLANAR.hidden_layers))
     group.add_argument("--hidden-layers", type=_value_list(_hidden_layers) if values else _int_list,
                        metavar="H,H,…" if values else "N,N,…",
@@ -564,14 +565,25 @@ def _load_data(data: str, label: str | None, options: dict | None = None, output
         if label:
             raise ValueError(f"--label is for CSV files; {data!r} is a built-in data set")
         return datasets.load(data, **(options or {}))
-    if data.lower().endswith(".csv") or Path(data).exists():
+    _check_data_file(data, label)
+    regression = None if output is None else output == "identity"
+    if data.lower().endswith(".npy"):
+        return datasets.load_npy(data, label, regression=regression, progress=_ReadingProgress(data))
+    return datasets.load_csv(data, label, regression=regression, progress=_ReadingProgress(data))
+
+
+def _check_data_file(data: str, label: str | None) -> None:
+    """Refuse --data that is neither a built-in data set nor a file there, and a file without --label."""
+    if data.lower().endswith((".csv", ".npy")) or Path(data).exists():
         if not Path(data).exists():                                # said before a missing --label
-            raise ValueError(f"no such CSV file: {data}")
+            raise ValueError(f"no such {'.npy' if data.lower().endswith('.npy') else 'CSV'} file: {data}")
         if not label:
-            raise ValueError(f"--label COLUMN is needed to say which column of {data} is the label")
-        regression = None if output is None else output == "identity"
-        return datasets.load_csv(data, label, regression=regression, progress=_ReadingProgress(data))
-    raise ValueError(f"unknown data set {data!r}; expected one of {', '.join(datasets.DATASETS)}, or a .csv file")
+            npy = data.lower().endswith(".npy")
+            raise ValueError(f"--label {'INDEX' if npy else 'COLUMN'} is needed to say which column of {data} is the "
+                             f"label" + (" (-1: the last)" if npy else ""))
+        return
+    raise ValueError(f"unknown data set {data!r}; expected one of {', '.join(datasets.DATASETS)}, or a .csv or "
+                     f".npy file")
 
 
 class _ReadingProgress:
@@ -698,9 +710,13 @@ def _prepare(data, Y, test_fraction, seed, standardize, standardizer=None):
         standardizer = datasets.fit_standardizer(X_train)
     if standardizer is not None:
         X_train, X_test = datasets.standardize(X_train, standardizer), datasets.standardize(X_test, standardizer)
+    _check_scale(data, X_train, X_test, standardizer)
+    return X_train, Y_train, X_test, Y_test, standardizer
+
+
+def _check_scale(data, X_train, X_test, standardizer) -> None:
     for X in (X_train, X_test):                               # one line naming a column too large to train on
         datasets.check_feature_scale(X, data.feature_names or None, standardized=standardizer is not None)
-    return X_train, Y_train, X_test, Y_test, standardizer
 
 
 class _OutputFolder:
@@ -813,30 +829,44 @@ def _train(args: argparse.Namespace, comm: Any = None) -> int:
     out_text = args.out or (str(Path(args.resume).parent) if args.resume else "chainrule-output")
     writer = comm is None or comm.Get_rank() == 0
     with _Signals() as signals, (_OutputFolder(out_text) if writer else contextlib.nullcontext(Path(out_text))) as out:
-        data = _load_data(request.data, request.label, request.data_options, request.output)
+        share = None
+        if comm is not None and request.data not in datasets.DATASETS:     # each rank reads its rows
+            _check_data_file(request.data, request.label)
+            share = shares.read_share(request.data, request.label, comm,
+                                      None if request.output is None else request.output == "identity")
+            data = share.data
+        else:
+            data = _load_data(request.data, request.label, request.data_options, request.output)
         if saved is not None:
             _check_data(args.resume, request.data, data, saved)
         Y, output = _fit_output(data, request.output)
-        config, state, prep, (X_train, Y_train, X_test, Y_test) = _setup(request, saved, data, Y, output)
+        config, state, prep, (X_train, Y_train, X_test, Y_test), examples = _setup(request, saved, data, Y, output,
+                                                                                  share, comm)
         if saved is not None:
             _check_state(args.resume, saved, X_train.shape[1])
-        prep = prep._replace(data=request.data, fingerprint=data_fingerprint(data.X, data.Y))
+        prep = prep._replace(data=request.data, fingerprint=None if share else data_fingerprint(data.X, data.Y))
         train = request.train
-        validation = (X_test, Y_test) if X_test.shape[1] else None
+        counts = (X_train.shape[1], X_test.shape[1]) if share is None else \
+            tuple(np.sum(shares._everyone(comm, (X_train.shape[1], X_test.shape[1])), axis=0).tolist())
+        validation = (X_test, Y_test) if counts[1] else None
         mode = "quiet" if (args.quiet or args.json or not writer) else ("live" if sys.stdout.isatty() else "lines")
         setup = None if mode == "quiet" else functools.partial(
-            _print_setup, config, data, X_train, X_test, train, request.preset, prep.standardizer, out, saved)
+            _print_setup, config, data, counts, train, request.preset, prep.standardizer, out, saved,
+            comm.Get_size() if share is not None else None)
         model = SavedModel(config, [], train, None, None, prep, data.feature_names, data.classes)
         signals.phase = "training"
         result = _fit_with_progress(args, model, state, saved, (X_train, Y_train), validation, out, mode,
-                                    [_AtStart(setup), signals.interrupt], comm)
+                                    [_AtStart(setup), signals.interrupt], comm, examples)
+        history = saved.history.then(result.history) if saved is not None and saved.history is not None \
+            else result.history
+        figures = _figures(history, result.params, config, X_train, Y_train, validation, share and comm)
+        points = (data.X, Y) if share is None or data.X.shape[0] != 2 else \
+            tuple(np.concatenate(everyone, axis=1) for everyone in zip(*shares._everyone(comm, (data.X, Y))))
         if not writer:
             return 0
         signals.phase = "saving"
-        history = saved.history.then(result.history) if saved is not None and saved.history is not None \
-            else result.history
-        figures = _figures(history, result.params, config, X_train, Y_train, validation)
-        picture, why_not = _picture(history, result.params, config, data, Y, prep.standardizer)
+        picture, why_not = _picture(history, result.params, config, data._replace(X=points[0]), points[1],
+                                    prep.standardizer)
         model_path = save(out / "model.npz", model._replace(params=result.params, state=result.state,
                                                              history=history, figures=figures))
         _write_history_csv(out / "history.csv", history)
@@ -878,18 +908,21 @@ def _train_request(args: argparse.Namespace) -> tuple[TrainRequest, SavedModel |
     return request, saved
 
 
-def _setup(request: TrainRequest, saved: SavedModel | None, data, Y: np.ndarray, output: str):
-    """The network, the state to continue from, the data preparation and the split (X_train, Y_train, X_test, Y_test).
+def _setup(request: TrainRequest, saved: SavedModel | None, data, Y: np.ndarray, output: str,
+           share: shares.Share | None = None, comm: Any = None):
+    """The network, the state to continue from, the data preparation, the split (X_train, Y_train, X_test, Y_test)
+    and, for a rank's share of a file (``share``, collectively), the global index of each of its training columns.
 
     A resumed run splits and standardises exactly as the saved one did; a new one takes the request's choices or the
     defaults of its data."""
     seed = request.train.seed
+    everywhere = (lambda work: work()) if share is None else functools.partial(shares.together, comm)
     if output == "identity":                                      # one line naming labels too large to regress
-        datasets.check_target_scale(Y, request.label)
+        everywhere(lambda: datasets.check_target_scale(Y, request.label))
     if saved is not None:
         prep = saved.prep
         *split, _ = _prepare(data, Y, prep.test_fraction, seed, False, prep.standardizer)
-        return saved.config, saved.state, prep, tuple(split)
+        return saved.config, saved.state, prep, tuple(split), None
     config = ModelConfig([data.X.shape[0], *request.hidden_layers, Y.shape[0]], request.hidden_activation, output)
     test_fraction = request.test_fraction
     if test_fraction is None:
@@ -898,19 +931,26 @@ def _setup(request: TrainRequest, saved: SavedModel | None, data, Y: np.ndarray,
     standardize = request.standardize
     if standardize is None:
         standardize = data.name not in datasets.DATASETS or data.name in REAL_DATA
-    *split, standardizer = _prepare(data, Y, test_fraction, seed, standardize)
+    examples = None
+    if share is None:
+        *split, standardizer = _prepare(data, Y, test_fraction, seed, standardize)
+    else:
+        part = shares.prepare_share(share, Y, test_fraction, seed, standardize, comm)
+        split, examples, standardizer = [part.X_train, part.Y_train, part.X_test, part.Y_test], part.examples, \
+            part.standardizer
+        everywhere(lambda: _check_scale(data, split[0], split[2], standardizer))
     return config, None, DataPrep(request.data, request.data_options, request.label, test_fraction, standardizer), \
-        tuple(split)
+        tuple(split), examples
 
 
 def _fit_with_progress(args, model: SavedModel, state, saved: SavedModel | None, train_data, validation, out: Path,
-                       mode: str, callbacks: list, comm: Any = None) -> FitResult:
+                       mode: str, callbacks: list, comm: Any = None, examples: Any = None) -> FitResult:
     """fit with a progress display, ``callbacks`` and, with --save-every, checkpoints; a divergence or an
-    ending signal says what was kept. Under mpiexec (``comm``): this rank's share of the columns, and only
-    rank 0 keeps checkpoints."""
+    ending signal says what was kept. Under mpiexec (``comm``): this rank's share of the columns (the data given,
+    when a rank read its own rows: ``examples``), and only rank 0 keeps checkpoints."""
     train = model.train
     checkpoint = None
-    if comm is not None:
+    if comm is not None and examples is None:
         train_data = tuple(_share(A, comm) for A in train_data)
         validation = None if validation is None else tuple(_share(A, comm) for A in validation)
     if args.save_every and (comm is None or comm.Get_rank() == 0):
@@ -920,7 +960,7 @@ def _fit_with_progress(args, model: SavedModel, state, saved: SavedModel | None,
     with Progress(train.num_epochs, args.print_every or max(1, train.num_epochs // 10), mode) as progress:
         try:
             return fit(model.config, *train_data, train, state=state, validation_data=validation, comm=comm,
-                       callbacks=[*callbacks, progress, *([checkpoint] if checkpoint else [])])
+                       examples=examples, callbacks=[*callbacks, progress, *([checkpoint] if checkpoint else [])])
         except TrainingDiverged as exc:
             kept = "Nothing was written."
             if checkpoint is not None and checkpoint.saved_epoch is not None:
@@ -953,17 +993,22 @@ class _AtStart(Callback):
             self.function()
 
 
-def _figures(history: History, params, config: ModelConfig, X_train, Y_train, validation) -> dict:
+def _figures(history: History, params, config: ModelConfig, X_train, Y_train, validation, comm: Any = None) -> dict:
     """The numbers measured at the end: the last epoch's cost, training (and test) cost, and accuracy for
-    classifiers."""
-    figures = {"final_cost": float(history.cost[-1]) if len(history) else None,
-               "train_cost": compute_data_cost(params, X_train, Y_train, config)}
+    classifiers; with ``comm``, of all the ranks' columns together (collectively)."""
+    def measured(X, Y):
+        if comm is not None:
+            return distributed.cost_and_accuracy(comm, params, X, Y, config)
+        return compute_data_cost(params, X, Y, config), \
+            accuracy(params, X, Y, config) if config.output != "identity" else None
+    figures = {"final_cost": float(history.cost[-1]) if len(history) else None}
+    figures["train_cost"], train_accuracy = measured(X_train, Y_train)
     if validation is not None:
-        figures["test_cost"] = compute_data_cost(params, *validation, config)
+        figures["test_cost"], test_accuracy = measured(*validation)
     if config.output != "identity":
-        figures["train_accuracy"] = accuracy(params, X_train, Y_train, config)
+        figures["train_accuracy"] = train_accuracy
         if validation is not None:
-            figures["test_accuracy"] = accuracy(params, *validation, config)
+            figures["test_accuracy"] = test_accuracy
     return figures
 
 
@@ -1000,18 +1045,20 @@ def _figure_lines(figures: dict, history: History, restore_best: bool) -> list[s
 HISTORY_COLUMNS = EpochRecord._fields
 
 
-def _print_setup(config, data, X_train, X_test, train: TrainConfig, preset: Preset, standardizer, out,
-                 saved: SavedModel | None) -> None:
+def _print_setup(config, data, counts: tuple[int, int], train: TrainConfig, preset: Preset, standardizer, out,
+                 saved: SavedModel | None, ranks: int | None = None) -> None:
     """What will be trained: the options always shown, and those that differ from the preset's; for a
-    resumed run, where it stands and how far it will go."""
+    resumed run, where it stands and how far it will go. ``counts``: the training and test examples;
+    ``ranks``: how many ranks read their share of the rows."""
     dims = ", ".join(map(str, config.layer_dims))
     order = ("init", "scale", "init_draws", *(name for name in TRAIN_FIELDS if not name.startswith(("init", "scale"))))
     chosen = {name: getattr(train, name) for name in order
               if name != "seed" and (name in ALWAYS_SHOWN or getattr(train, name) != getattr(preset.train, name))}
     shown = {k: ("full batch" if k == "mini_batch_size" and v is None else v) for k, v in chosen.items()}
     print(f"Network [{dims}]: {config.hidden_activation} hidden layers, {config.output} output")
-    print(f"Data: {data.name}, {X_train.shape[1]} training and {X_test.shape[1]} test examples"
-          + (", standardised on the training part" if standardizer is not None else ""))
+    print(f"Data: {data.name}, {counts[0]} training and {counts[1]} test examples"
+          + (", standardised on the training part" if standardizer is not None else "")
+          + (f"; each of {ranks} ranks read its share of the rows" if ranks else ""))
     print("Training: " + ", ".join(f"{k} {v}" for k, v in shown.items()) + f", seed {train.seed}; output in {out}")
     if saved is not None:
         epoch = saved.state.epoch
@@ -1119,7 +1166,7 @@ def _sweep(args: argparse.Namespace) -> int:
     with _Signals() as signals, _OutputFolder(args.out, SWEEP_FILES) as out:
         data = _load_data(request.data, request.label, request.data_options, request.output)
         Y, output = _fit_output(data, request.output)
-        config, _, prep, (X_train, Y_train, X_test, Y_test) = _setup(request, None, data, Y, output)
+        config, _, prep, (X_train, Y_train, X_test, Y_test), _ = _setup(request, None, data, Y, output)
         test = (X_test, Y_test) if X_test.shape[1] else None
         signals.phase = "training"
         result = sweep(X_train, Y_train, grid, config=config, train=request.train, test_data=test, jobs=args.jobs,

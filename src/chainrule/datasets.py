@@ -22,11 +22,12 @@ import codecs
 import contextlib
 import csv
 import inspect
+import io
 import itertools
 import math
 import operator
-import os
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -293,15 +294,25 @@ _CSV_CHUNK_CELLS = 2 ** 16        # cells the csv module's reader holds as text 
 
 
 class _CsvFile(NamedTuple):
-    """What a first look at a CSV file finds: its header, its separator and where its data start."""
+    """What a first look at a CSV file finds: its header, its separator and the bytes of data to read."""
 
     path: Path
     header: list[str]        # the cells of the first non-blank row, stripped
     separator: str
-    data_start: int          # byte offset of the first line after the header
-    size: int                # bytes in the file
-    max_rows: int            # lines after the header: at least the number of rows of data
+    data_start: int          # byte offset of the first line to read (after the header, or a share's first)
+    size: int                # bytes to read to: the file's size, or where a share ends
+    max_rows: int            # lines in [data_start, size): at least the number of rows of data
     boolean_words: bool      # "true" or "false" (in any case) somewhere: pandas reads them as 1 and 0
+    first_line: int          # the file's line number of the line at data_start
+
+
+class _Head(NamedTuple):
+    """The header of a CSV file (its first non-blank row) and where its data begin."""
+
+    header: list[str]
+    separator: str
+    data_start: int          # byte offset of the first line after the header
+    first_line: int          # its line number
 
 
 class _Scan(NamedTuple):
@@ -355,7 +366,7 @@ class _Labels:
 
     def result(self) -> tuple[list[str], np.ndarray]:
         """(the distinct texts in order of appearance, each row's index among them (m,))."""
-        return list(self.index), np.concatenate(self.chunks)
+        return list(self.index), np.concatenate(self.chunks) if self.chunks else np.empty(0, np.int64)
 
 
 class _NotForPandas(Exception):
@@ -367,11 +378,12 @@ def _line_breaks(data: bytes) -> int:
     return data.count(b"\n") + returns - (data.count(b"\r\n") if returns else 0)
 
 
-def _scan(path: Path) -> _Scan:
+def _scan(path: Path, begin: int = 0, end: int | None = None, first_line: int = 1) -> _Scan:
     """Size and line count of a file that must be UTF-8 text, in one pass over its bytes.
 
     A byte that is not UTF-8, a UTF-16 byte-order mark or a NUL byte is refused here, naming
-    the line, so that neither reader meets one.
+    the line, so that neither reader meets one. ``begin``, ``end``: only the bytes [begin,
+    end), which start a line (numbered ``first_line``); ``size`` is then end − begin.
     """
     decoder = codecs.getincrementaldecoder("utf-8")()
     size = breaks = 0
@@ -379,24 +391,26 @@ def _scan(path: Path) -> _Scan:
     words = False
     try:
         with path.open("rb") as handle:
-            start = handle.read(3)
+            start = handle.read(3) if begin == 0 else b""
             if start[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
                 raise ValueError(f"cannot read {path} as CSV: it is UTF-16 text, not UTF-8; save it as UTF-8")
-            handle.seek(0)
+            handle.seek(begin)
+            left = math.inf if end is None else end - begin
             while True:
-                block = handle.read(2 ** 20)
+                block = handle.read(int(min(2 ** 20, left)))
+                left -= len(block)
                 joined = previous.endswith(b"\r") and block.startswith(b"\n")   # one "\r\n" over two blocks
                 cut = len(decoder.getstate()[0])                   # bytes of a character the last block cut
                 try:
                     decoder.decode(block, final=not block)
                 except UnicodeDecodeError as exc:
                     at = exc.start - cut                           # in this block; < 0 in the bytes carried over
-                    line = 1 + breaks + _line_breaks(block[:max(at, 0)]) - (joined and at > 0)
+                    line = first_line + breaks + _line_breaks(block[:max(at, 0)]) - (joined and at > 0)
                     raise ValueError(f"cannot read {path} as CSV: it is not UTF-8 text (byte "
                                      f"0x{exc.object[exc.start]:02x} at line {line}); save it as UTF-8") from None
                 nul = block.find(b"\0")
                 if nul >= 0:
-                    line = 1 + breaks + _line_breaks(block[:nul]) - (joined and nul > 0)
+                    line = first_line + breaks + _line_breaks(block[:nul]) - (joined and nul > 0)
                     raise ValueError(f"cannot read {path} as CSV: line {line} holds a NUL byte, which text "
                                      f"does not (UTF-16? save it as UTF-8)")
                 if not block:
@@ -431,34 +445,92 @@ def _rows(reader) -> Iterator[tuple[int, list[str]]]:
     return ((reader.line_num, row) for row in reader if "".join(row).strip())
 
 
+class _Bytes(io.RawIOBase):
+    """The bytes [start, end) of a file, read as a file of their own (``tell``: the file's offset)."""
+
+    def __init__(self, path: Path, start: int, end: int) -> None:
+        self.handle, self.end = path.open("rb"), end
+        self.handle.seek(start)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        left = self.end - self.handle.tell()
+        return self.handle.readinto(memoryview(buffer)[:max(left, 0)]) if left > 0 else 0
+
+    def tell(self) -> int:
+        return self.handle.tell()
+
+    def close(self) -> None:
+        self.handle.close()
+        super().close()
+
+
+def _open_bytes(csv_file: _CsvFile) -> io.BufferedReader:
+    """The data bytes of ``csv_file`` to read, [data_start, size)."""
+    return io.BufferedReader(_Bytes(csv_file.path, csv_file.data_start, csv_file.size))
+
+
+class _FieldLimit:
+    """The csv module's process-wide cell limit, raised while any thread reads and restored when
+    the last one is done (threads that read at once must not restore each other's limits)."""
+
+    lock, readers, saved = threading.Lock(), 0, 0
+
+    @classmethod
+    @contextlib.contextmanager
+    def raised(cls, size: int) -> Iterator[None]:
+        with cls.lock:
+            if cls.readers == 0:
+                cls.saved = csv.field_size_limit()
+            cls.readers += 1
+            csv.field_size_limit(max(csv.field_size_limit(), size))
+        try:
+            yield
+        finally:
+            with cls.lock:
+                cls.readers -= 1
+                if cls.readers == 0:
+                    csv.field_size_limit(cls.saved)
+
+
 @contextlib.contextmanager
-def _csv_text(path: Path) -> Iterator[TextIO]:
+def _csv_text(path: Path, binary: Any = None) -> Iterator[TextIO]:
     """The file as text for the csv module, its errors turned into one sentence naming the file.
 
     The csv module refuses a cell longer than ``csv.field_size_limit()`` (128 Ki characters),
     pandas does not; the limit is raised to the file's size while reading, so that the two
     readers accept the same files. The limit is process-wide; it is restored after.
+    ``binary``: the bytes to read as text (``_open_bytes``), instead of the whole file.
     """
-    limit = csv.field_size_limit()
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            csv.field_size_limit(max(limit, os.fstat(handle.fileno()).st_size))
+        with (path.open(newline="", encoding="utf-8-sig") if binary is None
+              else io.TextIOWrapper(binary, encoding="utf-8", newline="")) as handle, \
+                _FieldLimit.raised(path.stat().st_size):
             yield handle
     except csv.Error as exc:
         raise ValueError(f"cannot read {path} as CSV: {exc}") from None
     except OSError as exc:
         raise ValueError(f"cannot read {path} as CSV: {exc}") from None
-    finally:
-        csv.field_size_limit(limit)
 
 
 def _open_csv(path: Path) -> _CsvFile:
-    """The header of a CSV file (its first non-blank row), its separator and where its data begin.
+    """The header of a CSV file (its first non-blank row), its separator and where its data begin."""
+    scan = _scan(path)
+    head = _csv_head(path, scan.bom)
+    max_rows = scan.breaks - (head.first_line - 1) + (not scan.ends_with_break)
+    return _CsvFile(path, head.header, head.separator, head.data_start, scan.size, max_rows, scan.boolean_words,
+                    head.first_line)
+
+
+def _csv_head(path: Path, bom: bool) -> _Head:
+    """The header of a CSV file (its first non-blank row), its separator and where its data begin;
+    ``bom``: the file starts with UTF-8's byte-order mark.
 
     The separator is sniffed from the first line with content: "," if it has one outside
     quotes, else ";" (what spreadsheets write where the decimal mark is a comma), else a tab.
     """
-    scan = _scan(path)
     with _csv_text(path) as handle:
         lines = iter(handle)
         before = []
@@ -470,13 +542,11 @@ def _open_csv(path: Path) -> _CsvFile:
         consumed: list[str] = []
         rows = _rows(csv.reader(_recorded(itertools.chain(before, lines), consumed), delimiter=separator))
         first = next(rows, None)
-        data_start = len(codecs.BOM_UTF8) * scan.bom + sum(len(text.encode("utf-8")) for text in consumed)
+        data_start = len(codecs.BOM_UTF8) * bom + sum(len(text.encode("utf-8")) for text in consumed)
         header_lines = len(consumed)
         if first is None or next(rows, None) is None:
             raise ValueError(f"{path} must have a header row and at least one row of data")
-    max_rows = scan.breaks - header_lines + (not scan.ends_with_break)
-    return _CsvFile(path, [cell.strip() for cell in first[1]], separator, data_start, scan.size, max_rows,
-                    scan.boolean_words)
+    return _Head([cell.strip() for cell in first[1]], separator, data_start, header_lines + 1)
 
 
 def _chunk_rows(n_columns: int) -> int:
@@ -540,11 +610,9 @@ def _read_with_pandas(pandas, csv_file: _CsvFile, columns: list[int], label: int
         rows_of.setdefault(j, []).append(i)
     out, labels = _Columns(len(columns), csv_file.max_rows), (None if label is None else _Labels())
     last = n - 1                                                   # empty in a row that is too short
-    with csv_file.path.open("rb") as handle:
-        handle.seek(csv_file.data_start)
-        if handle.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8:
+    with _open_bytes(csv_file) as handle:
+        if handle.peek(len(codecs.BOM_UTF8))[:len(codecs.BOM_UTF8)] == codecs.BOM_UTF8:
             raise _NotForPandas                                    # pandas would drop it; the csv module keeps it
-        handle.seek(csv_file.data_start)
         try:
             with pandas.read_csv(handle, sep=csv_file.separator, header=None, dtype=dtype, keep_default_na=False,
                                  na_values=[], skip_blank_lines=True, engine="c", encoding="utf-8", low_memory=False,
@@ -613,10 +681,10 @@ def _read_with_csv(csv_file: _CsvFile, columns: list[int], label: int | None,
         for pending in (lines, cells, texts):
             pending.clear()
 
-    with _csv_text(csv_file.path) as handle:
-        rows = _rows(csv.reader(handle, delimiter=csv_file.separator))
-        next(rows)                                                 # the header
-        for line, row in rows:
+    with _csv_text(csv_file.path, _open_bytes(csv_file)) as handle:
+        before = csv_file.first_line - 1                           # the lines above data_start
+        for line, row in _rows(csv.reader(handle, delimiter=csv_file.separator)):
+            line += before
             if len(row) != n or (label is not None and row[label].strip().lower() in MISSING):
                 flush()                                            # earlier rows' errors come first
                 _refuse_row(csv_file, line, row, columns, label)
@@ -706,7 +774,17 @@ def load_csv(path: str | Path, label: str, regression: bool | None = None, *,
     """
     path, progress = Path(path), _check_progress(progress)
     csv_file = _open_csv(path)
-    header = csv_file.header
+    k, columns = _label_column(path, csv_file.header, label)
+    X, labels = _read_rows(csv_file, columns, k, progress)
+    texts, codes = labels.result()
+    output, classes = _label_kind(path, label, texts, np.bincount(codes, minlength=len(texts)), regression)
+    return _labelled(path, X, _label_rows(texts, codes, output, classes), output, classes,
+                     tuple(csv_file.header[j] for j in columns))
+
+
+def _label_column(path: Path, header: list[str], label: str) -> tuple[int, list[int]]:
+    """(the label's column, the feature columns) of a CSV header, or the refusal of a header
+    without the label, with only the label, or with a name twice."""
     if label not in header:
         raise ValueError(f"{path} has no column {label!r}; its columns are: {_listed(header)}")
     if header.count(label) > 1:
@@ -715,29 +793,124 @@ def load_csv(path: str | Path, label: str, regression: bool | None = None, *,
         raise ValueError(f"{path} has only the label column; there are no features")
     _refuse_duplicates(path, header, header)
     k = header.index(label)
-    columns = [j for j in range(len(header)) if j != k]
-    X, labels = _read_rows(csv_file, columns, k, progress)
-    names = tuple(header[j] for j in columns)
-    texts, codes = labels.result()
-    output, Y, classes = _label_target(path, label, texts, codes, regression)
+    return k, [j for j in range(len(header)) if j != k]
+
+
+def _labelled(path: Path, X: np.ndarray, rows: np.ndarray, output: str, classes: tuple[str, ...],
+              names: tuple[str, ...]) -> Dataset:
+    """The Dataset of X (n_x, m) and its labels as ``_label_rows`` gives them."""
     if output == "identity":
-        return Dataset(X, Y, output, names, (), path.stem)
-    return _from_class_indices(X, Y, classes, path.stem, names)
+        return Dataset(X, rows, output, names, (), path.stem)
+    return _from_class_indices(X, rows, classes, path.stem, names)
+
+
+# --- .npy files ---------------------------------------------------------------------------------
+
+
+def open_npy(path: str | Path, label: Any) -> tuple[np.ndarray, int, list[int]]:
+    """(A, k, columns): a .npy file of one example per row, memory-mapped (nothing is read yet),
+    the label's column k and the feature columns.
+
+    ``label`` is the label column's index, 0 … c − 1, or negative from the end (−1: the last),
+    as an int or its text. The array must be 2-D, of numbers, with at least one feature.
+    """
+    path = Path(path)
+    try:
+        A = np.load(path, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        raise ValueError(f"no such .npy file: {path}") from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise ValueError(f"cannot read {path} as a .npy file: {exc}") from None
+    if not isinstance(A, np.ndarray) or A.ndim != 2 or A.shape[1] < 2 or A.shape[0] < 1:
+        shape = getattr(A, "shape", "an archive")
+        raise ValueError(f"{path} must hold a 2-D array with one example per row, its features and its label "
+                         f"(at least two columns and one row); got shape {shape}")
+    if not (np.issubdtype(A.dtype, np.integer) or np.issubdtype(A.dtype, np.floating)):
+        raise ValueError(f"{path} must hold numbers (integers or floats); got dtype {A.dtype}")
+    c = A.shape[1]
+    try:
+        k = int(str(label).strip())
+    except ValueError:
+        k = c
+    if not -c <= k < c:
+        raise ValueError(f"--label must be the label's column index in {path} (0 … {c - 1}, or −1 for the last); "
+                         f"got {label!r}")
+    k %= c
+    return A, k, [j for j in range(c) if j != k]
+
+
+def npy_rows(path: str | Path, A: np.ndarray, columns: list[int], start: int, stop: int,
+             progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """X (len(columns), stop − start) float64 from the rows [start, stop) of a memory-mapped A,
+    a chunk of ``CHUNK_BYTES`` at a time (only those rows' pages are read); a value that is not
+    a finite number is refused, naming its row and column."""
+    X = np.empty((len(columns), stop - start))
+    chunk = _chunk_rows(A.shape[1])
+    for a in range(start, stop, chunk):
+        b = min(a + chunk, stop)
+        block = X[:, a - start:b - start]
+        block[...] = A[a:b][:, columns].T
+        if not all_finite(block):
+            i, j = np.argwhere(~np.isfinite(block))[0]
+            raise ValueError(f"{path}, row {a + j}, column {columns[i]}: {float(block[i, j])!r} is not a finite "
+                             f"number")
+        if progress is not None:
+            progress(b - start, stop - start)
+    return X
+
+
+def npy_labels(A: np.ndarray, k: int, start: int, stop: int) -> tuple[list[str], np.ndarray]:
+    """(the distinct labels of rows [start, stop) as texts, each row's index among them (m,))."""
+    values, codes = np.unique(np.asarray(A[start:stop, k], dtype=np.float64), return_inverse=True)
+    return [repr(float(v)) for v in values], codes.ravel()
+
+
+def load_npy(path: str | Path, label: Any, regression: bool | None = None, *,
+             progress: Callable[[int, int], None] | None = None) -> Dataset:
+    """A .npy file of one example per row: column ``label`` (its index) is Y, the others X.
+
+    The file is memory-mapped and copied into X (n_x, m) float64 a chunk at a time; the label
+    is a number to regress or classes by the rule of ``load_csv`` (whole numbers are classes
+    named by their value). Features are named by their column: "x0", "x1", …
+    """
+    path, progress = Path(path), _check_progress(progress)
+    A, k, columns = open_npy(path, label)
+    X = npy_rows(path, A, columns, 0, A.shape[0], progress)
+    texts, codes = npy_labels(A, k, 0, A.shape[0])
+    name = f"column {k}"
+    output, classes = _label_kind(path, name, texts, np.bincount(codes, minlength=len(texts)), regression)
+    return _labelled(path, X, _label_rows(texts, codes, output, classes), output, classes,
+                     tuple(f"x{j}" for j in columns))
 
 
 def _label_target(path: Path, label: str, texts: list[str], codes: np.ndarray, regression: bool | None):
     """("identity", Y (1, m), ()) or ("classes", class indices (m,), class names) for the labels
     ``texts[codes]`` of a column, by the rule of ``load_csv``."""
+    output, classes = _label_kind(path, label, texts, np.bincount(codes, minlength=len(texts)), regression)
+    return output, _label_rows(texts, codes, output, classes), classes
+
+
+def _numbers(texts: Sequence[str]) -> np.ndarray | None:
+    """The texts as float64 numbers, or None when one is not a number."""
     try:
-        numeric = np.array([float(text) for text in texts])[codes]
+        return np.array([float(text) for text in texts], dtype=np.float64)
     except ValueError:
-        numeric = None
+        return None
+
+
+def _label_kind(path: Path, label: str, texts: Sequence[str], counts: np.ndarray, regression: bool | None
+                ) -> tuple[str, tuple[str, ...]]:
+    """("identity", ()) or ("classes", the class names) for a label column whose distinct texts
+    are ``texts``, ``counts[i]`` rows holding ``texts[i]``: the rule of ``load_csv``, or the
+    refusal of a label that fits neither."""
+    numeric = _numbers(texts)
     if numeric is not None and not np.all(np.isfinite(numeric)):
         raise ValueError(f"{path}: the label column {label!r} has non-finite values")
     whole = numeric is not None and bool(np.all(numeric == np.round(numeric)))
+    values = np.unique(numeric) if whole else None
     if regression is None:
         regression = numeric is not None and not whole
-        C = np.unique(numeric).size if whole else 0
+        C = values.size if whole else 0
         if C > MAX_AUTO_CLASSES:
             raise ValueError(f"{path}: the label column {label!r} holds {C} distinct whole numbers; to predict it as "
                              f"a number give --output identity (regression=True), or to treat the values as {C} "
@@ -745,25 +918,37 @@ def _label_target(path: Path, label: str, texts: list[str], codes: np.ndarray, r
     if regression:
         if numeric is None:
             raise ValueError(f"{path}: regression needs a numeric label column; {label!r} is not numeric")
-        return "identity", numeric[np.newaxis, :], ()
+        return "identity", ()
     if whole:
-        values = np.unique(numeric)
-        indices = np.searchsorted(values, numeric)
         classes = tuple(str(int(c)) for c in values)
+        per_class = np.bincount(np.searchsorted(values, numeric), weights=counts, minlength=values.size)
     else:
         classes = tuple(sorted(texts))
-        rank = {text: i for i, text in enumerate(classes)}
-        indices = np.array([rank[text] for text in texts], dtype=np.int64)[codes]
+        per_class = np.asarray(counts)[np.argsort(texts, kind="stable")]
     if len(classes) < 2:
         raise ValueError(f"{path}: the label column {label!r} has only one class, {classes[0]!r}")
-    C, m = len(classes), codes.size
-    single = int(np.count_nonzero(np.bincount(indices, minlength=C) == 1))
+    C, m = len(classes), int(np.sum(counts))
+    single = int(np.count_nonzero(per_class == 1))
     if C > 2 and C > m / MIN_EXAMPLES_PER_CLASS and single > C / 2:
         advice = ("if the label is a number to predict, give --output identity (regression=True)" if numeric is not None
                   else "too few to learn a class from")
         raise ValueError(f"{path}: the label column {label!r} has {C} classes for {m} examples: most classes have "
                          f"a single example; {advice}")
-    return "classes", indices, classes
+    return "classes", classes
+
+
+def _label_rows(texts: Sequence[str], codes: np.ndarray, output: str, classes: Sequence[str]) -> np.ndarray:
+    """Each row's label ``texts[codes]`` as ``_label_kind`` decided: Y (1, m) for "identity",
+    class indices (m,) into ``classes`` otherwise. Classes that are all integers were whole
+    numbers, and a label matches one by value ("3.0" is "3"); other classes match by text."""
+    if output == "identity":
+        return np.asarray(_numbers(texts)).reshape(-1)[codes][np.newaxis, :]
+    if not len(texts):
+        return np.empty(0, np.int64)
+    if all(re.fullmatch(r"-?\d+", c) for c in classes):
+        return np.searchsorted(np.array([float(c) for c in classes]), _numbers(texts))[codes]
+    rank = {text: i for i, text in enumerate(classes)}
+    return np.array([rank[text] for text in texts], dtype=np.int64)[codes]
 
 
 def load_csv_features(path: str | Path, feature_names: Sequence[str], *,
@@ -796,21 +981,29 @@ def split(X: np.ndarray, Y: np.ndarray, test_fraction: float = 0.2, seed: Any = 
     """(X_train, Y_train, X_test, Y_test): a random split of the columns, test_fraction of them
     (at least one, if the fraction is positive) held out. With test_fraction 0 the data come
     back in their order, with empty test parts."""
-    test_fraction = check_number("test_fraction", test_fraction, "in [0, 1)", lambda v: 0 <= v < 1)
     X, Y = as_matrix(X, "X"), as_matrix(Y, "Y")
     m = X.shape[1]
     if Y.shape[1] != m:
         raise ValueError(f"X and Y must have the same number of columns (examples); got {m} and {Y.shape[1]}")
+    train, test = split_rows(m, test_fraction, seed)
+    if test.size == 0:                                             # nothing held out: keep the order
+        return X, Y, X[:, :0], Y[:, :0]
+    return X[:, train], Y[:, train], X[:, test], Y[:, test]
+
+
+def split_rows(m: int, test_fraction: float = 0.2, seed: Any = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test): the columns of ``split``'s parts, in their order, for m examples
+    (0 … m−1 in order and none when test_fraction is 0)."""
+    test_fraction = check_number("test_fraction", test_fraction, "in [0, 1)", lambda v: 0 <= v < 1)
     n_test = int(round(test_fraction * m))
     if test_fraction > 0:
         n_test = max(n_test, 1)
     if m - n_test < 1:
         raise ValueError(f"test_fraction {test_fraction} leaves no training examples of m = {m}")
-    if n_test == 0:                                                # nothing held out: keep the order
-        return X, Y, X[:, :0], Y[:, :0]
+    if n_test == 0:
+        return np.arange(m), np.arange(0)
     permutation = as_rng(seed).permutation(m)
-    test, train = permutation[:n_test], permutation[n_test:]
-    return X[:, train], Y[:, train], X[:, test], Y[:, test]
+    return permutation[n_test:], permutation[:n_test]
 
 
 class Standardizer(NamedTuple):
@@ -820,7 +1013,7 @@ class Standardizer(NamedTuple):
     std: np.ndarray
 
 
-def fit_standardizer(X: np.ndarray) -> Standardizer:
+def fit_standardizer(X: np.ndarray, comm: Any = None) -> Standardizer:
     """The mean and standard deviation of each feature (row) of X (n_x, m).
 
     A constant feature (all its values equal) gets its value as mean and 1 as std, so it
@@ -831,25 +1024,44 @@ def fit_standardizer(X: np.ndarray) -> Standardizer:
     exact, so the squares stay below 4 and the result is the same as without it wherever no
     overflow or underflow threatened. A row whose standard deviation is below the smallest
     float64 (it underflows to 0, so its standardised values would be infinite) is refused.
+
+    ``comm`` (a communicator, ``chainrule.distributed``): X is this rank's share of the
+    columns, and every rank gets the statistics of all the ranks' columns together: the
+    same two passes (the mean, then the mean squared deviation from it), each rank's sums
+    added in rank order, so equal to one process's to rounding.
     """
     X = as_matrix(X, "X")
-    if X.shape[1] < 1:
+    everyone = (lambda a: [a]) if comm is None else _everyone(comm)
+    count = sum(everyone(X.shape[1]))          # the examples of a feature mean, not the m of J
+    if count < 1:
         raise ValueError("X must hold at least one example (column) to fit a standardizer")
-    constant = np.all(X == X[:, :1], axis=1, keepdims=True)
-    _, exponent = np.frexp(np.max(np.abs(X), axis=1, keepdims=True))   # max|x| = f · 2^e, f in [0.5, 1)
+    with np.errstate(invalid="ignore"):                                  # a rank's share may be empty
+        local = np.stack([np.max(X, axis=1, initial=-np.inf), -np.min(X, axis=1, initial=np.inf),
+                          np.max(np.abs(X), axis=1, initial=0.0)])
+    high, low, top = np.max(everyone(local), axis=0)[..., np.newaxis]
+    constant = high == -low
+    _, exponent = np.frexp(top)                                          # max|x| = f · 2^e, f in [0.5, 1)
     scale = np.ldexp(X.dtype.type(1), exponent - 1)                      # 2^(e−1) ≤ max|x|, so |X / scale| < 2
     with np.errstate(under="ignore"):                                    # parts below 2^-1074 of a row's max
         scaled = X / scale
-        low, high = scaled.min(axis=1, keepdims=True), scaled.max(axis=1, keepdims=True)
-        mean = np.clip(scaled.mean(axis=1, keepdims=True), low, high)   # rounding can put it an ulp above max
-        mean, std = mean * scale, scaled.std(axis=1, keepdims=True) * scale
+        mean = sum(everyone(np.add.reduce(scaled, axis=1, keepdims=True))) / count
+        deviation = scaled - mean
+        std = np.sqrt(sum(everyone(np.add.reduce(deviation * deviation, axis=1, keepdims=True))) / count) * scale
+        mean = np.clip(mean, -low / scale, high / scale) * scale         # rounding can put it an ulp above max
     flat = ~constant[:, 0] & (std[:, 0] == 0)
     if np.any(flat):
         i = int(np.flatnonzero(flat)[0])
         raise ValueError(f"feature (row) {i} of X cannot be standardised: its standard deviation is below the "
                          f"smallest float64 (5e-324), so its standardised values would be infinite; multiply it "
                          f"by a large power of ten first")
-    return Standardizer(np.where(constant, X[:, :1], mean), np.where(constant, 1.0, std))
+    return Standardizer(np.where(constant, high, mean), np.where(constant, 1.0, std))
+
+
+def _everyone(comm: Any) -> Callable[[Any], list]:
+    """``everyone(value)``: every rank's value, in rank order (collectively)."""
+    def everyone(value: Any) -> list:
+        return [v for _, v in sorted(comm.allreduce([(comm.Get_rank(), value)]), key=lambda pair: pair[0])]
+    return everyone
 
 
 def standardize(X: np.ndarray, standardizer: Standardizer) -> np.ndarray:

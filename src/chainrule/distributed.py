@@ -16,7 +16,9 @@ recv)`` (sum of buffers) and ``allreduce(obj)`` (sum of Python objects): ``MPI.C
 ``chainrule compare --shards``, anywhere). Nothing here imports mpi4py.
 
 Rank k holds the global examples [offset_k, offset_k + m_k), the ranks in order: rank 0 the
-first m_0 columns of the global X, rank 1 the next m_1, and so on. The schedule of batches is
+first m_0 columns of the global X, rank 1 the next m_1, and so on; or, given ``examples``, any
+of them, each rank its own (the global index of each of its columns, increasing), as a rank
+that read its rows of a file before the split holds. The schedule of batches is
 the global one a single process draws from the seed; each rank trains on the examples of each
 batch that it holds, and draws the batch's dropout masks whole, keeping its columns. A run on
 K ranks is then a single-process run of the same seed, to rounding (the sums are added in
@@ -50,7 +52,7 @@ class Shard(NamedTuple):
     """This rank's place in the global data.
 
     rank, size : int          this rank and the number of ranks
-    offset : int              the global index of this rank's first example
+    examples : (m,) int64     the global index of each of this rank's columns, increasing
     m : int                   the examples this rank holds (its shard's columns)
     n : int                   the global number of examples (the n of L2 and of the cost)
     sizes : tuple of int      every rank's m_k, in rank order
@@ -58,18 +60,21 @@ class Shard(NamedTuple):
 
     rank: int
     size: int
-    offset: int
+    examples: np.ndarray
     m: int
     n: int
     sizes: tuple
 
 
-def agree(comm: Any, check: Callable[[], Any], m: int, what: str = "X") -> tuple[Any, Shard]:
+def agree(comm: Any, check: Callable[[], Any], m: int, what: str = "X", examples: Any = None
+          ) -> tuple[Any, Shard]:
     """Run this rank's ``check()`` and learn every rank's shard size, collectively.
 
     Every rank calls this together. A shard with no examples, or a ``check`` that raises a
     ``ValueError`` on any rank (wrong rows, NaN, another dtype than rank 0's), makes every
     rank raise the same one-sentence ``ValueError`` naming the rank, before any training.
+    ``examples`` (every rank's, or none): the global index of each of this rank's m columns,
+    increasing; together the ranks' must be 0 … n − 1, each once.
 
     Returns (what ``check()`` returned, this rank's Shard).
     """
@@ -81,16 +86,48 @@ def agree(comm: Any, check: Callable[[], Any], m: int, what: str = "X") -> tuple
         try:
             result = check()
             dtype = str(result[0].dtype)
+            if examples is not None:
+                examples = _checked_examples(examples, m)
         except ValueError as exc:
             error = str(exc)
-    everyone = sorted(comm.allreduce([(rank, m, dtype, error)]))
-    failures = [f"rank {r}: {e}" for r, _, _, e in everyone if e is not None]
-    if not failures and len({d for _, _, d, _ in everyone}) > 1:
-        failures = ["the ranks' shards differ in dtype: " + ", ".join(f"rank {r} {d}" for r, _, d, _ in everyone)]
+    everyone = sorted(comm.allreduce([(rank, m, dtype, error, examples is not None)]))
+    failures = [f"rank {r}: {e}" for r, _, _, e, _ in everyone if e is not None]
+    if not failures and len({d for _, _, d, _, _ in everyone}) > 1:
+        failures = ["the ranks' shards differ in dtype: " + ", ".join(f"rank {r} {d}" for r, _, d, _, _ in everyone)]
+    if not failures and len({g for *_, g in everyone}) > 1:
+        failures = ["examples must be given on every rank (the global index of each of its columns) or on none"]
     if failures:
         raise ShardsRefused("; ".join(failures))
-    sizes = tuple(m_k for _, m_k, _, _ in everyone)
-    return result, Shard(rank, size, sum(sizes[:rank]), m, sum(sizes), sizes)
+    sizes = tuple(m_k for _, m_k, _, _, _ in everyone)
+    n = sum(sizes)
+    if examples is None:
+        examples = np.arange(sum(sizes[:rank]), sum(sizes[:rank + 1]))
+    else:
+        _check_cover(comm, examples, n)
+    return result, Shard(rank, size, examples, m, n, sizes)
+
+
+def _checked_examples(examples: Any, m: int) -> np.ndarray:
+    examples = np.asarray(examples)
+    if examples.shape != (m,) or not np.issubdtype(examples.dtype, np.integer):
+        raise ValueError(f"examples must be the global index of each of its {m} columns, {m} integers; got "
+                         f"{examples.dtype} of shape {examples.shape}")
+    if np.any(np.diff(examples) <= 0) or examples[0] < 0:
+        raise ValueError("examples must be increasing global indices from 0 (the columns in global order)")
+    return examples.astype(np.int64)
+
+
+def _check_cover(comm: Any, examples: np.ndarray, n: int) -> None:
+    """Refuse, on every rank, examples that do not give each global index 0 … n − 1 to one rank."""
+    counts = np.zeros(n, dtype=np.int32)
+    counts[examples[examples < n]] = 1
+    total = np.empty_like(counts)
+    comm.Allreduce(counts, total)
+    wrong = np.flatnonzero(total != 1)                 # n examples, all within 0 … n − 1: only then none
+    if wrong.size:
+        i = int(wrong[0])
+        raise ShardsRefused(f"the ranks' examples must give each of the {n} global indices 0 … {n - 1} to one rank; "
+                            f"index {i} is held by {int(total[i])}")
 
 
 class Sharding:
@@ -115,7 +152,7 @@ class Sharding:
         shard = self.shard
 
         def step(params, batch, rng):
-            local, columns, m = shard_part(batch, shard.offset, shard.m, shard.n)
+            local, columns, m = shard_part(batch, shard.examples, shard.n)
             try:
                 return local_step(params, local, None if rng is None else ColumnsOf(rng, m, columns), m)
             except BaseException:
@@ -156,13 +193,24 @@ class Sharding:
         return self.recv
 
     def evaluate(self, params: list, X: np.ndarray, Y: np.ndarray, config: Any) -> tuple[float, float]:
-        """(J, accuracy) on the global validation set, from each rank's shard (X_val (n_x, m_k)):
-        the shares (1/m_val) Σ_shard L and the counts, summed over the ranks."""
-        AL, caches = _forward(params, X, config)
-        share = float(cost_from_loss(get_output(config.output).loss_from_Z(caches[-1].Z, Y), self.n_val))
-        right, total = count_correct(AL, Y, config.output) if config.output != "identity" else (0, 0)
-        J, right, total = _sum_lists(self.comm.allreduce([(self.shard.rank, share, right, total)]))
-        return J, right / total if total else float("nan")
+        """(J, accuracy) on the global validation set, from each rank's shard (X_val (n_x, m_k))."""
+        J, accuracy = cost_and_accuracy(self.comm, params, X, Y, config, self.n_val)
+        return J, float("nan") if accuracy is None else accuracy
+
+
+def cost_and_accuracy(comm: Any, params: list, X: np.ndarray, Y: np.ndarray, config: Any, m: int | None = None
+                      ) -> tuple[float, float | None]:
+    """(J, accuracy) of all the ranks' examples together, from each rank's X (n_x, m_k), Y (n_y, m_k):
+    the shares (1/m) Σ_shard L and the correct predictions, summed over the ranks (collectively;
+    m: the global number of examples, summed here when not given). Accuracy is None for an
+    identity output."""
+    if m is None:
+        m = comm.allreduce(X.shape[-1])
+    AL, caches = _forward(params, X, config)
+    share = float(cost_from_loss(get_output(config.output).loss_from_Z(caches[-1].Z, Y), m))
+    right, total = count_correct(AL, Y, config.output) if config.output != "identity" else (0, 0)
+    J, right, total = _sum_lists(comm.allreduce([(comm.Get_rank(), share, right, total)]))
+    return J, None if config.output == "identity" else (right / total if total else float("nan"))
 
 
 def validation_size(comm: Any, validation: tuple | None) -> int | None:
@@ -273,4 +321,5 @@ def world() -> Any:
     return MPI.COMM_WORLD if MPI.COMM_WORLD.Get_size() > 1 else None
 
 
-__all__ = ["RankFailed", "Shard", "ShardsRefused", "Sharding", "ThreadComm", "agree", "run_ranks", "split", "world"]
+__all__ = ["RankFailed", "Shard", "ShardsRefused", "Sharding", "ThreadComm", "agree", "cost_and_accuracy", "run_ranks",
+           "split", "world"]

@@ -518,7 +518,8 @@ class Epochs:
 
 
 def iterate(config: ModelConfig, X: Any, Y: Any, train: TrainConfig | None = None, state: TrainState | None = None,
-            *, validation_data: tuple[Any, Any] | None = None, comm: Any = None, **options: Any) -> Epochs:
+            *, validation_data: tuple[Any, Any] | None = None, comm: Any = None, examples: Any = None,
+            **options: Any) -> Epochs:
     """Train epoch by epoch: an iterator of ``(state, record)``, one per epoch, for
     ``train.num_epochs`` epochs.
 
@@ -538,6 +539,9 @@ def iterate(config: ModelConfig, X: Any, Y: Any, train: TrainConfig | None = Non
         [offset, offset + m_k) with the ranks in order; every rank calls ``iterate`` alike and
         gets the same states and records: those of one process trained on all the data with
         the same seed, to rounding. None (the default): one process.
+    examples : (m_k,) int array, optional
+        With ``comm``: the global index of each of this rank's columns (increasing), when the
+        ranks hold other examples than consecutive shards in rank order; given on every rank.
     **options
         Fields of TrainConfig that replace those of ``train``.
 
@@ -557,11 +561,13 @@ def iterate(config: ModelConfig, X: Any, Y: Any, train: TrainConfig | None = Non
     config = check_config(config)
     train = train_config(train, **options)
     if comm is None:
+        if examples is not None:
+            raise ValueError("examples says which global examples a rank holds; it goes with comm (a sharded run)")
         X, Y, validation = _checked_data(config, train, X, Y, validation_data)
         shard = None
     else:
         (X, Y, validation), shard = distributed.agree(
-            comm, lambda: _checked_data(config, train, X, Y, validation_data), _columns(X))
+            comm, lambda: _checked_data(config, train, X, Y, validation_data), _columns(X), examples=examples)
     if train.seed is None:
         if state is not None and getattr(state, "epoch", 0):
             raise ValueError("seed None draws a fresh seed, and a run resumed at epoch "
@@ -608,7 +614,7 @@ def _checked_data(config: ModelConfig, train: TrainConfig, X: Any, Y: Any, valid
 
 def fit(config: ModelConfig, X: Any, Y: Any, train: TrainConfig | None = None, *, state: TrainState | None = None,
         validation_data: tuple[Any, Any] | None = None, callbacks: Sequence[Callable] | None = (),
-        comm: Any = None, **options: Any) -> FitResult:
+        comm: Any = None, examples: Any = None, **options: Any) -> FitResult:
     """Train a network for ``train.num_epochs`` epochs, or until a callback stops it.
 
     Parameters
@@ -636,6 +642,8 @@ def fit(config: ModelConfig, X: Any, Y: Any, train: TrainConfig | None = None, *
         X, Y and validation_data are this rank's shard; see ``iterate``. Every rank gets the
         same result, that of one process on all the data, to rounding; the records and so
         every callback's decision are global. None (the default): one process.
+    examples : (m_k,) int array, optional
+        With ``comm``: the global index of each of this rank's columns; see ``iterate``.
     **options
         Fields of TrainConfig that replace those of ``train``: ``fit(config, X, Y,
         learning_rate=0.1, num_epochs=100)``.
@@ -662,7 +670,8 @@ def fit(config: ModelConfig, X: Any, Y: Any, train: TrainConfig | None = None, *
         parameters at the start of the epoch with the lowest cost so far (``.params``) and
         the history up to there.
     """
-    epochs = iterate(config, X, Y, train, state, validation_data=validation_data, comm=comm, **options)
+    epochs = iterate(config, X, Y, train, state, validation_data=validation_data, comm=comm, examples=examples,
+                     **options)
     train, given = epochs.train, _checked_callbacks(callbacks)
     policies = [DivergenceGuard(train.divergence_factor)]
     if train.patience is not None:
