@@ -245,6 +245,39 @@ def test_a_rank_that_fails_stops_every_rank():
     assert errors[0] == errors[1] and "differ in dtype" in errors[0]
 
 
+def test_a_callback_that_raises_on_one_rank_stops_every_rank():
+    """The callbacks' outcome travels after every epoch: rank 1's error is its own, rank 0 names it."""
+    X, Y = _planar()
+    shards = list(zip(distributed.split(X, [100, 300]), distributed.split(Y, [100, 300])))
+    errors = {}
+
+    def work(comm):
+        def flaky(record, state):
+            if comm.Get_rank() == 1 and record.epoch == 3:
+                raise KeyError("no such column")
+
+        try:
+            cr.fit(cr.ModelConfig([2, 3, 1]), *shards[comm.Get_rank()], num_epochs=10, comm=comm, callbacks=[flaky])
+        except Exception as exc:
+            errors[comm.Get_rank()] = exc
+
+    distributed.run_ranks(2, work)
+    assert isinstance(errors[1], KeyError)
+    assert isinstance(errors[0], distributed.RankFailed)
+    assert str(errors[0]) == "rank 1 failed after epoch 3 (KeyError: 'no such column'); every rank stops"
+
+
+def test_a_callback_that_stops_one_rank_stops_every_rank_at_that_epoch():
+    X, Y = _planar()
+    shards = list(zip(distributed.split(X, [100, 300]), distributed.split(Y, [100, 300])))
+    results = distributed.run_ranks(2, lambda comm: cr.fit(
+        cr.ModelConfig([2, 3, 1]), *shards[comm.Get_rank()], num_epochs=10, comm=comm,
+        callbacks=[lambda record, state: comm.Get_rank() == 0 and record.epoch == 4]))
+    assert [len(r.history) for r in results] == [5, 5]
+    assert [r.history.stop_reason for r in results] == ["callback", "callback"]
+    np.testing.assert_array_equal(results[0].params[0].W, results[1].params[0].W)
+
+
 def test_one_process_imports_no_mpi():
     code = ("import sys, chainrule as cr; d = cr.datasets.planar_flower(); "
             "cr.fit(cr.ModelConfig([2, 3, 1]), d.X, d.Y, num_epochs=2); "

@@ -44,6 +44,12 @@ class RankFailed(RuntimeError):
     """Another rank failed during a step: every rank stops, the failing one with its own error."""
 
 
+class _OtherRank:
+    """Stands for a callback of another rank that asked to stop."""
+
+    stop_reason = "callback"
+
+
 class ShardsRefused(ValueError):
     """Raised on every rank alike when a rank's shard is refused before training."""
 
@@ -185,6 +191,31 @@ class Sharding:
         self.send[:] = 0.0
         self.send[-1] = 1.0
         self.comm.Allreduce(self.send, self.recv)
+
+    def together(self, after_epoch: Callable[[], tuple], epoch: int) -> tuple:
+        """``after_epoch()`` (the callbacks of an epoch: ``(state, stops)``) on every rank, and
+        one allreduce of every rank's outcome: a callback that raised on one rank raises there
+        and stops the others with RankFailed (naming the rank and the error); a callback that
+        asks to stop on one rank stops every rank. Global records make the policies agree
+        anyway; a user's callback may not."""
+        outcome, error = None, None
+        try:
+            outcome = after_epoch()
+        except Exception as exc:
+            error = exc
+        everyone = sorted(self.comm.allreduce([(self.shard.rank, None if error is None else
+                                                f"{type(error).__name__}: {error}",
+                                                error is None and bool(outcome[1]))]))
+        if error is not None:
+            raise error
+        failed = [(rank, text) for rank, text, _ in everyone if text is not None]
+        if failed:
+            rank, text = failed[0]
+            raise RankFailed(f"rank {rank} failed after epoch {epoch} ({text}); every rank stops")
+        state, stops = outcome
+        if not stops and any(stop for *_, stop in everyone):
+            stops = [_OtherRank()]
+        return state, stops
 
     def _allreduce(self) -> np.ndarray:
         self.comm.Allreduce(self.send, self.recv)

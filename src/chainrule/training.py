@@ -678,7 +678,7 @@ def fit(config: ModelConfig, X: Any, Y: Any, train: TrainConfig | None = None, *
         policies.append(EarlyStopping(train.patience, train.min_delta, train.restore_best,
                                       "val_cost" if validation_data is not None else "cost"))
     everyone = [(c, getattr(c, "carry", None), c in given) for c in policies + given]
-    early, caller = _early_stopping(policies + given), np.geterr()
+    early, caller, sharding = _early_stopping(policies + given), np.geterr(), epochs.run.sharding
     records, stop_reason, epochs.caller = [], "completed", caller
     try:
         with np.errstate(over="ignore", invalid="ignore"):     # for every epoch; the user's code runs as the caller's
@@ -686,7 +686,11 @@ def fit(config: ModelConfig, X: Any, Y: Any, train: TrainConfig | None = None, *
                 _hook(caller if users else None, getattr(callback, "start", _nothing), epochs.state)
             for state, record in epochs:
                 records.append(record)
-                state, stops = _after_epoch(everyone, record, state, caller)
+                if sharding is None:
+                    state, stops = _after_epoch(everyone, record, state, caller)
+                else:                                       # every rank learns every rank's outcome
+                    state, stops = sharding.together(lambda s=state, r=record: _after_epoch(everyone, r, s, caller),
+                                                     record.epoch)
                 epochs.state = state
                 if stops:
                     stop_reason = getattr(stops[0], "stop_reason", "callback")
