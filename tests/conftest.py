@@ -1,7 +1,10 @@
 """Shared helpers: random problems whose labels fit the output layer, and the fuzz tests' settings."""
 
+import contextlib
 import os
+import sys
 import tracemalloc
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -15,6 +18,17 @@ def rel_err(a, b) -> float:
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     scale = max(np.linalg.norm(a), np.linalg.norm(b))
     return 0.0 if scale == 0 else float(np.linalg.norm(a - b) / scale)
+
+
+@contextlib.contextmanager
+def reading_with(reader):
+    """Loads inside read with pandas, or with the csv module as when pandas is not installed."""
+    if reader == "pandas":
+        pytest.importorskip("pandas", reason="pip install 'chainrule[csv]' to test the pandas reader")
+        yield
+    else:
+        with mock.patch.dict(sys.modules, {"pandas": None}):
+            yield
 
 
 def traced_peak(fn, tries: int = 3) -> int:

@@ -39,7 +39,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chainrule import datasets as ds
-from conftest import FUZZ
+from conftest import FUZZ, reading_with
 
 READERS = ("pandas", "csv")
 
@@ -49,17 +49,6 @@ def write(tmp_path, content, name="data.csv"):
     path = tmp_path / name
     path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
     return path
-
-
-@contextlib.contextmanager
-def reading_with(reader):
-    """Loads inside read with pandas, or with the csv module as when pandas is not installed."""
-    if reader == "pandas":
-        pytest.importorskip("pandas", reason="pip install 'chainrule[csv]' to test the pandas reader")
-        yield
-    else:
-        with mock.patch.dict(sys.modules, {"pandas": None}):
-            yield
 
 
 @contextlib.contextmanager

@@ -8,9 +8,7 @@ whole file.
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import sys
 from unittest import mock
 
 import numpy as np
@@ -19,17 +17,7 @@ import pytest
 from chainrule import datasets, distributed, shares
 from chainrule.checkpoint import load
 from chainrule.cli import main
-
-
-@contextlib.contextmanager
-def reading_with(reader):
-    """pandas reads, or the csv module as when pandas is not installed."""
-    if reader == "pandas":
-        pytest.importorskip("pandas", reason="pip install 'chainrule[csv]' to test the pandas reader")
-        yield
-    else:
-        with mock.patch.dict(sys.modules, {"pandas": None}):
-            yield
+from conftest import reading_with
 
 
 def _write(path, X, labels, newline="\n", blank_every=0, quote=False):
@@ -52,6 +40,20 @@ def _file(tmp_path, m=301, seed=0, **kwargs):
 
 def _shares(path, label, ranks, regression=None):
     return distributed.run_ranks(ranks, lambda comm: shares.read_share(path, label, comm, regression))
+
+
+def _errors_of_every_rank(path, ranks):
+    """What read_share raised on each rank (a ValueError is expected on every one)."""
+    errors = []
+
+    def work(comm):
+        try:
+            shares.read_share(path, "label", comm)
+        except ValueError as exc:
+            errors.append(str(exc))
+
+    distributed.run_ranks(ranks, work)
+    return errors
 
 
 def _joined(parts):
@@ -114,15 +116,7 @@ def test_whole_number_labels_are_decided_on_all_rows(tmp_path):
     """21 distinct whole numbers are refused as classes only when seen together: one rank holds 11, the other 10."""
     X = np.zeros((42, 3)).tolist()
     path = _write(tmp_path / "d.csv", X, [str(i // 2) for i in range(42)])
-    errors = []
-
-    def work(comm):
-        try:
-            shares.read_share(path, "label", comm)
-        except ValueError as exc:
-            errors.append(str(exc))
-
-    distributed.run_ranks(2, work)
+    errors = _errors_of_every_rank(path, 2)
     with pytest.raises(ValueError) as whole:
         datasets.load_csv(path, "label")
     assert errors == [str(whole.value)] * 2 and "21 distinct whole numbers" in errors[0]
@@ -135,16 +129,8 @@ def test_a_bad_cell_on_one_rank_is_the_error_of_every_rank_with_the_files_line(t
     path = _write(tmp_path / "d.csv", [[repr(v) if not isinstance(v, str) else v for v in row] for row in X],
                   ["a", "b"] * 50, blank_every=10)
     path.write_text(path.read_text().replace("'", ""))
-    errors = []
-
-    def work(comm):
-        try:
-            shares.read_share(path, "label", comm)
-        except ValueError as exc:
-            errors.append(str(exc))
-
     with reading_with(reader):
-        distributed.run_ranks(3, work)
+        errors = _errors_of_every_rank(path, 3)
         with pytest.raises(ValueError) as whole:
             datasets.load_csv(path, "label")
     assert errors == [str(whole.value)] * 3 and "line 90" in errors[0], errors   # 1 + 81 rows + 8 blank lines
