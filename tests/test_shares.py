@@ -280,3 +280,28 @@ def test_readers_that_overlap_restore_the_csv_modules_limit_when_the_last_is_don
     assert csv.field_size_limit() == before
     _shares(_file(tmp_path, m=2000), "label", 8)
     assert csv.field_size_limit() == before
+
+
+def test_predict_reads_a_npy_file_of_the_features_or_laid_out_as_the_training_file(tmp_path, capsys):
+    """The model trained on columns 0 and 2 of a .npy file (label in column 1) predicts the training
+    file itself, and a file of just the two features, as it predicts the same rows in a CSV file."""
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((50, 2))
+    y = (X[:, 0] > X[:, 1]).astype(float)
+    np.save(tmp_path / "train.npy", np.column_stack([X[:, 0], y, X[:, 1]]))
+    np.save(tmp_path / "features.npy", X)
+    np.save(tmp_path / "short.npy", X[:, :1])
+    (tmp_path / "d.csv").write_text("x0,x2\n" + "".join(f"{a!r},{b!r}\n" for a, b in X.tolist()))
+    assert main(["train", "--data", str(tmp_path / "train.npy"), "--label", "1", "--hidden-layers", "3",
+                 "--num-epochs", "20", "--quiet", "--out", str(tmp_path / "m")]) == 0
+    model = str(tmp_path / "m" / "model.npz")
+    capsys.readouterr()
+    outputs = []
+    for data in ("train.npy", "features.npy", "d.csv"):
+        assert main(["predict", model, str(tmp_path / data)]) == 0
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1] == outputs[2] and outputs[0].count("\n") == 51
+    assert main(["predict", model, str(tmp_path / "short.npy")]) == 2
+    assert capsys.readouterr().err.strip() == (f"chainrule: error: {tmp_path / 'short.npy'} has 1 columns; the model "
+                                               f"takes 2 features (x0, x2): give them as the columns of a .npy file, "
+                                               f"in that order")

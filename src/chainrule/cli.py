@@ -431,9 +431,10 @@ def _parser() -> argparse.ArgumentParser:
 
     _study_command(commands)
 
-    pred = commands.add_parser("predict", help="predictions of a saved model for a CSV file")
+    pred = commands.add_parser("predict", help="predictions of a saved model for a CSV or .npy file")
     pred.add_argument("model", help="a model file written by chainrule train")
-    pred.add_argument("data", help="a CSV file with the model's feature columns")
+    pred.add_argument("data", help="a CSV file with the model's feature columns, or a .npy file of one example per "
+                                   "row: the model's features in order, or laid out as the file it was trained on")
     pred.add_argument("--out", "-o", help="write the CSV here instead of stdout")
     pred.add_argument("--debug", action="store_true", help="show tracebacks")
 
@@ -1493,8 +1494,9 @@ def _predict(args: argparse.Namespace) -> int:
         _check_not_input(args.out, {"the model": args.model, "the data": args.data})
     model = load(args.model)
     if not model.feature_names:
-        raise ValueError(f"{args.model} records no feature names, so its columns cannot be found in a CSV file")
-    X = datasets.load_csv_features(args.data, model.feature_names, progress=_ReadingProgress(args.data))
+        raise ValueError(f"{args.model} records no feature names, so its columns cannot be found in a data file")
+    read = datasets.load_npy_features if args.data.lower().endswith(".npy") else datasets.load_csv_features
+    X = read(args.data, model.feature_names, progress=_ReadingProgress(args.data))
     if model.standardizer is not None:
         X = datasets.standardize(X, model.standardizer)
     config = model.config

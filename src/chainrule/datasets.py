@@ -815,18 +815,7 @@ def open_npy(path: str | Path, label: Any) -> tuple[np.ndarray, int, list[int]]:
     as an int or its text. The array must be 2-D, of numbers, with at least one feature.
     """
     path = Path(path)
-    try:
-        A = np.load(path, mmap_mode="r", allow_pickle=False)
-    except FileNotFoundError:
-        raise ValueError(f"no such .npy file: {path}") from None
-    except (OSError, ValueError, EOFError) as exc:
-        raise ValueError(f"cannot read {path} as a .npy file: {exc}") from None
-    if not isinstance(A, np.ndarray) or A.ndim != 2 or A.shape[1] < 2 or A.shape[0] < 1:
-        shape = getattr(A, "shape", "an archive")
-        raise ValueError(f"{path} must hold a 2-D array with one example per row, its features and its label "
-                         f"(at least two columns and one row); got shape {shape}")
-    if not (np.issubdtype(A.dtype, np.integer) or np.issubdtype(A.dtype, np.floating)):
-        raise ValueError(f"{path} must hold numbers (integers or floats); got dtype {A.dtype}")
+    A = _npy_array(path, 2, "its features and its label (at least two columns and one row)")
     c = A.shape[1]
     try:
         k = int(str(label).strip())
@@ -837,6 +826,45 @@ def open_npy(path: str | Path, label: Any) -> tuple[np.ndarray, int, list[int]]:
                          f"got {label!r}")
     k %= c
     return A, k, [j for j in range(c) if j != k]
+
+
+def _npy_array(path: Path, columns: int, what: str) -> np.ndarray:
+    """The 2-D array of numbers of a .npy file, memory-mapped, with at least ``columns`` columns
+    and one row (``what`` says what they hold)."""
+    try:
+        A = np.load(path, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        raise ValueError(f"no such .npy file: {path}") from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise ValueError(f"cannot read {path} as a .npy file: {exc}") from None
+    if not isinstance(A, np.ndarray) or A.ndim != 2 or A.shape[1] < columns or A.shape[0] < 1:
+        shape = getattr(A, "shape", "an archive")
+        raise ValueError(f"{path} must hold a 2-D array with one example per row, {what}; got shape {shape}")
+    if not (np.issubdtype(A.dtype, np.integer) or np.issubdtype(A.dtype, np.floating)):
+        raise ValueError(f"{path} must hold numbers (integers or floats); got dtype {A.dtype}")
+    return A
+
+
+def load_npy_features(path: str | Path, feature_names: Sequence[str], *,
+                      progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """X (n_x, m) float64 from a .npy file of one example per row, for a model with these features.
+
+    A file of exactly n_x columns holds the features in the model's order. Otherwise the
+    features must be named by their column, as ``load_npy`` names them ("x0", "x1", …): the
+    file the model was trained on, label column and all, or one laid out the same way.
+    """
+    path, progress = Path(path), _check_progress(progress)
+    A = _npy_array(path, 1, f"its {len(feature_names)} features")
+    if A.shape[1] == len(feature_names):
+        columns = list(range(A.shape[1]))
+    else:
+        found = [re.fullmatch(r"x(\d+)", name) for name in feature_names]
+        if not all(found) or max(int(f[1]) for f in found) >= A.shape[1]:
+            raise ValueError(f"{path} has {A.shape[1]} columns; the model takes {len(feature_names)} features "
+                             f"({_listed(feature_names[:4])}{', …' if len(feature_names) > 4 else ''}): give them "
+                             f"as the columns of a .npy file, in that order")
+        columns = [int(f[1]) for f in found]
+    return npy_rows(path, A, columns, 0, A.shape[0], progress)
 
 
 def npy_rows(path: str | Path, A: np.ndarray, columns: list[int], start: int, stop: int,
