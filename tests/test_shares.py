@@ -305,3 +305,15 @@ def test_predict_reads_a_npy_file_of_the_features_or_laid_out_as_the_training_fi
     assert capsys.readouterr().err.strip() == (f"chainrule: error: {tmp_path / 'short.npy'} has 1 columns; the model "
                                                f"takes 2 features (x0, x2): give them as the columns of a .npy file, "
                                                f"in that order")
+
+
+def test_each_rank_can_follow_its_own_reading(tmp_path):
+    """progress(done, total) counts the bytes of the rank's range (rows of a .npy file), up to all of them."""
+    path = _file(tmp_path, m=3000)
+    heard = {0: [], 1: []}
+    distributed.run_ranks(2, lambda comm: shares.read_share(
+        path, "label", comm, progress=lambda done, total: heard[comm.Get_rank()].append((done, total))))
+    size = path.stat().st_size - (path.read_bytes().index(b"\n") + 1)
+    assert all(heard[k] and heard[k][-1][0] == heard[k][-1][1] for k in heard)
+    assert heard[0][-1][1] + heard[1][-1][1] == size
+    assert all(a < b for k in heard for (a, _), (b, _) in zip(heard[k], heard[k][1:]))

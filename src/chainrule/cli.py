@@ -834,7 +834,8 @@ def _train(args: argparse.Namespace, comm: Any = None) -> int:
         if comm is not None and request.data not in datasets.DATASETS:     # each rank reads its rows
             _check_data_file(request.data, request.label)
             share = shares.read_share(request.data, request.label, comm,
-                                      None if request.output is None else request.output == "identity")
+                                      None if request.output is None else request.output == "identity",
+                                      progress=_ReadingProgress(f"{request.data} (rank 0's share)") if writer else None)
             data = share.data
         else:
             data = _load_data(request.data, request.label, request.data_options, request.output)

@@ -92,13 +92,15 @@ def _everyone(comm: Any, value: Any) -> list:
 # --- reading -------------------------------------------------------------------------------------
 
 
-def read_share(path: str | Path, label: Any, comm: Any, regression: bool | None = None) -> Share:
-    """This rank's rows of a CSV or .npy file, the label decided on all the rows (collectively)."""
+def read_share(path: str | Path, label: Any, comm: Any, regression: bool | None = None, *,
+               progress: Callable[[int, int], None] | None = None) -> Share:
+    """This rank's rows of a CSV or .npy file, the label decided on all the rows (collectively).
+    ``progress(done, total)``: this rank's reading (bytes of its range, or rows)."""
     path = Path(path)
     if path.suffix.lower() == ".npy":
-        name, X, texts, codes, names, offset = together(comm, lambda: _npy_share(path, label, comm))
+        name, X, texts, codes, names, offset = together(comm, lambda: _npy_share(path, label, comm, progress))
     else:
-        name, (X, texts, codes, names, offset) = label, _csv_share(path, label, comm)
+        name, (X, texts, codes, names, offset) = label, _csv_share(path, label, comm, progress)
     counts = Counter()
     for pairs in _everyone(comm, list(zip(texts, np.bincount(codes, minlength=len(texts)).tolist()))):
         counts.update(dict(pairs))
@@ -110,16 +112,16 @@ def read_share(path: str | Path, label: Any, comm: Any, regression: bool | None 
     return Share(datasets._labelled(path, X, rows, output, classes, names), offset, n)
 
 
-def _npy_share(path: Path, label: Any, comm: Any):
+def _npy_share(path: Path, label: Any, comm: Any, progress):
     A, k, columns = datasets.open_npy(path, label)
     rank, size, n = comm.Get_rank(), comm.Get_size(), A.shape[0]
     start, stop = rank * n // size, (rank + 1) * n // size
     texts, codes = datasets.npy_labels(A, k, start, stop)
-    X = datasets.npy_rows(path, A, columns, start, stop)
+    X = datasets.npy_rows(path, A, columns, start, stop, progress)
     return f"column {k}", X, texts, codes, tuple(f"x{j}" for j in columns), start
 
 
-def _csv_share(path: Path, label: str, comm: Any):
+def _csv_share(path: Path, label: str, comm: Any, progress):
     """(X, label texts, codes, feature names, offset) of this rank's byte range of a CSV file."""
     rank, size = comm.Get_rank(), comm.Get_size()
 
@@ -155,7 +157,8 @@ def _csv_share(path: Path, label: str, comm: Any):
         scan = datasets._scan(path, start, end, first_line)
         part = datasets._CsvFile(path, found.header, found.separator, start, end,
                                  breaks + (not ends_with_break), scan.boolean_words, first_line)
-        X, labels = datasets._read_rows(part, columns, k, None)
+        X, labels = datasets._read_rows(part, columns, k, progress and (lambda done, _: progress(done - start,
+                                                                                                 end - start)))
         return (X, *labels.result())
 
     X, texts, codes = together(comm, read)
