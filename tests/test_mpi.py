@@ -275,6 +275,26 @@ def test_a_callback_that_stops_one_rank_stops_every_rank_at_that_epoch():
         callbacks=[lambda record, state: comm.Get_rank() == 0 and record.epoch == 4]))
     assert [len(r.history) for r in results] == [5, 5]
     assert [r.history.stop_reason for r in results] == ["callback", "callback"]
+
+
+def test_every_rank_records_the_stop_reason_of_the_rank_that_stopped():
+    """An early stopping on rank 1 only (a callback with a reason of its own): both ranks say so."""
+    X, Y = _planar()
+    shards = list(zip(distributed.split(X, [100, 300]), distributed.split(Y, [100, 300])))
+
+    class Patience:
+        stop_reason = "early stopping"
+
+        def __init__(self, rank):
+            self.rank = rank
+
+        def __call__(self, record, state):
+            return self.rank == 1 and record.epoch == 2
+
+    results = distributed.run_ranks(2, lambda comm: cr.fit(
+        cr.ModelConfig([2, 3, 1]), *shards[comm.Get_rank()], num_epochs=10, comm=comm,
+        callbacks=[Patience(comm.Get_rank())]))
+    assert [(len(r.history), r.history.stop_reason) for r in results] == [(3, "early stopping")] * 2
     np.testing.assert_array_equal(results[0].params[0].W, results[1].params[0].W)
 
 

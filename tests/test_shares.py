@@ -14,6 +14,7 @@ from unittest import mock
 import numpy as np
 import pytest
 
+import chainrule as cr
 from chainrule import datasets, distributed, shares
 from chainrule.checkpoint import load
 from chainrule.cli import main
@@ -151,7 +152,7 @@ def test_line_starts_are_found_after_every_kind_of_break(tmp_path):
     path = tmp_path / "lines"
     path.write_bytes(b"ab\r\ncd\ref\ngh")
     with path.open("rb") as handle:
-        starts = [shares._line_start(handle, at, 12) for at in range(13)]
+        starts = [datasets.line_start(handle, at, 12) for at in range(13)]
     assert starts == [0, 4, 4, 4, 4, 7, 7, 7, 10, 10, 10, 12, 12]
 
 
@@ -179,6 +180,7 @@ def test_npy_shares_are_its_rows_and_the_whole_load_is_the_array(tmp_path):
     (np.array([["a", "b"]]), "-1", "must hold numbers"),
     (np.zeros((4, 3)), "3", "0 … 2, or −1 for the last"),
     (np.zeros((4, 3)), "last", "0 … 2, or −1 for the last"),
+    (np.array([[0, 2 ** 60], [1, 2 ** 60 + 1]]), "-1", "beyond 2\\^53"),
     (np.array([[0.0, 1.0], [np.inf, 0.0], [3.0, 1.0]]), "-1", "row 1, column 0: inf is not a finite number"),
     (np.array([[0.0, 1.0], [2.0, np.nan], [3.0, 1.0]]), "-1", "non-finite values"),
 ])
@@ -317,3 +319,84 @@ def test_each_rank_can_follow_its_own_reading(tmp_path):
     assert all(heard[k] and heard[k][-1][0] == heard[k][-1][1] for k in heard)
     assert heard[0][-1][1] + heard[1][-1][1] == size
     assert all(a < b for k in heard for (a, _), (b, _) in zip(heard[k], heard[k][1:]))
+
+
+
+@pytest.mark.parametrize("text", [
+    "\ufeffa,b,label,c\n1,2,x,3\n4,5,y,6\n7,8,x,9\n10,11,y,12\n13,14,x,15\n",      # a byte-order mark
+    "\n  \n\na,b,label,c\n1,2,x,3\n4,5,y,6\n\n7,8,x,9\n10,11,y,12\n13,14,x,15",    # blank lines, no last break
+    "a;b;label;c\r\n1;2;x;3\r\n4;5;y;6\r\n7;8;x;9\r\n10;11;y;12\r\n13;14;x;15\r\n",  # semicolons, CRLF
+])
+def test_shares_of_files_with_a_bom_blank_lines_or_no_last_break_are_the_file(tmp_path, text):
+    path = tmp_path / "d.csv"
+    path.write_bytes(text.encode())
+    whole = datasets.load_csv(path, "label")
+    for ranks in (2, 3, 4):
+        X, Y = _joined(_shares(path, "label", ranks))
+        np.testing.assert_array_equal(X, whole.X)
+        np.testing.assert_array_equal(Y, whole.Y)
+
+
+def test_a_rank_without_test_rows_still_trains_with_the_others(tmp_path):
+    """12 rows on 4 ranks, 3 test rows: a rank holds none of them, and its empty share of the
+    validation set counts for nothing in the global sums."""
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((12, 3)).tolist()
+    path = _write(tmp_path / "d.csv", X, ["a", "b"] * 6)
+    parts = _shares(path, "label", 4)
+    prepared = distributed.run_ranks(4, lambda comm: shares.prepare_share(
+        parts[comm.Get_rank()], parts[comm.Get_rank()].data.Y, 0.25, 2, True, comm))
+    assert sum(p.X_test.shape[1] for p in prepared) == 3 and min(p.X_test.shape[1] for p in prepared) == 0
+    config = cr.ModelConfig([3, 2, 1])
+    results = distributed.run_ranks(4, lambda comm: cr.fit(
+        config, prepared[comm.Get_rank()].X_train, prepared[comm.Get_rank()].Y_train, num_epochs=5, seed=1,
+        comm=comm, examples=prepared[comm.Get_rank()].examples,
+        validation_data=(prepared[comm.Get_rank()].X_test, prepared[comm.Get_rank()].Y_test)))
+    whole = datasets.load_csv(path, "label")
+    X_train, Y_train, X_test, Y_test = datasets.split(whole.X, whole.Y, 0.25, 2)
+    standardizer = datasets.fit_standardizer(X_train)
+    one = cr.fit(config, datasets.standardize(X_train, standardizer), Y_train, num_epochs=5, seed=1,
+                 validation_data=(datasets.standardize(X_test, standardizer), Y_test))
+    for r in results:
+        np.testing.assert_allclose(r.history.val_cost, one.history.val_cost, rtol=1e-12)
+
+
+def test_a_rank_with_no_training_rows_is_refused_on_every_rank(tmp_path):
+    path = _write(tmp_path / "d.csv", np.eye(4, 3).tolist(), ["a", "b"] * 2)
+    parts = _shares(path, "label", 6)
+    errors = []
+
+    def work(comm):
+        try:
+            shares.prepare_share(parts[comm.Get_rank()], parts[comm.Get_rank()].data.Y, 0.0, 0, False, comm)
+        except ValueError as exc:
+            errors.append(str(exc))
+
+    distributed.run_ranks(6, work)
+    assert len(set(errors)) == 1 and len(errors) == 6
+    assert "holds none of the 4 training rows of d; run on fewer ranks" in errors[0]
+
+
+def test_the_scale_checks_of_a_share_use_all_the_ranks_examples():
+    """max |x| ≤ √(float max / m) with the global m: a share of 100 of 400 examples is judged as 400."""
+    bound_400 = np.sqrt(np.finfo(np.float64).max / 400)
+    X = np.full((1, 100), 1.5 * bound_400)                          # within the bound for m = 100, not for 400
+    datasets.check_feature_scale(X, standardized=False)
+    with pytest.raises(ValueError, match="for m = 400 examples"):
+        datasets.check_feature_scale(X, standardized=False, m=400)
+    with pytest.raises(ValueError, match="for m = 400 examples"):
+        datasets.check_target_scale(X, m=400)
+
+
+def test_fit_standardizer_over_ranks_refuses_bad_input_on_one_rank_on_every_rank():
+    errors = []
+
+    def work(comm):
+        X = np.ones((2, 5)) if comm.Get_rank() == 0 else np.ones(5)
+        try:
+            datasets.fit_standardizer(X, comm)
+        except ValueError as exc:
+            errors.append(str(exc))
+
+    distributed.run_ranks(2, work)
+    assert len(errors) == 2 and errors[0] == errors[1]

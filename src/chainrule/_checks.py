@@ -124,9 +124,9 @@ def as_matrix(value: Any, name: str, dtype: np.dtype | None = None, columns: str
     return A
 
 
-def check_X(X: Any, n_x: int, name: str = "X", stack: bool = False) -> np.ndarray:
+def check_X(X: Any, n_x: int, name: str = "X", stack: bool = False, empty: bool = False) -> np.ndarray:
     """X as an (n_x, m) float array (with ``stack``, also (…, n_x, m)); examples given as rows
-    are recognised and named."""
+    are recognised and named. ``empty``: m = 0 is allowed (a rank's share of validation data)."""
     X = as_matrix(X, name, stack=stack)
     if X.shape[-2] != n_x:
         hint = ""
@@ -136,7 +136,7 @@ def check_X(X: Any, n_x: int, name: str = "X", stack: bool = False) -> np.ndarra
             f"{name} must have shape (n_x, m) = ({n_x}, m), one column per example; "
             f"got shape {X.shape}{hint}"
         )
-    if X.shape[-1] == 0:
+    if X.shape[-1] == 0 and not empty:
         raise ValueError(f"{name} must hold at least one example (column); got m = 0")
     return X
 
@@ -161,6 +161,8 @@ def check_Y(Y: Any, output: str, n_y: int, m: int, dtype: np.dtype, like: str = 
         elif Y.shape[-1] != m:
             hint = f"; {like} has m = {m} examples"
         raise ValueError(f"{name} must have shape (n_y, m) = ({n_y}, {m}); got shape {Y.shape}{hint}")
+    if Y.size == 0:                                                # a rank's empty share
+        return Y
     if output == "sigmoid" and (Y.min() < 0 or Y.max() > 1):
         bad = Y.min() if Y.min() < 0 else Y.max()
         raise ValueError(

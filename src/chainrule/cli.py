@@ -47,6 +47,7 @@ from .callbacks import Callback, Checkpoint, Interrupt, Progress, TrainingDiverg
 from .check.sandbox import MEMORY as CHECK_MEMORY
 from .check.sandbox import TIMEOUT as CHECK_TIMEOUT
 from .checkpoint import DataPrep, SavedModel, data_fingerprint, load, save, saver
+from .collective import everyone, together
 from .compare import compare_conventions, compare_shards
 from .gradcheck import PRECISIONS, gradient_check
 from .history import EpochRecord, History
@@ -715,9 +716,11 @@ def _prepare(data, Y, test_fraction, seed, standardize, standardizer=None):
     return X_train, Y_train, X_test, Y_test, standardizer
 
 
-def _check_scale(data, X_train, X_test, standardizer) -> None:
-    for X in (X_train, X_test):                               # one line naming a column too large to train on
-        datasets.check_feature_scale(X, data.feature_names or None, standardized=standardizer is not None)
+def _check_scale(data, X_train, X_test, standardizer, sizes=(None, None)) -> None:
+    """Refuse in one line a column too large to train on; ``sizes``: the examples of all the ranks'
+    training and test parts, when these are one rank's."""
+    for X, m in zip((X_train, X_test), sizes):
+        datasets.check_feature_scale(X, data.feature_names or None, standardized=standardizer is not None, m=m)
 
 
 class _OutputFolder:
@@ -849,7 +852,7 @@ def _train(args: argparse.Namespace, comm: Any = None) -> int:
         prep = prep._replace(data=request.data, fingerprint=None if share else data_fingerprint(data.X, data.Y))
         train = request.train
         counts = (X_train.shape[1], X_test.shape[1]) if share is None else \
-            tuple(np.sum(shares._everyone(comm, (X_train.shape[1], X_test.shape[1])), axis=0).tolist())
+            tuple(np.sum(everyone(comm, (X_train.shape[1], X_test.shape[1])), axis=0).tolist())
         validation = (X_test, Y_test) if counts[1] else None
         mode = "quiet" if (args.quiet or args.json or not writer) else ("live" if sys.stdout.isatty() else "lines")
         setup = None if mode == "quiet" else functools.partial(
@@ -862,8 +865,7 @@ def _train(args: argparse.Namespace, comm: Any = None) -> int:
         history = saved.history.then(result.history) if saved is not None and saved.history is not None \
             else result.history
         figures = _figures(history, result.params, config, X_train, Y_train, validation, share and comm)
-        points = (data.X, Y) if share is None or data.X.shape[0] != 2 else \
-            tuple(np.concatenate(everyone, axis=1) for everyone in zip(*shares._everyone(comm, (data.X, Y))))
+        points = (data.X, Y) if share is None or data.X.shape[0] != 2 else _points(data.X, Y, comm)
         if not writer:
             return 0
         signals.phase = "saving"
@@ -918,9 +920,9 @@ def _setup(request: TrainRequest, saved: SavedModel | None, data, Y: np.ndarray,
     A resumed run splits and standardises exactly as the saved one did; a new one takes the request's choices or the
     defaults of its data."""
     seed = request.train.seed
-    everywhere = (lambda work: work()) if share is None else functools.partial(shares.together, comm)
+    everywhere = (lambda work: work()) if share is None else functools.partial(together, comm)
     if output == "identity":                                      # one line naming labels too large to regress
-        everywhere(lambda: datasets.check_target_scale(Y, request.label))
+        everywhere(lambda: datasets.check_target_scale(Y, request.label, None if share is None else share.n))
     if saved is not None:
         prep = saved.prep
         *split, _ = _prepare(data, Y, prep.test_fraction, seed, False, prep.standardizer)
@@ -940,7 +942,8 @@ def _setup(request: TrainRequest, saved: SavedModel | None, data, Y: np.ndarray,
         part = shares.prepare_share(share, Y, test_fraction, seed, standardize, comm)
         split, examples, standardizer = [part.X_train, part.Y_train, part.X_test, part.Y_test], part.examples, \
             part.standardizer
-        everywhere(lambda: _check_scale(data, split[0], split[2], standardizer))
+        sizes = np.sum(everyone(comm, (part.X_train.shape[1], part.X_test.shape[1])), axis=0).tolist()
+        everywhere(lambda: _check_scale(data, split[0], split[2], standardizer, sizes))
     return config, None, DataPrep(request.data, request.data_options, request.label, test_fraction, standardizer), \
         tuple(split), examples
 
@@ -993,6 +996,14 @@ class _AtStart(Callback):
     def start(self, state) -> None:
         if self.function is not None:
             self.function()
+
+
+def _points(X: np.ndarray, Y: np.ndarray, comm: Any, most: int = 10_000) -> tuple[np.ndarray, np.ndarray]:
+    """(X, Y) of every rank's examples for the picture, at most ``most`` in all: each rank sends
+    evenly spaced ones of its own (all of them, for data of up to ``most`` examples). Collective."""
+    keep = np.linspace(0, X.shape[1] - 1, min(X.shape[1], most // comm.Get_size())).round().astype(int)
+    parts = everyone(comm, (X[:, keep], Y[:, keep]))
+    return np.concatenate([p[0] for p in parts], axis=1), np.concatenate([p[1] for p in parts], axis=1)
 
 
 def _figures(history: History, params, config: ModelConfig, X_train, Y_train, validation, comm: Any = None) -> dict:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import functools
 import inspect
 import io
 import itertools
@@ -36,6 +37,7 @@ from typing import Any, NamedTuple, TextIO
 import numpy as np
 
 from ._checks import all_finite, as_matrix, as_rng, check_number
+from .collective import everyone, together
 
 
 class Dataset(NamedTuple):
@@ -774,15 +776,15 @@ def load_csv(path: str | Path, label: str, regression: bool | None = None, *,
     """
     path, progress = Path(path), _check_progress(progress)
     csv_file = _open_csv(path)
-    k, columns = _label_column(path, csv_file.header, label)
+    k, columns = label_column(path, csv_file.header, label)
     X, labels = _read_rows(csv_file, columns, k, progress)
     texts, codes = labels.result()
-    output, classes = _label_kind(path, label, texts, np.bincount(codes, minlength=len(texts)), regression)
-    return _labelled(path, X, _label_rows(texts, codes, output, classes), output, classes,
+    output, classes = label_kind(path, label, texts, np.bincount(codes, minlength=len(texts)), regression)
+    return labelled(path, X, label_rows(texts, codes, output, classes), output, classes,
                      tuple(csv_file.header[j] for j in columns))
 
 
-def _label_column(path: Path, header: list[str], label: str) -> tuple[int, list[int]]:
+def label_column(path: Path, header: list[str], label: str) -> tuple[int, list[int]]:
     """(the label's column, the feature columns) of a CSV header, or the refusal of a header
     without the label, with only the label, or with a name twice."""
     if label not in header:
@@ -796,12 +798,138 @@ def _label_column(path: Path, header: list[str], label: str) -> tuple[int, list[
     return k, [j for j in range(len(header)) if j != k]
 
 
-def _labelled(path: Path, X: np.ndarray, rows: np.ndarray, output: str, classes: tuple[str, ...],
+def labelled(path: Path, X: np.ndarray, rows: np.ndarray, output: str, classes: tuple[str, ...],
               names: tuple[str, ...]) -> Dataset:
-    """The Dataset of X (n_x, m) and its labels as ``_label_rows`` gives them."""
+    """The Dataset of X (n_x, m) and its labels as ``label_rows`` gives them."""
     if output == "identity":
         return Dataset(X, rows, output, names, (), path.stem)
     return _from_class_indices(X, rows, classes, path.stem, names)
+
+
+# --- a CSV file read in parts -----------------------------------------------------------------------
+#
+# ``shares`` reads a file on K ranks, each its own byte range: ``csv_layout`` once, ``csv_cuts`` for
+# the ranges, ``count_lines`` to number the lines, ``read_csv_range`` for each range's rows and the
+# label's texts; ``label_kind`` / ``label_rows`` / ``labelled`` then decide and encode the labels
+# as ``load_csv`` does.
+
+
+class CsvLayout(NamedTuple):
+    """What a CSV file's first lines say: its header, separator and where its data begin.
+
+    header : list of str     the cells of the first non-blank row, stripped
+    separator : str
+    data_start : int         byte offset of the first line after the header
+    first_line : int         its line number
+    size : int               bytes in the file
+    """
+
+    header: list[str]
+    separator: str
+    data_start: int
+    first_line: int
+    size: int
+
+
+def csv_layout(path: str | Path) -> CsvLayout:
+    """The header of a CSV file and where its data begin, reading only the bytes up to there
+    (UTF-8, with or without a byte-order mark; a UTF-16 file, or bytes that are not UTF-8 in
+    the header, are refused in one sentence)."""
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            top = handle.read(3)
+    except FileNotFoundError:
+        raise ValueError(f"no such CSV file: {path}") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read {path} as CSV: {exc}") from None
+    if top[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        raise ValueError(f"cannot read {path} as CSV: it is UTF-16 text, not UTF-8; save it as UTF-8")
+    try:
+        head = _csv_head(path, top == codecs.BOM_UTF8)
+    except UnicodeDecodeError:
+        head = None
+    _scan(path, 0, None if head is None else head.data_start)     # the header's bytes: the line of a bad one
+    return CsvLayout(head.header, head.separator, head.data_start, head.first_line, path.stat().st_size)
+
+
+def csv_cuts(path: str | Path, layout: CsvLayout, parts: int) -> list[int]:
+    """The byte offsets [data_start, c_1, …, c_{K−1}, size] cutting the data into ``parts``
+    ranges of about equal size, each c_j moved to the start of the line it falls in or after."""
+    cuts = [layout.data_start]
+    with Path(path).open("rb") as handle:
+        for j in range(1, parts):
+            at = max(layout.data_start + (layout.size - layout.data_start) * j // parts, cuts[-1])
+            cuts.append(line_start(handle, at, layout.size))
+    return [*cuts, layout.size]
+
+
+def line_start(handle: Any, at: int, size: int) -> int:
+    """The first offset ≥ ``at`` of a binary file where a line starts (after "\\n", "\\r\\n" or a
+    lone "\\r"), or ``size``."""
+    if at <= 0:
+        return 0
+    position = at - 1
+    while position < size:
+        handle.seek(position)
+        block = handle.read(2 ** 16)
+        hits = [i for i in (block.find(b"\n"), block.find(b"\r")) if i >= 0]
+        if hits:
+            found = position + min(hits)
+            if block[min(hits)] == ord("\r"):                             # "\r\n" is one break
+                handle.seek(found + 1)
+                return found + 1 + (handle.read(1) == b"\n")
+            return found + 1
+        position += len(block)
+    return size
+
+
+def count_lines(path: str | Path, start: int, end: int) -> tuple[int, bool, bool]:
+    """(line breaks in the bytes [start, end), whether they end with one, whether they hold a quote)."""
+    breaks, quoted, previous = 0, False, b""
+    with Path(path).open("rb") as handle:
+        handle.seek(start)
+        left = end - start
+        while left > 0:
+            block = handle.read(min(2 ** 20, left))
+            if not block:
+                break
+            left -= len(block)
+            breaks += _line_breaks(block) - (previous.endswith(b"\r") and block.startswith(b"\n"))
+            quoted = quoted or b'"' in block
+            previous = block
+    return breaks, previous.endswith((b"\n", b"\r")), quoted
+
+
+def read_csv_range(path: str | Path, layout: CsvLayout, label: str, start: int, end: int, first_line: int,
+                   progress: Callable[[int, int], None] | None = None):
+    """The rows in the bytes [start, end) of a CSV file (they start a line, numbered
+    ``first_line``), read as ``load_csv`` reads the whole file.
+
+    Returns (X (n_x, m_range), the label's distinct texts, each row's index among them (m_range,),
+    the feature names). ``progress(done, total)`` counts the range's bytes.
+    """
+    path = Path(path)
+    k, columns = label_column(path, layout.header, label)
+    names = tuple(layout.header[j] for j in columns)
+    if start == end:
+        return np.empty((len(columns), 0)), [], np.empty(0, np.int64), names
+    breaks, ends_with_break, _ = count_lines(path, start, end)
+    scan = _scan(path, start, end, first_line)
+    part = _CsvFile(path, layout.header, layout.separator, start, end, breaks + (not ends_with_break),
+                    scan.boolean_words, first_line)
+    report = progress and (lambda done, _: progress(done - start, end - start))
+    X, labels = _read_rows(part, columns, k, report)
+    return (X, *labels.result(), names)
+
+
+def read_csv_whole(path: str | Path, label: str):
+    """``read_csv_range`` of the whole file: (X (n_x, m), the label's distinct texts, codes (m,), names)."""
+    path = Path(path)
+    csv_file = _open_csv(path)
+    k, columns = label_column(path, csv_file.header, label)
+    X, labels = _read_rows(csv_file, columns, k, None)
+    return (X, *labels.result(), tuple(csv_file.header[j] for j in columns))
 
 
 # --- .npy files ---------------------------------------------------------------------------------
@@ -888,8 +1016,13 @@ def npy_rows(path: str | Path, A: np.ndarray, columns: list[int], start: int, st
 
 
 def npy_labels(A: np.ndarray, k: int, start: int, stop: int) -> tuple[list[str], np.ndarray]:
-    """(the distinct labels of rows [start, stop) as texts, each row's index among them (m,))."""
-    values, codes = np.unique(np.asarray(A[start:stop, k], dtype=np.float64), return_inverse=True)
+    """(the distinct labels of rows [start, stop) as texts, each row's index among them (m,));
+    integer labels beyond 2^53, which float64 cannot tell apart, are refused."""
+    column = np.asarray(A[start:stop, k])
+    if np.issubdtype(column.dtype, np.integer) and column.size and max(-int(column.min()), int(column.max())) > 2 ** 53:
+        raise ValueError(f"column {k} holds integer labels beyond 2^53, which float64 cannot tell apart; "
+                         f"number the classes 0, 1, 2, …")
+    values, codes = np.unique(column.astype(np.float64), return_inverse=True)
     return [repr(float(v)) for v in values], codes.ravel()
 
 
@@ -906,16 +1039,9 @@ def load_npy(path: str | Path, label: Any, regression: bool | None = None, *,
     X = npy_rows(path, A, columns, 0, A.shape[0], progress)
     texts, codes = npy_labels(A, k, 0, A.shape[0])
     name = f"column {k}"
-    output, classes = _label_kind(path, name, texts, np.bincount(codes, minlength=len(texts)), regression)
-    return _labelled(path, X, _label_rows(texts, codes, output, classes), output, classes,
+    output, classes = label_kind(path, name, texts, np.bincount(codes, minlength=len(texts)), regression)
+    return labelled(path, X, label_rows(texts, codes, output, classes), output, classes,
                      tuple(f"x{j}" for j in columns))
-
-
-def _label_target(path: Path, label: str, texts: list[str], codes: np.ndarray, regression: bool | None):
-    """("identity", Y (1, m), ()) or ("classes", class indices (m,), class names) for the labels
-    ``texts[codes]`` of a column, by the rule of ``load_csv``."""
-    output, classes = _label_kind(path, label, texts, np.bincount(codes, minlength=len(texts)), regression)
-    return output, _label_rows(texts, codes, output, classes), classes
 
 
 def _numbers(texts: Sequence[str]) -> np.ndarray | None:
@@ -926,7 +1052,7 @@ def _numbers(texts: Sequence[str]) -> np.ndarray | None:
         return None
 
 
-def _label_kind(path: Path, label: str, texts: Sequence[str], counts: np.ndarray, regression: bool | None
+def label_kind(path: Path, label: str, texts: Sequence[str], counts: np.ndarray, regression: bool | None
                 ) -> tuple[str, tuple[str, ...]]:
     """("identity", ()) or ("classes", the class names) for a label column whose distinct texts
     are ``texts``, ``counts[i]`` rows holding ``texts[i]``: the rule of ``load_csv``, or the
@@ -965,8 +1091,8 @@ def _label_kind(path: Path, label: str, texts: Sequence[str], counts: np.ndarray
     return "classes", classes
 
 
-def _label_rows(texts: Sequence[str], codes: np.ndarray, output: str, classes: Sequence[str]) -> np.ndarray:
-    """Each row's label ``texts[codes]`` as ``_label_kind`` decided: Y (1, m) for "identity",
+def label_rows(texts: Sequence[str], codes: np.ndarray, output: str, classes: Sequence[str]) -> np.ndarray:
+    """Each row's label ``texts[codes]`` as ``label_kind`` decided: Y (1, m) for "identity",
     class indices (m,) into ``classes`` otherwise. Classes that are all integers were whole
     numbers, and a label matches one by value ("3.0" is "3"); other classes match by text."""
     if output == "identity":
@@ -1058,23 +1184,25 @@ def fit_standardizer(X: np.ndarray, comm: Any = None) -> Standardizer:
     same two passes (the mean, then the mean squared deviation from it), each rank's sums
     added in rank order, so equal to one process's to rounding.
     """
-    X = as_matrix(X, "X")
-    everyone = (lambda a: [a]) if comm is None else _everyone(comm)
-    count = sum(everyone(X.shape[1]))          # the examples of a feature mean, not the m of J
+    if comm is None:
+        X, every = as_matrix(X, "X"), (lambda a: [a])
+    else:
+        X, every = together(comm, lambda: as_matrix(X, "X")), functools.partial(everyone, comm)
+    count = sum(every(X.shape[1]))          # the examples of a feature mean, not the m of J
     if count < 1:
         raise ValueError("X must hold at least one example (column) to fit a standardizer")
     with np.errstate(invalid="ignore"):                                  # a rank's share may be empty
         local = np.stack([np.max(X, axis=1, initial=-np.inf), -np.min(X, axis=1, initial=np.inf),
                           np.max(np.abs(X), axis=1, initial=0.0)])
-    high, low, top = np.max(everyone(local), axis=0)[..., np.newaxis]
+    high, low, top = np.max(every(local), axis=0)[..., np.newaxis]
     constant = high == -low
     _, exponent = np.frexp(top)                                          # max|x| = f · 2^e, f in [0.5, 1)
     scale = np.ldexp(X.dtype.type(1), exponent - 1)                      # 2^(e−1) ≤ max|x|, so |X / scale| < 2
     with np.errstate(under="ignore"):                                    # parts below 2^-1074 of a row's max
         scaled = X / scale
-        mean = sum(everyone(np.add.reduce(scaled, axis=1, keepdims=True))) / count
+        mean = sum(every(np.add.reduce(scaled, axis=1, keepdims=True))) / count
         deviation = scaled - mean
-        std = np.sqrt(sum(everyone(np.add.reduce(deviation * deviation, axis=1, keepdims=True))) / count) * scale
+        std = np.sqrt(sum(every(np.add.reduce(deviation * deviation, axis=1, keepdims=True))) / count) * scale
         mean = np.clip(mean, -low / scale, high / scale) * scale         # rounding can put it an ulp above max
     flat = ~constant[:, 0] & (std[:, 0] == 0)
     if np.any(flat):
@@ -1083,13 +1211,6 @@ def fit_standardizer(X: np.ndarray, comm: Any = None) -> Standardizer:
                          f"smallest float64 (5e-324), so its standardised values would be infinite; multiply it "
                          f"by a large power of ten first")
     return Standardizer(np.where(constant, high, mean), np.where(constant, 1.0, std))
-
-
-def _everyone(comm: Any) -> Callable[[Any], list]:
-    """``everyone(value)``: every rank's value, in rank order (collectively)."""
-    def everyone(value: Any) -> list:
-        return [v for _, v in sorted(comm.allreduce([(comm.Get_rank(), value)]), key=lambda pair: pair[0])]
-    return everyone
 
 
 def standardize(X: np.ndarray, standardizer: Standardizer) -> np.ndarray:
@@ -1121,17 +1242,18 @@ def standardize(X: np.ndarray, standardizer: Standardizer) -> np.ndarray:
     return Z
 
 
-def check_target_scale(Y: np.ndarray, label: str | None = None) -> None:
+def check_target_scale(Y: np.ndarray, label: str | None = None, m: int | None = None) -> None:
     """Refuse regression targets Y (n_y, m) too large for the squared error to stay finite.
 
     The cost of an identity output is J = (1/2m) Σ (A − Y)², a sum of m squares of numbers the
     size of Y: it overflows unless max |y| ≤ √(float max / m), the bound of
     ``check_feature_scale``. Labels are never rescaled silently, so the sentence says to
-    divide them by a power of ten.
+    divide them by a power of ten. ``m``: the examples of the sum when Y is one rank's share
+    (default: Y's).
     """
     Y = as_matrix(Y, "Y")
-    m = Y.shape[1]
-    if m == 0 or not np.issubdtype(Y.dtype, np.floating):
+    m = Y.shape[1] if m is None else m
+    if Y.shape[1] == 0 or not np.issubdtype(Y.dtype, np.floating):
         return
     bound = math.sqrt(float(np.finfo(Y.dtype).max)) / math.sqrt(m)
     largest = float(np.max(np.abs(Y)))
@@ -1142,7 +1264,8 @@ def check_target_scale(Y: np.ndarray, label: str | None = None) -> None:
                          f"by a power of ten (the predictions are then in those units)")
 
 
-def check_feature_scale(X: np.ndarray, feature_names: Sequence[str] | None = None, *, standardized: bool) -> None:
+def check_feature_scale(X: np.ndarray, feature_names: Sequence[str] | None = None, *, standardized: bool,
+                        m: int | None = None) -> None:
     """Refuse a feature (row of X (n_x, m)) too large for a network to train on without overflow.
 
     Training squares quantities proportional to the features and sums them over the m
@@ -1157,13 +1280,14 @@ def check_feature_scale(X: np.ndarray, feature_names: Sequence[str] | None = Non
     so a row beyond it is refused with one sentence naming it (by ``feature_names`` when
     given, else "row k of X"). ``standardized`` says whether X has been standardised: if
     not, the sentence suggests doing so (``--standardize``, ``standardize=True``); if so,
-    the large values are examples far from those the standardizer was fitted on.
+    the large values are examples far from those the standardizer was fitted on. ``m``: the
+    examples of the sums when X is one rank's share (default: X's).
     """
     X = as_matrix(X, "X")
     if feature_names is not None and len(feature_names) != X.shape[0]:
         raise ValueError(f"feature_names must name the {X.shape[0]} features (rows) of X; got {len(feature_names)}")
-    m = X.shape[1]
-    if m == 0:
+    m = X.shape[1] if m is None else m
+    if X.shape[1] == 0:
         return
     bound = math.sqrt(float(np.finfo(X.dtype).max)) / math.sqrt(m)       # √(max / m), a bound, not a mean's 1/m
     largest = np.max(np.abs(X), axis=1)

@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .batches import ColumnsOf, shard_part
+from .collective import ShardsRefused, everyone, together
 from .losses import cost_from_loss, get_output
 from .model import _forward, count_correct
 
@@ -44,14 +45,10 @@ class RankFailed(RuntimeError):
     """Another rank failed during a step: every rank stops, the failing one with its own error."""
 
 
-class _OtherRank:
-    """Stands for a callback of another rank that asked to stop."""
+class _OtherRank(NamedTuple):
+    """Stands for a callback of another rank that asked to stop, with its reason."""
 
-    stop_reason = "callback"
-
-
-class ShardsRefused(ValueError):
-    """Raised on every rank alike when a rank's shard is refused before training."""
+    stop_reason: str
 
 
 class Shard(NamedTuple):
@@ -96,15 +93,15 @@ def agree(comm: Any, check: Callable[[], Any], m: int, what: str = "X", examples
                 examples = _checked_examples(examples, m)
         except ValueError as exc:
             error = str(exc)
-    everyone = sorted(comm.allreduce([(rank, m, dtype, error, examples is not None)]))
-    failures = [f"rank {r}: {e}" for r, _, _, e, _ in everyone if e is not None]
-    if not failures and len({d for _, _, d, _, _ in everyone}) > 1:
-        failures = ["the ranks' shards differ in dtype: " + ", ".join(f"rank {r} {d}" for r, _, d, _, _ in everyone)]
-    if not failures and len({g for *_, g in everyone}) > 1:
+    ranks = [(r, *v) for r, v in enumerate(everyone(comm, (m, dtype, error, examples is not None)))]
+    failures = [f"rank {r}: {e}" for r, _, _, e, _ in ranks if e is not None]
+    if not failures and len({d for _, _, d, _, _ in ranks}) > 1:
+        failures = ["the ranks' shards differ in dtype: " + ", ".join(f"rank {r} {d}" for r, _, d, _, _ in ranks)]
+    if not failures and len({g for *_, g in ranks}) > 1:
         failures = ["examples must be given on every rank (the global index of each of its columns) or on none"]
     if failures:
         raise ShardsRefused("; ".join(failures))
-    sizes = tuple(m_k for _, m_k, _, _, _ in everyone)
+    sizes = tuple(m_k for _, m_k, _, _, _ in ranks)
     n = sum(sizes)
     if examples is None:
         examples = np.arange(sum(sizes[:rank]), sum(sizes[:rank + 1]))
@@ -114,6 +111,7 @@ def agree(comm: Any, check: Callable[[], Any], m: int, what: str = "X", examples
 
 
 def _checked_examples(examples: Any, m: int) -> np.ndarray:
+    """``examples`` as (m,) int64: the global index of each of a rank's m columns, increasing."""
     examples = np.asarray(examples)
     if examples.shape != (m,) or not np.issubdtype(examples.dtype, np.integer):
         raise ValueError(f"examples must be the global index of each of its {m} columns, {m} integers; got "
@@ -192,29 +190,30 @@ class Sharding:
         self.send[-1] = 1.0
         self.comm.Allreduce(self.send, self.recv)
 
-    def together(self, after_epoch: Callable[[], tuple], epoch: int) -> tuple:
-        """``after_epoch()`` (the callbacks of an epoch: ``(state, stops)``) on every rank, and
-        one allreduce of every rank's outcome: a callback that raised on one rank raises there
-        and stops the others with RankFailed (naming the rank and the error); a callback that
-        asks to stop on one rank stops every rank. Global records make the policies agree
-        anyway; a user's callback may not."""
+    def after_epoch(self, callbacks: Callable[[], tuple], epoch: int) -> tuple:
+        """``callbacks()`` (an epoch's callbacks: ``(state, stops)``) on every rank, and one
+        allreduce of every rank's outcome: a callback that raised on one rank raises there and
+        stops the others with RankFailed (naming the rank and the error); a callback that asks
+        one rank to stop stops every rank, each with the lowest such rank's stop reason. Global
+        records make the policies agree anyway; a user's callback may not."""
         outcome, error = None, None
         try:
-            outcome = after_epoch()
+            outcome = callbacks()
         except Exception as exc:
             error = exc
-        everyone = sorted(self.comm.allreduce([(self.shard.rank, None if error is None else
-                                                f"{type(error).__name__}: {error}",
-                                                error is None and bool(outcome[1]))]))
+        reason = None if error is not None or not outcome[1] else \
+            getattr(outcome[1][0], "stop_reason", "callback")
+        ranks = everyone(self.comm, (None if error is None else f"{type(error).__name__}: {error}", reason))
         if error is not None:
             raise error
-        failed = [(rank, text) for rank, text, _ in everyone if text is not None]
+        failed = [(rank, text) for rank, (text, _) in enumerate(ranks) if text is not None]
         if failed:
             rank, text = failed[0]
             raise RankFailed(f"rank {rank} failed after epoch {epoch} ({text}); every rank stops")
         state, stops = outcome
-        if not stops and any(stop for *_, stop in everyone):
-            stops = [_OtherRank()]
+        reasons = [r for _, r in ranks if r is not None]
+        if reasons and (not stops or getattr(stops[0], "stop_reason", "callback") != reasons[0]):
+            stops = [_OtherRank(reasons[0]), *stops]
         return state, stops
 
     def _allreduce(self) -> np.ndarray:
@@ -236,37 +235,41 @@ def cost_and_accuracy(comm: Any, params: list, X: np.ndarray, Y: np.ndarray, con
     m: the global number of examples, summed here when not given). Accuracy is None for an
     identity output."""
     if m is None:
-        m = comm.allreduce(X.shape[-1])
-    AL, caches = _forward(params, X, config)
-    share = float(cost_from_loss(get_output(config.output).loss_from_Z(caches[-1].Z, Y), m))
-    right, total = count_correct(AL, Y, config.output) if config.output != "identity" else (0, 0)
-    J, right, total = _sum_lists(comm.allreduce([(comm.Get_rank(), share, right, total)]))
+        m = sum(everyone(comm, X.shape[-1]))
+
+    def local():
+        AL, caches = _forward(params, X, config)
+        share = float(cost_from_loss(get_output(config.output).loss_from_Z(caches[-1].Z, Y), m))
+        return share, *(count_correct(AL, Y, config.output) if config.output != "identity" else (0, 0))
+    J, right, total = (sum(column) for column in zip(*everyone(comm, together(comm, local))))
     return J, None if config.output == "identity" else (right / total if total else float("nan"))
 
 
 def validation_size(comm: Any, validation: tuple | None) -> int | None:
-    """The global number of validation examples (None: no rank has any), collectively;
-    validation data on some ranks and not others is refused on every rank."""
-    have = comm.allreduce([(validation is not None, 0 if validation is None else validation[0].shape[-1])])
+    """The global number of validation examples (None: no rank gives validation data),
+    collectively; validation data on some ranks and not others, or with no examples on any
+    rank, is refused on every rank (a rank's share may be empty)."""
+    have = everyone(comm, (validation is not None, 0 if validation is None else validation[0].shape[-1]))
     if len({h for h, _ in have}) > 1:
         raise ShardsRefused("validation_data must be given on every rank (its shard of the validation set) or on none")
+    if have[0][0] and not sum(m for _, m in have):
+        raise ShardsRefused("validation_data holds no examples on any rank")
     return sum(m for _, m in have) if have[0][0] else None
 
 
-def _sum_lists(everyone: list) -> tuple[float, float, float]:
-    """Σ over ranks, in rank order, of the (share, correct, total) each sent."""
-    rows = sorted(everyone)
-    return sum(r[1] for r in rows), sum(r[2] for r in rows), sum(r[3] for r in rows)
-
-
 # --- K ranks in one process -----------------------------------------------------------------------
+
+
+WAIT = 120.0
+"""Seconds a ThreadComm rank waits for the others in one collective call before the call fails
+(``threading.BrokenBarrierError``): a rank that never comes makes an error, not a hang."""
 
 
 class _Room:
     """What the threads of a ThreadComm share: a barrier and a slot per rank."""
 
     def __init__(self, size: int):
-        self.size, self.barrier, self.slots = size, threading.Barrier(size), [None] * size
+        self.size, self.barrier, self.slots = size, threading.Barrier(size, timeout=WAIT), [None] * size
 
 
 class ThreadComm:

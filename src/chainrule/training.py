@@ -306,14 +306,15 @@ def _checked_opt_state(given: Any, fresh: Any, optimizer: Optimizer, dtype: np.d
 
 
 def _checked_validation(validation_data: Any, config: ModelConfig, dtype: np.dtype, name: str = "validation_data",
-                        part: str = "val"):
-    """(X_{part}, Y_{part}) checked against the network and made ``dtype``; None stays None."""
+                        part: str = "val", empty: bool = False):
+    """(X_{part}, Y_{part}) checked against the network and made ``dtype``; None stays None.
+    ``empty``: no examples is allowed (a rank's share of validation data)."""
     if validation_data is None:
         return None
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
         raise ValueError(f"{name} must be a pair (X_{part}, Y_{part}); got {type(validation_data).__name__}")
     X_val, Y_val = validation_data
-    X_val = check_X(X_val, config.n_x, f"X_{part}").astype(dtype, copy=False)
+    X_val = check_X(X_val, config.n_x, f"X_{part}", empty=empty).astype(dtype, copy=False)
     Y_val = check_Y(Y_val, config.output, config.n_y, X_val.shape[1], dtype, like=f"X_{part}", name=f"Y_{part}")
     return X_val, Y_val
 
@@ -567,7 +568,8 @@ def iterate(config: ModelConfig, X: Any, Y: Any, train: TrainConfig | None = Non
         shard = None
     else:
         (X, Y, validation), shard = distributed.agree(
-            comm, lambda: _checked_data(config, train, X, Y, validation_data), _columns(X), examples=examples)
+            comm, lambda: _checked_data(config, train, X, Y, validation_data, shard=True), _columns(X),
+            examples=examples)
     if train.seed is None:
         if state is not None and getattr(state, "epoch", 0):
             raise ValueError("seed None draws a fresh seed, and a run resumed at epoch "
@@ -600,8 +602,10 @@ def _columns(X: Any) -> int:
     return shape[-1] if shape else -1
 
 
-def _checked_data(config: ModelConfig, train: TrainConfig, X: Any, Y: Any, validation_data: Any) -> tuple:
-    """(X, Y, validation) checked against the network and the run's options (one sentence per mistake)."""
+def _checked_data(config: ModelConfig, train: TrainConfig, X: Any, Y: Any, validation_data: Any,
+                  shard: bool = False) -> tuple:
+    """(X, Y, validation) checked against the network and the run's options (one sentence per mistake);
+    ``shard``: they are a rank's share, whose validation part may be empty."""
     X = check_X(X, config.n_x)
     if X.dtype not in STORED:
         raise ValueError(f"X must be float16, float32 or float64 to train (parameters are stored in float32 or "
@@ -609,7 +613,7 @@ def _checked_data(config: ModelConfig, train: TrainConfig, X: Any, Y: Any, valid
     Y = check_Y(Y, config.output, config.n_y, X.shape[-1], X.dtype)
     if train.keep_prob < 1 and config.L == 1:
         raise ValueError("keep_prob < 1 drops hidden units, and this network has no hidden layer")
-    return X, Y, _checked_validation(validation_data, config, X.dtype)
+    return X, Y, _checked_validation(validation_data, config, X.dtype, empty=shard)
 
 
 def fit(config: ModelConfig, X: Any, Y: Any, train: TrainConfig | None = None, *, state: TrainState | None = None,
@@ -689,8 +693,8 @@ def fit(config: ModelConfig, X: Any, Y: Any, train: TrainConfig | None = None, *
                 if sharding is None:
                     state, stops = _after_epoch(everyone, record, state, caller)
                 else:                                       # every rank learns every rank's outcome
-                    state, stops = sharding.together(lambda s=state, r=record: _after_epoch(everyone, r, s, caller),
-                                                     record.epoch)
+                    state, stops = sharding.after_epoch(lambda s=state, r=record: _after_epoch(everyone, r, s, caller),
+                                                        record.epoch)
                 epochs.state = state
                 if stops:
                     stop_reason = getattr(stops[0], "stop_reason", "callback")
