@@ -251,7 +251,14 @@ def fit_stack(config: ModelConfig, X: Any, Y: Any, trains: Sequence[TrainConfig]
         if ends[k] is None:
             ends[k] = (_copies(_pairs(params, places[i])), _opt_state(opt_state, places[i], copy=True), epochs,
                        "completed")
-    figures, start = np.full((len(FIGURES), K, epochs), np.nan), 0    # each network's history
+    return _results(trains, ends, log, early, epochs)
+
+
+def _results(trains: Sequence[TrainConfig], ends: list, log: list, early: list | None, epochs: int) -> list[FitResult]:
+    """Each network's FitResult: where it ended (``ends[k]`` = (params, optimizer state, epochs,
+    stop reason)), its figures from the ``log`` of the stacks it was part of ((network ids,
+    [(len(FIGURES), K') per epoch]) per stack), and its early stopping's best parameters."""
+    figures, start = np.full((len(FIGURES), len(trains), epochs), np.nan), 0    # each network's history
     for ids, measured in log:
         if measured:
             figures[:, ids, start:start + len(measured)] = np.stack(measured, axis=-1)
