@@ -489,3 +489,22 @@ def test_save_every_keeps_the_work_of_a_run_that_fails(tmp_path):
     model = load_model(tmp_path / "model.npz")
     assert model.state.epoch == 4 < epoch and len(model.history) == model.state.epoch   # diverged in epoch 6
     assert model.train.learning_rate == 300.0
+
+
+def test_train_piped_into_a_reader_that_stops_finishes_and_keeps_its_files(tmp_path):
+    """`chainrule train | head -1`: the reader goes, the run goes on quietly and writes its files."""
+    run = subprocess.Popen([sys.executable, "-m", "chainrule", "train", "--num-epochs", "400", "--print-every", "1",
+                            "--out", str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    run.stdout.readline()
+    run.stdout.close()                                            # as head does after its line
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 0 and err == b""
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["history.csv", "model.npz", "training.png"]
+    assert len(load_model(tmp_path / "out" / "model.npz").history) == 400
+
+
+def test_train_with_standard_output_closed_runs_and_keeps_its_files(tmp_path):
+    done = subprocess.run(f"{sys.executable} -m chainrule train --num-epochs 5 --out {tmp_path / 'out'} >&-",
+                          shell=True, capture_output=False, stderr=subprocess.PIPE, timeout=120)
+    assert done.returncode == 0 and done.stderr == b""
+    assert (tmp_path / "out" / "model.npz").exists()

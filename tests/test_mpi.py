@@ -19,6 +19,7 @@ import importlib.util
 import json
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -385,6 +386,41 @@ def test_mpiexec_train_reads_a_share_of_the_file_on_each_rank_and_trains_as_one_
     for key in one.figures:
         assert three.figures[key] == pytest.approx(one.figures[key], rel=1e-9)
     assert three.classes == one.classes and three.prep.fingerprint is None
+
+
+@needs_mpi
+@pytest.mark.parametrize("args, line", [
+    (["train", "--mini-batch-size", "0"], "--mini-batch-size must be a positive integer or None; got 0"),
+    (["train", "--data", "nosuch.csv", "--label", "y"], "no such CSV file: nosuch.csv"),
+    (["train", "--learning-rate", "1e6", "--num-epochs", "20"], "training diverged: the cost rose from"),
+    (["summary", "model.npz"], "only train runs on several ranks; run summary without mpiexec"),
+])
+def test_mpiexec_what_every_rank_refuses_is_said_once(tmp_path, args, line):
+    """A flag, the data, a divergence (global), another command: one line from rank 0, no abort."""
+    done = subprocess.run([MPIEXEC, "-n", "3", sys.executable, "-m", "chainrule", *args, "--out", str(tmp_path / "o")]
+                          if args[0] == "train" else [MPIEXEC, "-n", "3", sys.executable, "-m", "chainrule", *args],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("chainrule: error: " + line), done.stderr
+
+
+@needs_mpi
+def test_mpiexec_interrupted_says_so_once_and_keeps_the_run(tmp_path):
+    """Ctrl-C reaches every rank: they stop at the same epoch, rank 0 writes the run and says how
+    to finish it, and the job ends with 130, as one process does."""
+    run = subprocess.Popen([MPIEXEC, "-n", "2", sys.executable, "-m", "chainrule", "train", "--num-epochs", "100000",
+                            "--print-every", "50", "--out", str(tmp_path / "o")], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    while "Cost after" not in run.stdout.readline():
+        pass
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 130
+    assert re.fullmatch(r"chainrule: interrupted; .*model\.npz holds the run after epoch (\d+); "
+                        r"chainrule train --resume .* --num-epochs \d+ finishes the run", err.strip()), err
+    model = load(tmp_path / "o" / "model.npz")
+    assert model.history.stop_reason == "interrupted" and len(model.history) < 100000
 
 
 @needs_mpi

@@ -182,7 +182,7 @@ def test_npy_shares_are_its_rows_and_the_whole_load_is_the_array(tmp_path):
     (np.zeros((4, 3)), "last", "0 … 2, or −1 for the last"),
     (np.array([[0, 2 ** 60], [1, 2 ** 60 + 1]]), "-1", "beyond 2\\^53"),
     (np.array([[0.0, 1.0], [np.inf, 0.0], [3.0, 1.0]]), "-1", "row 1, column 0: inf is not a finite number"),
-    (np.array([[0.0, 1.0], [2.0, np.nan], [3.0, 1.0]]), "-1", "non-finite values"),
+    (np.array([[0.0, 1.0], [2.0, np.nan], [3.0, 1.0]]), "-1", "row 1, column 1: the label nan is not a finite"),
 ])
 def test_a_bad_npy_file_is_refused_in_one_sentence(tmp_path, array, label, message):
     np.save(tmp_path / "d.npy", array)
@@ -192,8 +192,12 @@ def test_a_bad_npy_file_is_refused_in_one_sentence(tmp_path, array, label, messa
 
 def test_a_file_that_is_not_npy_is_refused(tmp_path):
     (tmp_path / "d.npy").write_text("a,b\n1,2\n")
-    with pytest.raises(ValueError, match=r"cannot read .*d\.npy as a \.npy file"):
+    with pytest.raises(ValueError, match=r"cannot read .*d\.npy as a \.npy file of numbers: it is not a \.npy file"):
         datasets.load_npy(tmp_path / "d.npy", "-1")
+    np.save(tmp_path / "e.npy", np.zeros((100, 3)))
+    (tmp_path / "e.npy").write_bytes((tmp_path / "e.npy").read_bytes()[:1000])
+    with pytest.raises(ValueError, match=r"e\.npy as a \.npy file of numbers: it is cut short"):
+        datasets.load_npy(tmp_path / "e.npy", "-1")
 
 
 # --- the split and the standardisation --------------------------------------------------------------

@@ -47,7 +47,7 @@ from .callbacks import Callback, Checkpoint, Interrupt, Progress, TrainingDiverg
 from .check.sandbox import MEMORY as CHECK_MEMORY
 from .check.sandbox import TIMEOUT as CHECK_TIMEOUT
 from .checkpoint import DataPrep, SavedModel, data_fingerprint, load, save, saver
-from .collective import everyone, together
+from .collective import Refused, everyone, together
 from .compare import compare_conventions, compare_shards
 from .gradcheck import PRECISIONS, gradient_check
 from .history import EpochRecord, History
@@ -827,24 +827,26 @@ def _train(args: argparse.Namespace, comm: Any = None) -> int:
 
     Under mpiexec (``comm``), every rank prepares the data as one process does and trains on its
     share of the training (and test) columns with the global 1/m; rank 0 alone prints and writes."""
-    request, saved = _train_request(args)
+    everywhere = (lambda work: work()) if comm is None else functools.partial(together, comm)   # fail alike
+    request, saved = everywhere(lambda: _train_request(args))
     if comm is not None and saved is not None:
-        raise ValueError("--resume runs in one process; resume without mpiexec")
+        raise Refused("--resume runs in one process; resume without mpiexec")
     out_text = args.out or (str(Path(args.resume).parent) if args.resume else "chainrule-output")
     writer = comm is None or comm.Get_rank() == 0
-    with _Signals() as signals, (_OutputFolder(out_text) if writer else contextlib.nullcontext(Path(out_text))) as out:
+    with _Signals() as signals, contextlib.ExitStack() as stack:
+        out = everywhere(lambda: stack.enter_context(_OutputFolder(out_text)) if writer else Path(out_text))
         share = None
         if comm is not None and request.data not in datasets.DATASETS:     # each rank reads its rows
-            _check_data_file(request.data, request.label)
+            everywhere(lambda: _check_data_file(request.data, request.label))
             share = shares.read_share(request.data, request.label, comm,
                                       None if request.output is None else request.output == "identity",
                                       progress=_ReadingProgress(f"{request.data} (rank 0's share)") if writer else None)
             data = share.data
         else:
-            data = _load_data(request.data, request.label, request.data_options, request.output)
+            data = everywhere(lambda: _load_data(request.data, request.label, request.data_options, request.output))
         if saved is not None:
             _check_data(args.resume, request.data, data, saved)
-        Y, output = _fit_output(data, request.output)
+        Y, output = everywhere(lambda: _fit_output(data, request.output))
         config, state, prep, (X_train, Y_train, X_test, Y_test), examples = _setup(request, saved, data, Y, output,
                                                                                   share, comm)
         if saved is not None:
@@ -865,12 +867,12 @@ def _train(args: argparse.Namespace, comm: Any = None) -> int:
         history = saved.history.then(result.history) if saved is not None and saved.history is not None \
             else result.history
         figures = _figures(history, result.params, config, X_train, Y_train, validation, share and comm)
-        points = (data.X, Y) if share is None or data.X.shape[0] != 2 else _points(data.X, Y, comm)
+        points, span = ((data.X, Y), None) if share is None else _points(data.X, Y, comm)
         if not writer:
             return 0
         signals.phase = "saving"
         picture, why_not = _picture(history, result.params, config, data._replace(X=points[0]), points[1],
-                                    prep.standardizer)
+                                    prep.standardizer, span)
         model_path = save(out / "model.npz", model._replace(params=result.params, state=result.state,
                                                              history=history, figures=figures))
         _write_history_csv(out / "history.csv", history)
@@ -880,6 +882,8 @@ def _train(args: argparse.Namespace, comm: Any = None) -> int:
             (out / "training.png").unlink()
         signals.phase = "done"
     _report(args, mode, config, history, figures, train, out, model_path, picture, why_not)
+    if signals.received is None and comm is not None and history.stop_reason == "interrupted":
+        signals.received = signal.SIGINT                           # another rank was interrupted: every rank stopped
     if signals.received is not None:
         left = train.num_epochs - len(result.history) if result.history.stop_reason == "interrupted" else 0
         more = f"; chainrule train --resume {model_path} --num-epochs {left} finishes the run" if left else ""
@@ -970,7 +974,7 @@ def _fit_with_progress(args, model: SavedModel, state, saved: SavedModel | None,
             kept = "Nothing was written."
             if checkpoint is not None and checkpoint.saved_epoch is not None:
                 kept = f"{out / 'model.npz'} holds the checkpoint after epoch {checkpoint.saved_epoch}."
-            raise ValueError(f"{exc.reason} {kept}") from None
+            raise (ValueError if comm is None else Refused)(f"{exc.reason} {kept}") from None   # global: every rank
         except KeyboardInterrupt as exc:                       # a second signal, or one from a thread's code
             status = getattr(exc, "status", 130)
             if checkpoint is None or checkpoint.saved_epoch is None:
@@ -998,12 +1002,17 @@ class _AtStart(Callback):
             self.function()
 
 
-def _points(X: np.ndarray, Y: np.ndarray, comm: Any, most: int = 10_000) -> tuple[np.ndarray, np.ndarray]:
-    """(X, Y) of every rank's examples for the picture, at most ``most`` in all: each rank sends
-    evenly spaced ones of its own (all of them, for data of up to ``most`` examples). Collective."""
-    keep = np.linspace(0, X.shape[1] - 1, min(X.shape[1], most // comm.Get_size())).round().astype(int)
-    parts = everyone(comm, (X[:, keep], Y[:, keep]))
-    return np.concatenate([p[0] for p in parts], axis=1), np.concatenate([p[1] for p in parts], axis=1)
+def _points(X: np.ndarray, Y: np.ndarray, comm: Any, most: int = 10_000) -> tuple[tuple, np.ndarray]:
+    """((X, Y) of every rank's examples for the picture, the span of each feature over all of
+    them): at most ``most`` points of two-dimensional data in all, each rank sending evenly
+    spaced ones of its own (all of them, for data of up to ``most`` examples). Collective."""
+    two = X.shape[0] == 2
+    keep = np.linspace(0, X.shape[1] - 1, min(X.shape[1], most // comm.Get_size()) if two else 0).round().astype(int)
+    with np.errstate(invalid="ignore"):
+        extent = (np.min(X, axis=1, initial=np.inf), np.max(X, axis=1, initial=-np.inf))
+    parts = everyone(comm, (X[:, keep], Y[:, keep], extent))
+    span = np.max([high for *_, (_, high) in parts], axis=0) - np.min([low for *_, (low, _) in parts], axis=0)
+    return (np.concatenate([p[0] for p in parts], axis=1), np.concatenate([p[1] for p in parts], axis=1)), span
 
 
 def _figures(history: History, params, config: ModelConfig, X_train, Y_train, validation, comm: Any = None) -> dict:
@@ -1088,15 +1097,16 @@ def _write_history_csv(path: Path, history: History) -> None:
     write_text_atomically(path, buffer.getvalue())
 
 
-def _picture(history, params, config, data, Y, standardizer) -> tuple[bytes | None, str]:
+def _picture(history, params, config, data, Y, standardizer, span=None) -> tuple[bytes | None, str]:
     """(the PNG of the run, "") — the cost curves, and the decision boundary for two-dimensional data —
-    or (None, why there is none). Drawn whole before any file is written."""
+    or (None, why there is none). Drawn whole before any file is written. ``span``: each feature's
+    max − min over all the data, when ``data`` holds some of it."""
     try:
         from .plot import png_bytes, training_figure
     except ImportError:
         return None, "matplotlib is not installed"
     with np.errstate(over="ignore"):
-        if not np.isfinite(np.ptp(data.X, axis=1)).all():
+        if not np.isfinite(np.ptp(data.X, axis=1) if span is None else span).all():
             return None, "the features span more than a float64 holds, so no axes can show them"
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -1640,19 +1650,24 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: sys.argv[1:]); returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
-    comm = None
+    stdout = sys.stdout
+    sys.stdout = _Stdout(open(os.devnull, "w") if stdout is None else stdout)
     try:
         parser = _parser()
         args = _parse(argv, parser)
+        comm = distributed.world()                                # mpiexec with more than one rank; else None
         if args.command == "train":
-            comm = distributed.world()                            # mpiexec with more than one rank; else None
             return _train(args) if comm is None else _train_rank(args, comm, debug)
+        if comm is not None:
+            if comm.Get_rank() == 0:
+                print(f"chainrule: error: only train runs on several ranks; run {args.command} without mpiexec",
+                      file=sys.stderr)
+            return 2
         run = {"sweep": _sweep, "explain": _explain, "gradcheck": _gradcheck, "check": _check, "compare": _compare,
                "study": _study, "predict": _predict, "summary": _summary, "export": _export,
                "playground": _playground}[args.command]
         return run(args)
     except BrokenPipeError:                                       # output piped into head, say
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except (ValueError, OSError) as exc:
         if debug:
@@ -1669,21 +1684,64 @@ def main(argv: list[str] | None = None) -> int:
         how = "interrupted" if status == 130 else f"stopped by {signal.Signals(status - 128).name}"
         print(f"chainrule: {how}" + (f"; {exc}" if str(exc) else ""), file=sys.stderr)
         return status
+    finally:
+        sys.stdout = stdout
+
+
+class _Stdout:
+    """Standard output that, once its reader has gone (``chainrule train | head``), takes what
+    is printed and drops it: the command goes on, and a run keeps its files."""
+
+    def __init__(self, stream: Any):
+        self.stream, self.gone = stream, False
+
+    def write(self, text: str) -> int:
+        if not self.gone:
+            try:
+                return self.stream.write(text)
+            except BrokenPipeError:
+                self._drop()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self.stream.flush()
+            except BrokenPipeError:
+                self._drop()
+
+    def _drop(self) -> None:
+        self.gone = True
+        with contextlib.suppress(OSError, ValueError, AttributeError):   # the interpreter's last flush: quiet
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self.stream.fileno())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
 
 
 def _train_rank(args: argparse.Namespace, comm: Any, debug: bool) -> int:
     """train on one rank of mpiexec: a failure anywhere stops every rank with one line.
 
-    A refused shard is refused on every rank alike (rank 0 says so); a rank that fails says why
-    and aborts the others, which may be waiting for it; a rank told of another's failure is quiet."""
+    What every rank refuses alike (a flag, the data, a divergence: ``Refused``) rank 0 says once;
+    an interruption (mpiexec passes Ctrl-C to every rank) rank 0 reports as one process does; a
+    rank that fails alone says why and aborts the others, which may be waiting for it; a rank
+    told of another's failure is quiet."""
     try:
         return _train(args, comm)
     except distributed.RankFailed:
         return 1
-    except distributed.ShardsRefused as exc:
+    except Refused as exc:
         if comm.Get_rank() == 0:
             print(f"chainrule: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:                               # Ctrl-C, or SIGTERM (_Signalled)
+        if debug:
+            raise
+        status = getattr(exc, "status", 130)
+        if comm.Get_rank() == 0:
+            how = "interrupted" if status == 130 else f"stopped by {signal.Signals(status - 128).name}"
+            print(f"chainrule: {how}" + (f"; {exc}" if str(exc) else ""), file=sys.stderr)
+        return status
     except BaseException as exc:
         if debug:
             raise

@@ -13,7 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 
-class ShardsRefused(ValueError):
+class Refused(ValueError):
+    """Raised on every rank alike: what one rank refused, every rank stops on."""
+
+
+class ShardsRefused(Refused):
     """Raised on every rank alike when a rank's shard (its data) is refused."""
 
 
@@ -24,8 +28,9 @@ def everyone(comm: Any, value: Any) -> list:
 
 
 def together(comm: Any, work: Callable[[], Any]) -> Any:
-    """``work()`` on every rank; a ValueError on any rank is raised on every rank as
-    ShardsRefused, with the lowest failing rank's message (collectively)."""
+    """``work()`` on every rank; a ValueError on any rank is raised on every rank as Refused,
+    with the lowest failing rank's message (collectively). ``work`` must make no collective
+    call itself: a rank that failed before one would meet the others in the wrong call."""
     result, error = None, None
     try:
         result = work()
@@ -33,8 +38,8 @@ def together(comm: Any, work: Callable[[], Any]) -> Any:
         error = str(exc)
     failed = [e for e in everyone(comm, error) if e is not None]
     if failed:
-        raise ShardsRefused(failed[0])
+        raise Refused(failed[0])
     return result
 
 
-__all__ = ["ShardsRefused", "everyone", "together"]
+__all__ = ["Refused", "ShardsRefused", "everyone", "together"]

@@ -964,7 +964,12 @@ def _npy_array(path: Path, columns: int, what: str) -> np.ndarray:
     except FileNotFoundError:
         raise ValueError(f"no such .npy file: {path}") from None
     except (OSError, ValueError, EOFError) as exc:
-        raise ValueError(f"cannot read {path} as a .npy file: {exc}") from None
+        why = str(exc)
+        if "pickled" in why or "allow_pickle" in why:
+            why = "it is not a .npy file (or holds Python objects, which are never loaded)"
+        elif "mmap length" in why or "cannot reshape" in why or isinstance(exc, EOFError):
+            why = "it is cut short: it holds fewer bytes than its header says"
+        raise ValueError(f"cannot read {path} as a .npy file of numbers: {why}") from None
     if not isinstance(A, np.ndarray) or A.ndim != 2 or A.shape[1] < columns or A.shape[0] < 1:
         shape = getattr(A, "shape", "an archive")
         raise ValueError(f"{path} must hold a 2-D array with one example per row, {what}; got shape {shape}")
@@ -1022,6 +1027,9 @@ def npy_labels(A: np.ndarray, k: int, start: int, stop: int) -> tuple[list[str],
     if np.issubdtype(column.dtype, np.integer) and column.size and max(-int(column.min()), int(column.max())) > 2 ** 53:
         raise ValueError(f"column {k} holds integer labels beyond 2^53, which float64 cannot tell apart; "
                          f"number the classes 0, 1, 2, …")
+    if np.issubdtype(column.dtype, np.floating) and not all_finite(column):
+        row = start + int(np.flatnonzero(~np.isfinite(column))[0])
+        raise ValueError(f"row {row}, column {k}: the label {float(column[row - start])!r} is not a finite number")
     values, codes = np.unique(column.astype(np.float64), return_inverse=True)
     return [repr(float(v)) for v in values], codes.ravel()
 

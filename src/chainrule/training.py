@@ -49,6 +49,7 @@ from .batches import (
     schedule_for,
 )
 from .callbacks import Best, Callback, DivergenceGuard, EarlyStopping, TrainingDiverged
+from .collective import together
 from .history import EpochRecord, History
 from .layers import LayerGrads, LayerParams
 from .losses import cost_from_loss, get_output, l2_cost
@@ -577,10 +578,17 @@ def iterate(config: ModelConfig, X: Any, Y: Any, train: TrainConfig | None = Non
         seed = int(np.random.SeedSequence().generate_state(1, np.uint32)[0])
         train = dataclasses.replace(train, seed=seed if comm is None else comm.allreduce(seed) % 2 ** 32)
     m, b = X.shape[-1], train.mini_batch_size
-    check_memory(training_bytes(config.layer_dims, m, b, X.dtype.itemsize),
-                 f"training the network {list(config.layer_dims)} on {m} examples"
-                 + (f" in mini-batches of {b}" if b is not None and b < m else ""),
-                 "choose fewer or smaller hidden layers" + (", or smaller mini-batches" if m > 64 else ""))
+
+    def memory():
+        check_memory(training_bytes(config.layer_dims, m, b, X.dtype.itemsize),
+                     f"training the network {list(config.layer_dims)} on {m} examples"
+                     + (f" in mini-batches of {b}" if b is not None and b < m else "")
+                     + ("" if comm is None else f" (rank {comm.Get_rank()}'s share)"),
+                     "choose fewer or smaller hidden layers" + (", or smaller mini-batches" if m > 64 else ""))
+    if comm is None:
+        memory()
+    else:                                           # one rank's shortage stops every rank
+        together(comm, memory)
     optimizer = make_optimizer(train)
     state = init_state(config, train, X.dtype) if state is None else _checked_state(state, config, optimizer, X.dtype)
     slots = [new_slot(optimizer, state.params) for _ in range(2)] if optimizer.takes_out else []
