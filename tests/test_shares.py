@@ -378,7 +378,7 @@ def test_a_rank_with_no_training_rows_is_refused_on_every_rank(tmp_path):
 
     distributed.run_ranks(6, work)
     assert len(set(errors)) == 1 and len(errors) == 6
-    assert "holds none of the 4 training rows of d; run on fewer ranks" in errors[0]
+    assert f"holds none of the 4 training rows of {path}; run on fewer ranks" in errors[0]
 
 
 def test_the_scale_checks_of_a_share_use_all_the_ranks_examples():

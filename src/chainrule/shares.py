@@ -46,11 +46,13 @@ class Share(NamedTuple):
     data : Dataset            X (n_x, m_k) and Y (n_y, m_k) of the rows, with the classes of all the ranks
     offset : int              the global index (the row of the file's data) of this rank's first row
     n : int                   the rows of all the ranks
+    path : Path               the file
     """
 
     data: datasets.Dataset
     offset: int
     n: int
+    path: Path
 
 
 class Prepared(NamedTuple):
@@ -100,7 +102,7 @@ def read_share(path: str | Path, label: Any, comm: Any, regression: bool | None 
     output, classes = together(comm, lambda: datasets.label_kind(
         path, name, every_text, np.array([counts[t] for t in every_text]), regression))
     rows = datasets.label_rows(texts, codes, output, classes)
-    return Share(datasets.labelled(path, X, rows, output, classes, names), offset, sum(counts.values()))
+    return Share(datasets.labelled(path, X, rows, output, classes, names), offset, sum(counts.values()), path)
 
 
 def _npy_share(path: Path, label: Any, comm: Any, progress) -> tuple:
@@ -164,7 +166,7 @@ def prepare_share(share: Share, Y: np.ndarray, test_fraction: float, seed: Any, 
     def some():
         if not mine.size:
             raise ValueError(f"rank {comm.Get_rank()} of {comm.Get_size()} holds none of the {train_rows.size} "
-                             f"training rows of {share.data.name}; run on fewer ranks")
+                             f"training rows of {share.path}; run on fewer ranks")
     together(comm, some)
     X, Y_train, X_test, Y_test = share.data.X[:, mine], Y[:, mine], share.data.X[:, tests], Y[:, tests]
     standardizer = datasets.fit_standardizer(X, comm) if standardize else None
