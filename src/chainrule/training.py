@@ -577,18 +577,7 @@ def iterate(config: ModelConfig, X: Any, Y: Any, train: TrainConfig | None = Non
                              f"{state.epoch} needs its own: pass the run's TrainConfig (FitResult.train)")
         seed = int(np.random.SeedSequence().generate_state(1, np.uint32)[0])
         train = dataclasses.replace(train, seed=seed if comm is None else comm.allreduce(seed) % 2 ** 32)
-    m, b = X.shape[-1], train.mini_batch_size
-
-    def memory():
-        check_memory(training_bytes(config.layer_dims, m, b, X.dtype.itemsize),
-                     f"training the network {list(config.layer_dims)} on {m} examples"
-                     + (f" in mini-batches of {b}" if b is not None and b < m else "")
-                     + ("" if comm is None else f" (rank {comm.Get_rank()}'s share)"),
-                     "choose fewer or smaller hidden layers" + (", or smaller mini-batches" if m > 64 else ""))
-    if comm is None:
-        memory()
-    else:                                           # one rank's shortage stops every rank
-        together(comm, memory)
+    _check_memory(config, X, train.mini_batch_size, comm)
     optimizer = make_optimizer(train)
     state = init_state(config, train, X.dtype) if state is None else _checked_state(state, config, optimizer, X.dtype)
     slots = [new_slot(optimizer, state.params) for _ in range(2)] if optimizer.takes_out else []
@@ -602,6 +591,22 @@ def iterate(config: ModelConfig, X: Any, Y: Any, train: TrainConfig | None = Non
               learning_rate_schedule(train.learning_rate, train.decay, train.decay_rate, train.time_interval),
               slots, get_output(config.output).loss_from_Z, callable(train.decay) or callable(train.batches), sharding)
     return Epochs(run, state)
+
+
+def _check_memory(config: ModelConfig, X: np.ndarray, b: int | None, comm: Any) -> None:
+    """Refuse a run whose arrays would not fit in the memory available (on any rank, every rank)."""
+    m = X.shape[-1]
+
+    def memory():
+        check_memory(training_bytes(config.layer_dims, m, b, X.dtype.itemsize),
+                     f"training the network {list(config.layer_dims)} on {m} examples"
+                     + (f" in mini-batches of {b}" if b is not None and b < m else "")
+                     + ("" if comm is None else f" (rank {comm.Get_rank()}'s share)"),
+                     "choose fewer or smaller hidden layers" + (", or smaller mini-batches" if m > 64 else ""))
+    if comm is None:
+        memory()
+    else:                                           # one rank's shortage stops every rank
+        together(comm, memory)
 
 
 def _columns(X: Any) -> int:
