@@ -508,3 +508,10 @@ def test_train_with_standard_output_closed_runs_and_keeps_its_files(tmp_path):
                           shell=True, capture_output=False, stderr=subprocess.PIPE, timeout=120)
     assert done.returncode == 0 and done.stderr == b""
     assert (tmp_path / "out" / "model.npz").exists()
+
+
+def test_an_out_folder_whose_name_the_system_refuses_is_one_line(tmp_path, capsys):
+    out = str(tmp_path / ("a" * 300))
+    assert cli.main(["train", "--num-epochs", "1", "--out", out]) == 2
+    assert capsys.readouterr().err.strip() == (f"chainrule: error: --out {out} cannot be used (File name too long); "
+                                               f"choose another folder")

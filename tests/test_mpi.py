@@ -406,6 +406,16 @@ def test_mpiexec_what_every_rank_refuses_is_said_once(tmp_path, args, line):
 
 
 @needs_mpi
+def test_mpiexec_an_interruption_of_one_rank_while_the_others_wait_ends_the_job(tmp_path):
+    """A Ctrl-C that stops one rank at once, outside training, while the others wait for it in a
+    collective call: the job ends (MPI_Abort) with 130 instead of waiting forever."""
+    done = subprocess.run([MPIEXEC, "-n", "2", sys.executable, str(ROOT / "tests" / "mpi" / "train_fails.py"),
+                           "interrupt", str(tmp_path / "out")], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 130, done.stderr
+    assert not (tmp_path / "out" / "model.npz").exists()
+
+
+@needs_mpi
 def test_mpiexec_interrupted_says_so_once_and_keeps_the_run(tmp_path):
     """Ctrl-C reaches every rank: they stop at the same epoch, rank 0 writes the run and says how
     to finish it, and the job ends with 130, as one process does."""

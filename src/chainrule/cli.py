@@ -737,6 +737,15 @@ class _OutputFolder:
         self.lock = FolderLock(self.folder)
 
     def __enter__(self) -> Path:
+        try:
+            return self._enter()
+        except FolderInUse:
+            raise
+        except OSError as exc:                                      # a name too long, a folder not searchable
+            raise ValueError(f"--out {self.out} cannot be used ({exc.strerror or exc}); choose another "
+                             f"folder") from None
+
+    def _enter(self) -> Path:
         folder, out = self.folder, self.out
         if folder.exists() and not folder.is_dir():
             raise ValueError(f"--out {out} is a file, not a folder")
@@ -784,6 +793,11 @@ class _Signalled(KeyboardInterrupt):
     def __init__(self, signum: int, message: str = ""):
         super().__init__(message)
         self.status = 128 + signum
+
+
+class _Interrupted(_Signalled):
+    """The run stopped at the end of an epoch for a signal, its files written: under mpiexec every
+    rank stopped at the same epoch, so none waits for another."""
 
 
 class _Signals:
@@ -868,26 +882,29 @@ def _train(args: argparse.Namespace, comm: Any = None) -> int:
             else result.history
         figures = _figures(history, result.params, config, X_train, Y_train, validation, share and comm)
         points, span = ((data.X, Y), None) if share is None else _points(data.X, Y, comm)
-        if not writer:
-            return 0
         signals.phase = "saving"
-        picture, why_not = _picture(history, result.params, config, data._replace(X=points[0]), points[1],
-                                    prep.standardizer, span)
-        model_path = save(out / "model.npz", model._replace(params=result.params, state=result.state,
-                                                             history=history, figures=figures))
-        _write_history_csv(out / "history.csv", history)
-        if picture is not None:
-            picture = write_atomically(out / "training.png", lambda handle, png=picture: handle.write(png))
-        elif (out / "training.png").exists():                 # not a picture of another run beside this one
-            (out / "training.png").unlink()
+        if comm is not None:                                       # a signal that reached some ranks: every rank's
+            signals.received = next((r for r in everyone(comm, signals.received) if r is not None), None)
+        if writer:
+            picture, why_not = _picture(history, result.params, config, data._replace(X=points[0]), points[1],
+                                        prep.standardizer, span)
+            model_path = save(out / "model.npz", model._replace(params=result.params, state=result.state,
+                                                                 history=history, figures=figures))
+            _write_history_csv(out / "history.csv", history)
+            if picture is not None:
+                picture = write_atomically(out / "training.png", lambda handle, png=picture: handle.write(png))
+            elif (out / "training.png").exists():                 # not a picture of another run beside this one
+                (out / "training.png").unlink()
+        if comm is not None:                   # the others wait, their signals held, until rank 0 has written
+            everyone(comm, None)
         signals.phase = "done"
+    if not writer:
+        return 0
     _report(args, mode, config, history, figures, train, out, model_path, picture, why_not)
-    if signals.received is None and comm is not None and history.stop_reason == "interrupted":
-        signals.received = signal.SIGINT                           # another rank was interrupted: every rank stopped
     if signals.received is not None:
         left = train.num_epochs - len(result.history) if result.history.stop_reason == "interrupted" else 0
         more = f"; chainrule train --resume {model_path} --num-epochs {left} finishes the run" if left else ""
-        raise _Signalled(signals.received, f"{model_path} holds the run after epoch {result.state.epoch - 1}{more}")
+        raise _Interrupted(signals.received, f"{model_path} holds the run after epoch {result.state.epoch - 1}{more}")
     return 0
 
 
@@ -1740,7 +1757,11 @@ def _train_rank(args: argparse.Namespace, comm: Any, debug: bool) -> int:
         status = getattr(exc, "status", 130)
         if comm.Get_rank() == 0:
             how = "interrupted" if status == 130 else f"stopped by {signal.Signals(status - 128).name}"
-            print(f"chainrule: {how}" + (f"; {exc}" if str(exc) else ""), file=sys.stderr)
+            print(f"chainrule: {how}" + (f"; {exc}" if str(exc) else ""), file=sys.stderr, flush=True)
+        if isinstance(exc, _Interrupted):                          # every rank stopped at one epoch: none waits
+            return status
+        time.sleep(0.5)                        # stopped at once, where others may wait for this rank: end them
+        comm.Abort(status)
         return status
     except BaseException as exc:
         if debug:

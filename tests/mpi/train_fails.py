@@ -1,8 +1,9 @@
 """Run under ``mpiexec -n 2``: ``chainrule train`` whose last rank fails in its 5th training step.
 
-    mpiexec -n 2 python tests/mpi/train_fails.py raise|die OUT_FOLDER
+    mpiexec -n 2 python tests/mpi/train_fails.py raise|die|interrupt OUT_FOLDER
 
-raise: the step raises an exception; die: the process ends at once (os._exit), as a crash would.
+raise: the step raises an exception; die: the process ends at once (os._exit), as a crash would;
+interrupt: a Ctrl-C that reached only the last rank, while it reads the data (the others wait).
 """
 
 from __future__ import annotations
@@ -12,12 +13,17 @@ import sys
 
 from mpi4py import MPI
 
-from chainrule import training
+from chainrule import cli, training
 from chainrule.cli import main
 
 comm = MPI.COMM_WORLD
 how, out = sys.argv[1], sys.argv[2]
-if comm.Get_rank() == comm.Get_size() - 1:
+if comm.Get_rank() == comm.Get_size() - 1 and how == "interrupt":
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    cli._load_data = interrupted
+elif comm.Get_rank() == comm.Get_size() - 1:
     gradients, calls = training.gradients, [0]
 
     def failing(*args, **kwargs):
