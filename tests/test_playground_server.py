@@ -135,6 +135,57 @@ def test_early_stopping_keeps_the_best_epoch_as_fit_does(url, tmp_path):
     assert saved.history.best_epoch == expected.history.best_epoch
 
 
+def test_a_diverged_runs_model_file_is_the_kept_state_and_can_go_on(url, tmp_path):
+    """After a divergence the file holds the parameters the guard kept, those at the start of the
+    epoch with the lowest cost, as the state of a run of that many epochs, finite, with the
+    history of those epochs; fit continues from it."""
+    spec = {**PLAIN, "train": {**PLAIN["train"], "learning_rate": 300.0, "num_epochs": 200}}
+    data_spec, train = spec["data"], spec["train"]
+    data = datasets.load(data_spec["name"], **data_spec["options"])
+    config = cr.ModelConfig([2, 4, 3, 1], "tanh", "sigmoid")
+    with pytest.raises(cr.TrainingDiverged) as diverged:
+        cr.fit(config, data.X, data.Y, cr.TrainConfig(**train))
+    costs = diverged.value.history.cost
+    best = int(np.nanargmin(np.where(np.isfinite(costs), costs, np.nan)))     # the guard's lowest cost
+    session, _ = new_session(url, spec)
+    assert step(url, session, 200)["status"] == "diverged"
+    with urllib.request.urlopen(f"{url}/api/download?session={session}&what=model") as response:
+        (tmp_path / "model.npz").write_bytes(response.read())
+    saved = checkpoint.load(tmp_path / "model.npz")
+    assert saved.state.epoch == best and len(saved.history) == best
+    np.testing.assert_array_equal(saved.history.cost, costs[:best])
+    for (W, b), (W_kept, b_kept) in zip(saved.state.params, diverged.value.params):
+        assert np.array_equal(W, W_kept) and np.array_equal(b, b_kept)
+    assert "diverged" in saved.notes and "training diverged" in saved.notes["diverged"]
+    going_on = cr.fit(config, data.X, data.Y, cr.TrainConfig(**{**train, "learning_rate": 0.5, "num_epochs": 5}),
+                      state=saved.state)
+    assert np.all(np.isfinite(going_on.history.cost)) and going_on.state.epoch == best + 5
+
+
+def test_a_run_that_diverges_after_good_epochs_saves_the_best_epochs_state(tmp_path):
+    """Five good epochs, then a NaN cost judged by the run's own guard: the file holds the
+    parameters at the start of the epoch with the lowest cost, as a run of that many epochs."""
+    from chainrule.playground.session import Session
+    from chainrule.playground.spec import prepare
+
+    session = Session(prepare(PLAIN, None))
+    assert session.step(5) == 5
+    costs = session.history().cost
+    best = int(np.argmin(costs))
+    state = session.epochs.state
+    with np.errstate(invalid="ignore"):
+        session._after_epoch(cr.EpochRecord(5, *([np.nan] * (len(cr.EpochRecord._fields) - 1))), state)
+    assert session.status == "diverged"
+    (tmp_path / "model.npz").write_bytes(session.model_file())
+    saved = checkpoint.load(tmp_path / "model.npz")
+    assert best > 0 and saved.state.epoch == best and len(saved.history) == best
+    np.testing.assert_array_equal(saved.history.cost, costs[:best])
+    assert saved.notes["diverged"].endswith(f"Saved: the state after epoch {best - 1}, the optimizer's memory "
+                                            f"not kept.")
+    for (W, b), (W_kept, b_kept) in zip(saved.state.params, session.kept_params):
+        assert np.array_equal(W, W_kept) and np.array_equal(b, b_kept)
+
+
 # --- the 1/m ---------------------------------------------------------------------------------------
 
 

@@ -28,7 +28,7 @@ from .._checks import check_convention
 from ..callbacks import DivergenceGuard, EarlyStopping, TrainingDiverged
 from ..checkpoint import SavedModel
 from ..history import EpochRecord, History
-from ..training import iterate
+from ..training import TrainState, iterate
 from . import arrays, exports, frames
 from .spec import Prepared
 
@@ -125,9 +125,10 @@ class Session:
 
     # --- what the page draws ----------------------------------------------------------------
 
-    def history(self) -> History:
-        """The epochs trained so far, as a History."""
-        columns = {name: self.records[:self.count, i] for i, name in enumerate(EpochRecord._fields)}
+    def history(self, epochs: int | None = None) -> History:
+        """The epochs trained so far (the first ``epochs`` of them), as a History."""
+        count = self.count if epochs is None else epochs
+        columns = {name: self.records[:count, i] for i, name in enumerate(EpochRecord._fields)}
         columns["epoch"] = columns["epoch"].astype(np.int64)
         reason = {"ready": "in progress", "running": "in progress"}.get(self.status, self.status)
         return History(**columns, stop_reason=reason, seed=self.train.seed,
@@ -210,12 +211,20 @@ class Session:
     # --- downloads ----------------------------------------------------------------------------
 
     def model_file(self) -> bytes:
-        """The run as a model file (``checkpoint.save``): resumable with ``chainrule train --resume``."""
+        """The run as a model file (``checkpoint.save``): resumable with ``chainrule train --resume``.
+
+        After a divergence: the parameters the guard kept, those at the start of the epoch k
+        with the lowest cost, with the state and history of a run that has trained k epochs
+        (its optimizer's memory is not kept: a resumed run starts it afresh)."""
         with self.lock:
-            prepared = self.prepared
-            model = SavedModel(self.config, self.params, self.train, self.epochs.state, self.history(),
-                               prepared.prep, prepared.feature_names, prepared.classes,
-                               notes={"playground": prepared.spec})
+            prepared, state, history, notes = self.prepared, self.epochs.state, self.history(), {}
+            if self.status == "diverged":
+                kept = self.guard.good_epoch or 0
+                state, history = TrainState(self.kept_params, None, kept), self.history(kept)
+                notes = {"diverged": f"{self.message} Saved: the state after epoch {kept - 1}, the optimizer's "
+                                     f"memory not kept." if kept else f"{self.message} Saved: the initial state."}
+            model = SavedModel(self.config, self.params, self.train, state, history, prepared.prep,
+                               prepared.feature_names, prepared.classes, notes={"playground": prepared.spec, **notes})
             return exports.model_file(model)
 
     def history_csv(self) -> str:
