@@ -914,9 +914,8 @@ def read_csv_range(path: str | Path, layout: CsvLayout, label: str, start: int, 
     names = tuple(layout.header[j] for j in columns)
     if start == end:
         return np.empty((len(columns), 0)), [], np.empty(0, np.int64), names
-    breaks, ends_with_break, _ = count_lines(path, start, end)
     scan = _scan(path, start, end, first_line)
-    part = _CsvFile(path, layout.header, layout.separator, start, end, breaks + (not ends_with_break),
+    part = _CsvFile(path, layout.header, layout.separator, start, end, scan.breaks + (not scan.ends_with_break),
                     scan.boolean_words, first_line)
     report = progress and (lambda done, _: progress(done - start, end - start))
     X, labels = _read_rows(part, columns, k, report)
