@@ -861,14 +861,13 @@ def _train(args: argparse.Namespace, comm: Any = None) -> int:
         if saved is not None:
             _check_data(args.resume, request.data, data, saved)
         Y, output = everywhere(lambda: _fit_output(data, request.output))
-        config, state, prep, (X_train, Y_train, X_test, Y_test), examples = _setup(request, saved, data, Y, output,
-                                                                                  share, comm)
+        config, state, prep, (X_train, Y_train, X_test, Y_test), part = _setup(request, saved, data, Y, output,
+                                                                              share, comm)
         if saved is not None:
             _check_state(args.resume, saved, X_train.shape[1])
         prep = prep._replace(data=request.data, fingerprint=None if share else data_fingerprint(data.X, data.Y))
         train = request.train
-        counts = (X_train.shape[1], X_test.shape[1]) if share is None else \
-            tuple(np.sum(everyone(comm, (X_train.shape[1], X_test.shape[1])), axis=0).tolist())
+        counts = (X_train.shape[1], X_test.shape[1]) if part is None else part.counts
         validation = (X_test, Y_test) if counts[1] else None
         mode = "quiet" if (args.quiet or args.json or not writer) else ("live" if sys.stdout.isatty() else "lines")
         setup = None if mode == "quiet" else functools.partial(
@@ -877,7 +876,7 @@ def _train(args: argparse.Namespace, comm: Any = None) -> int:
         model = SavedModel(config, [], train, None, None, prep, data.feature_names, data.classes)
         signals.phase = "training"
         result = _fit_with_progress(args, model, state, saved, (X_train, Y_train), validation, out, mode,
-                                    [_AtStart(setup), signals.interrupt], comm, examples)
+                                    [_AtStart(setup), signals.interrupt], comm, None if part is None else part.examples)
         history = saved.history.then(result.history) if saved is not None and saved.history is not None \
             else result.history
         figures = _figures(history, result.params, config, X_train, Y_train, validation, share and comm)
@@ -936,7 +935,8 @@ def _train_request(args: argparse.Namespace) -> tuple[TrainRequest, SavedModel |
 def _setup(request: TrainRequest, saved: SavedModel | None, data, Y: np.ndarray, output: str,
            share: shares.Share | None = None, comm: Any = None):
     """The network, the state to continue from, the data preparation, the split (X_train, Y_train, X_test, Y_test)
-    and, for a rank's share of a file (``share``, collectively), the global index of each of its training columns.
+    and, for a rank's share of a file (``share``, collectively), its ``shares.Prepared`` (the global index of each
+    of its training columns, the counts of all the ranks), else None.
 
     A resumed run splits and standardises exactly as the saved one did; a new one takes the request's choices or the
     defaults of its data."""
@@ -956,17 +956,15 @@ def _setup(request: TrainRequest, saved: SavedModel | None, data, Y: np.ndarray,
     standardize = request.standardize
     if standardize is None:
         standardize = data.name not in datasets.DATASETS or data.name in REAL_DATA
-    examples = None
+    part = None
     if share is None:
         *split, standardizer = _prepare(data, Y, test_fraction, seed, standardize)
     else:
         part = shares.prepare_share(share, Y, test_fraction, seed, standardize, comm)
-        split, examples, standardizer = [part.X_train, part.Y_train, part.X_test, part.Y_test], part.examples, \
-            part.standardizer
-        sizes = np.sum(everyone(comm, (part.X_train.shape[1], part.X_test.shape[1])), axis=0).tolist()
-        everywhere(lambda: _check_scale(data, split[0], split[2], standardizer, sizes))
+        split, standardizer = [part.X_train, part.Y_train, part.X_test, part.Y_test], part.standardizer
+        everywhere(lambda: _check_scale(data, split[0], split[2], standardizer, part.counts))
     return config, None, DataPrep(request.data, request.data_options, request.label, test_fraction, standardizer), \
-        tuple(split), examples
+        tuple(split), part
 
 
 def _fit_with_progress(args, model: SavedModel, state, saved: SavedModel | None, train_data, validation, out: Path,

@@ -62,6 +62,7 @@ class Prepared(NamedTuple):
     examples (m_k,) int64                    their global indices among the n_train training examples
     X_test (n_x, t_k), Y_test (n_y, t_k)     its test columns (t_k may be 0)
     standardizer                             Standardizer or None
+    counts : (int, int)                      the training and test rows of all the ranks
     """
 
     X_train: np.ndarray
@@ -70,6 +71,7 @@ class Prepared(NamedTuple):
     X_test: np.ndarray
     Y_test: np.ndarray
     standardizer: Any
+    counts: tuple
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -172,7 +174,7 @@ def prepare_share(share: Share, Y: np.ndarray, test_fraction: float, seed: Any, 
     standardizer = datasets.fit_standardizer(X, comm) if standardize else None
     if standardizer is not None:
         X, X_test = datasets.standardize(X, standardizer), datasets.standardize(X_test, standardizer)
-    return Prepared(X, Y_train, examples, X_test, Y_test, standardizer)
+    return Prepared(X, Y_train, examples, X_test, Y_test, standardizer, (train_rows.size, test_rows.size))
 
 
 __all__ = ["Prepared", "Share", "prepare_share", "read_share"]
