@@ -361,13 +361,9 @@ def _study_command(commands) -> None:
     prec.add_argument("--json", action="store_true", help="print the measurements as JSON instead of the report")
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="chainrule", description="Fully-connected networks by backpropagation, in the Deep "
-                     "Learning Specialization's notation, with every 1/m accounted for.")
-    parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    train = parser.train = commands.add_parser(
+def _train_command(commands) -> argparse.ArgumentParser:
+    """chainrule train: the network, every TrainConfig field, the data preparation and the output."""
+    train = commands.add_parser(
         "train", help="train a network and show it (the default command)",
         description="Train a network. With no options: the course's planar classifier (--preset planar). "
                     "Every option of chainrule.TrainConfig is a flag; the defaults shown are the planar preset's.")
@@ -393,7 +389,30 @@ def _parser() -> argparse.ArgumentParser:
     group.add_argument("--print-every", type=_int, help="epochs between progress lines (default: a tenth of the run)")
     group.add_argument("--quiet", "-q", action="store_true", help="print only the final figures")
     group.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout, nothing else")
+    return train
 
+
+def _model_commands(commands) -> None:
+    """chainrule predict MODEL DATA and chainrule summary MODEL: what a saved model says."""
+    pred = commands.add_parser("predict", help="predictions of a saved model for a CSV or .npy file")
+    pred.add_argument("model", help="a model file written by chainrule train")
+    pred.add_argument("data", help="a CSV file with the model's feature columns, or a .npy file of one example per "
+                                   "row: the model's features in order, or laid out as the file it was trained on")
+    pred.add_argument("--out", "-o", help="write the CSV here instead of stdout")
+    pred.add_argument("--debug", action="store_true", help="show tracebacks")
+
+    summary = commands.add_parser("summary", help="what a saved model is and how it was trained")
+    summary.add_argument("model", help="a model file written by chainrule train")
+    summary.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="chainrule", description="Fully-connected networks by backpropagation, in the Deep "
+                     "Learning Specialization's notation, with every 1/m accounted for.")
+    parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    parser.train = _train_command(commands)
     _sweep_command(commands)
 
     explain = commands.add_parser("explain", help="the equations of a network, and where the 1/m enters",
@@ -432,17 +451,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _study_command(commands)
 
-    pred = commands.add_parser("predict", help="predictions of a saved model for a CSV or .npy file")
-    pred.add_argument("model", help="a model file written by chainrule train")
-    pred.add_argument("data", help="a CSV file with the model's feature columns, or a .npy file of one example per "
-                                   "row: the model's features in order, or laid out as the file it was trained on")
-    pred.add_argument("--out", "-o", help="write the CSV here instead of stdout")
-    pred.add_argument("--debug", action="store_true", help="show tracebacks")
-
-    summary = commands.add_parser("summary", help="what a saved model is and how it was trained")
-    summary.add_argument("model", help="a model file written by chainrule train")
-    summary.add_argument("--debug", action="store_true", help="show tracebacks")
-
+    _model_commands(commands)
     _export_command(commands)
     _playground_command(commands)
     return parser
