@@ -296,6 +296,25 @@ def test_every_rank_records_the_stop_reason_of_the_rank_that_stopped():
         cr.ModelConfig([2, 3, 1]), *shards[comm.Get_rank()], num_epochs=10, comm=comm,
         callbacks=[Patience(comm.Get_rank())]))
     assert [(len(r.history), r.history.stop_reason) for r in results] == [(3, "early stopping")] * 2
+
+
+def test_ranks_that_stop_at_once_for_different_reasons_all_record_the_lowest_ranks():
+    """Rank 0 is interrupted and rank 1 stops early in the same epoch: one history, rank 0's reason."""
+    X, Y = _planar()
+    shards = list(zip(distributed.split(X, [100, 300]), distributed.split(Y, [100, 300])))
+
+    class Stop:
+        def __init__(self, reason):
+            self.stop_reason = reason
+
+        def __call__(self, record, state):
+            return record.epoch == 2
+
+    reasons = ["interrupted", "early stopping"]
+    results = distributed.run_ranks(2, lambda comm: cr.fit(
+        cr.ModelConfig([2, 3, 1]), *shards[comm.Get_rank()], num_epochs=10, comm=comm,
+        callbacks=[Stop(reasons[comm.Get_rank()])]))
+    assert [(len(r.history), r.history.stop_reason) for r in results] == [(3, "interrupted")] * 2
     np.testing.assert_array_equal(results[0].params[0].W, results[1].params[0].W)
 
 
