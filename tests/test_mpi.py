@@ -465,3 +465,25 @@ def test_mpiexec_train_stops_every_rank_when_one_fails(tmp_path, how):
     if how == "raise":
         lines = [line for line in done.stderr.splitlines() if line.startswith("chainrule:")]
         assert lines == ["chainrule: error: rank 1 of 2: this rank ran out of memory on purpose"]
+
+
+def test_global_cost_and_accuracy_fail_together_when_one_ranks_data_are_wrong():
+    """One collective call carries every rank's sums or its error: no rank is left waiting."""
+    X, Y = _planar()
+    config = cr.ModelConfig([2, 3, 1])
+    params = cr.init_params(config, 0)
+    errors = {}
+
+    def work(comm):
+        X_k = X[:, :200] if comm.Get_rank() == 0 else X[:1, 200:]         # rank 1: one feature too few
+        try:
+            distributed.cost_and_accuracy(comm, params, X_k, Y[:, 200 * comm.Get_rank():][:, :200], config)
+        except ValueError as exc:
+            errors[comm.Get_rank()] = str(exc)
+
+    distributed.run_ranks(2, work)
+    assert len(errors) == 2 and errors[0] == errors[1]
+    ok = distributed.run_ranks(2, lambda comm: distributed.cost_and_accuracy(
+        comm, params, X[:, 200 * comm.Get_rank():][:, :200], Y[:, 200 * comm.Get_rank():][:, :200], config))
+    J, accuracy = cr.model.evaluate(params, X, Y, config)
+    assert ok[0] == ok[1] and ok[0][0] == pytest.approx(J, rel=1e-13) and ok[0][1] == accuracy

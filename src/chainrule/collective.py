@@ -31,15 +31,30 @@ def together(comm: Any, work: Callable[[], Any]) -> Any:
     """``work()`` on every rank; a ValueError on any rank is raised on every rank as Refused,
     with the lowest failing rank's message (collectively). ``work`` must make no collective
     call itself: a rank that failed before one would meet the others in the wrong call."""
-    result, error = None, None
-    try:
-        result = work()
-    except ValueError as exc:
-        error = str(exc)
-    failed = [e for e in everyone(comm, error) if e is not None]
-    if failed:
-        raise Refused(failed[0])
+    result, error = _attempt(work)
+    _refuse(everyone(comm, error))
     return result
 
 
-__all__ = ["Refused", "ShardsRefused", "everyone", "together"]
+def gathered(comm: Any, work: Callable[[], Any]) -> list:
+    """Every rank's ``work()``, in rank order, in one collective call (small results: every
+    rank receives all); a ValueError on any rank is Refused on every rank, as in ``together``."""
+    outcomes = everyone(comm, _attempt(work))
+    _refuse([error for _, error in outcomes])
+    return [result for result, _ in outcomes]
+
+
+def _attempt(work: Callable[[], Any]) -> tuple[Any, str | None]:
+    try:
+        return work(), None
+    except ValueError as exc:
+        return None, str(exc)
+
+
+def _refuse(errors: list) -> None:
+    failed = [e for e in errors if e is not None]
+    if failed:
+        raise Refused(failed[0])
+
+
+__all__ = ["Refused", "ShardsRefused", "everyone", "gathered", "together"]

@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .batches import ColumnsOf, shard_part
-from .collective import ShardsRefused, everyone, together
+from .collective import ShardsRefused, everyone, gathered
 from .losses import cost_from_loss, get_output
 from .model import _forward, count_correct
 
@@ -241,7 +241,7 @@ def cost_and_accuracy(comm: Any, params: list, X: np.ndarray, Y: np.ndarray, con
         AL, caches = _forward(params, X, config)
         share = float(cost_from_loss(get_output(config.output).loss_from_Z(caches[-1].Z, Y), m))
         return share, *(count_correct(AL, Y, config.output) if config.output != "identity" else (0, 0))
-    J, right, total = (sum(column) for column in zip(*everyone(comm, together(comm, local))))
+    J, right, total = (sum(column) for column in zip(*gathered(comm, local)))       # one allreduce per call
     return J, None if config.output == "identity" else (right / total if total else float("nan"))
 
 
